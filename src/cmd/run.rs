@@ -1,0 +1,1 @@
+//! `promote run`: action mode. Placeholder: implemented in its own change.

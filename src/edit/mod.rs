@@ -1,0 +1,223 @@
+//! Byte-exact editing: parsers locate a value's byte span, only those bytes are replaced.
+//!
+//! Each format module (`hcl`, `yaml`, `toml`, `dotenv`) parses a file into a small tree (or list) of
+//! scalars that carry their byte span and quote style. Source kinds (`crate::source`) navigate those
+//! trees symbolically; only here do addresses become bytes.
+
+pub mod dotenv;
+pub mod hcl;
+pub mod toml;
+pub mod yaml;
+
+use std::ops::Range;
+
+/// How a string scalar was written, so a replacement can keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuoteStyle {
+    Plain,
+    Single,
+    Double,
+}
+
+/// One replacement: the bytes in `span` become `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub span: Range<usize>,
+    pub text: String,
+}
+
+/// Errors of reading or editing one file. Every variant names its file; most name line and column.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum EditError {
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}:{line}:{column}: version of `{component}` is not a string scalar: {found}")]
+    NotAString {
+        file: String,
+        line: usize,
+        column: usize,
+        component: String,
+        found: String,
+    },
+    #[error(
+        "{file}:{line}:{column}: duplicate component `{component}` (first defined at line {first_line})"
+    )]
+    Duplicate {
+        file: String,
+        line: usize,
+        column: usize,
+        component: String,
+        first_line: usize,
+    },
+    #[error("{file}: unknown component `{component}`; known: {}", known.join(", "))]
+    UnknownComponent {
+        file: String,
+        component: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "{file}:{line}:{column}: `{component}` is set through `{variable}`, not a literal version\nhint: edit the source that sets `{variable}`"
+    )]
+    Indirect {
+        file: String,
+        line: usize,
+        column: usize,
+        component: String,
+        variable: String,
+    },
+    #[error("{file}: `{path}` not found")]
+    PathNotFound { file: String, path: String },
+    #[error("{file}: cannot tell the kind of this file\nhint: pass `--kind`")]
+    UnknownKind { file: String },
+    #[error("{file}: refusing the edit: {message}")]
+    Verify { file: String, message: String },
+    #[error("{file}: {message}")]
+    Other { file: String, message: String },
+}
+
+impl EditError {
+    /// The file, line and column this error points at, for `::error` annotations.
+    pub fn location(&self) -> (&str, Option<(usize, usize)>) {
+        match self {
+            EditError::Parse {
+                file, line, column, ..
+            }
+            | EditError::NotAString {
+                file, line, column, ..
+            }
+            | EditError::Duplicate {
+                file, line, column, ..
+            }
+            | EditError::Indirect {
+                file, line, column, ..
+            } => (file, Some((*line, *column))),
+            EditError::UnknownComponent { file, .. }
+            | EditError::PathNotFound { file, .. }
+            | EditError::UnknownKind { file }
+            | EditError::Verify { file, .. }
+            | EditError::Other { file, .. } => (file, None),
+        }
+    }
+}
+
+/// Apply non-overlapping splices to `bytes`. Splices may come in any order.
+pub fn apply_splices(bytes: &[u8], splices: &[Splice]) -> Vec<u8> {
+    let mut sorted: Vec<&Splice> = splices.iter().collect();
+    sorted.sort_by_key(|s| s.span.start);
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut pos = 0;
+    for s in sorted {
+        debug_assert!(s.span.start >= pos, "overlapping splices");
+        out.extend_from_slice(&bytes[pos..s.span.start]);
+        out.extend_from_slice(s.text.as_bytes());
+        pos = s.span.end;
+    }
+    out.extend_from_slice(&bytes[pos..]);
+    out
+}
+
+/// Maps byte offsets to 1-based line and column (column counted in characters).
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+
+    /// 1-based (line, column) of byte `offset`.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        let end = offset.min(self.text.len());
+        let column = self.text.get(start..end).map_or(end - start, |s| s.chars().count()) + 1;
+        (line, column)
+    }
+}
+
+/// Decode a file as UTF-8, or fail naming the first bad byte's line and column.
+pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let text = std::str::from_utf8(valid).unwrap_or_default();
+        let (line, column) = LineIndex::new(text).line_col(text.len());
+        EditError::Parse {
+            file: file.to_string(),
+            line,
+            column,
+            message: "file is not valid UTF-8".to_string(),
+        }
+    })
+}
+
+/// A value that is a substitution or template, not a version: returns the variable it names.
+///
+/// Recognises `${var}`, `${var:-default}`, `{{ .x }}`, `<< inputs.x >>` and `$(VAR)`.
+pub fn indirect_variable(value: &str) -> Option<String> {
+    let v = value.trim();
+    let inner = |open: &str, close: &str| -> Option<String> {
+        let start = v.find(open)?;
+        let rest = &v[start + open.len()..];
+        let end = rest.find(close)?;
+        Some(rest[..end].trim().to_string())
+    };
+    if let Some(s) = inner("${", "}") {
+        let name = s.split([':', '-', '=', '?']).next().unwrap_or(&s).trim();
+        return Some(name.to_string());
+    }
+    if let Some(s) = inner("{{", "}}") {
+        return Some(s.trim_start_matches('-').trim_end_matches('-').trim().to_string());
+    }
+    if let Some(s) = inner("<<", ">>") {
+        return Some(s);
+    }
+    if let Some(s) = inner("$(", ")") {
+        return Some(s);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splices_apply_in_any_order() {
+        let out = apply_splices(
+            b"a=1 b=2 c=3",
+            &[
+                Splice { span: 10..11, text: "30".into() },
+                Splice { span: 2..3, text: "10".into() },
+            ],
+        );
+        assert_eq!(out, b"a=10 b=2 c=30");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let idx = LineIndex::new("é: x\nab: y\n");
+        assert_eq!(idx.line_col(0), (1, 1));
+        assert_eq!(idx.line_col(4), (1, 4));
+        assert_eq!(idx.line_col(7), (2, 2));
+    }
+
+    #[test]
+    fn recognises_indirect_values() {
+        assert_eq!(indirect_variable("${cilium_version}").as_deref(), Some("cilium_version"));
+        assert_eq!(indirect_variable("${v:-1.2.3}").as_deref(), Some("v"));
+        assert_eq!(indirect_variable("{{ .Values.tag }}").as_deref(), Some(".Values.tag"));
+        assert_eq!(indirect_variable("<< inputs.version >>").as_deref(), Some("inputs.version"));
+        assert_eq!(indirect_variable("1.2.3"), None);
+        assert_eq!(indirect_variable("sha-abc12345"), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! The one boundary to GitHub (or a git remote): a small, domain-shaped trait.
+//!
+//! Everything that decides (events, gates, plans) is pure; only delivery and status reads go
+//! through `Forge`. `github` speaks the REST/GraphQL API through octocrab, `git` works on a local
+//! clone with git2 and pushes to `origin`, `memory` is the stateful fake used by logic tests.
+
+pub mod git;
+pub mod github;
+pub mod memory;
+
+use serde::{Deserialize, Serialize};
+
+/// A commit status as the REST API lists it (`GET /repos/{o}/{r}/commits/{sha}/statuses`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitStatus {
+    pub context: String,
+    /// `success`, `failure`, `error` or `pending`.
+    pub state: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    /// `creator.login` of the status.
+    pub creator: Option<String>,
+    /// ISO-8601; the newest status per context wins.
+    pub updated_at: Option<String>,
+}
+
+/// One file to write in a commit; `None` contents delete it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub contents: Option<Vec<u8>>,
+}
+
+/// An open (or just created) pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub url: String,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    /// GraphQL node id, needed to enable auto-merge.
+    pub node_id: Option<String>,
+}
+
+/// What to open or update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullRequestSpec {
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+}
+
+/// Outcome of creating a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagOutcome {
+    Created,
+    /// The tag already points at the same commit.
+    Exists,
+}
+
+/// Errors of talking to the forge, by meaning rather than by status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    #[error("unauthorized: the token was rejected\nhint: check the `token` input")]
+    Unauthorized,
+    #[error("forbidden: {action} needs the `{permission}` permission\nhint: add `permissions: {permission}` to the job")]
+    Forbidden { action: String, permission: String },
+    #[error("not found: {what}")]
+    NotFound { what: String },
+    #[error("conflict: {what}")]
+    Conflict { what: String },
+    #[error("rate limited{}", reset.map(|r| format!(" until {r} (unix time)")).unwrap_or_default())]
+    RateLimited { reset: Option<u64> },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ForgeError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ForgeError::RateLimited { .. })
+    }
+}
+
+/// What promote needs from GitHub or a git remote. Synchronous on purpose: callers are simple,
+/// and the GitHub implementation owns its async runtime.
+pub trait Forge {
+    /// All statuses of a commit, newest first, every page.
+    fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError>;
+    /// The commit a branch points at.
+    fn branch_head(&self, branch: &str) -> Result<String, ForgeError>;
+    /// A file's bytes at a ref (branch, tag or sha); `None` if it does not exist there.
+    fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError>;
+    /// Whether `sha` is reachable from `branch` (equal to its head or an ancestor).
+    fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError>;
+    /// Create one commit on `branch` whose parent must be `expected_head`; returns the new sha.
+    /// Fails with `Conflict` if the branch moved.
+    fn create_commit(
+        &self,
+        branch: &str,
+        expected_head: &str,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<String, ForgeError>;
+    /// Create `branch` at `sha`, or move it there (`force` allows a non-fast-forward move,
+    /// used only for promote's own PR branches).
+    fn set_branch(&self, branch: &str, sha: &str, force: bool) -> Result<(), ForgeError>;
+    /// The open pull request whose head is `head` (and base `base`), if any.
+    fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError>;
+    /// Open pull requests whose head branch starts with `prefix`.
+    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError>;
+    fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError>;
+    fn update_pr(&self, number: u64, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError>;
+    fn close_pr(&self, number: u64, comment: Option<&str>) -> Result<(), ForgeError>;
+    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError>;
+    fn merge_pr(&self, number: u64) -> Result<String, ForgeError>;
+    /// Create a lightweight tag at `sha`; an existing tag at the same commit is fine.
+    fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError>;
+    fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
+}

@@ -1,0 +1,293 @@
+//! Source kinds: turn one file into an inventory of components, and set their versions.
+//!
+//! A kind only *reads*: it walks the parsed file and reports, per component, the byte span and
+//! quote style of its version scalar. Setting versions is shared: splice the spans, re-read the
+//! result, and refuse unless exactly the asked-for versions changed.
+
+mod chart;
+mod dotenv;
+mod flux;
+mod hcl_map;
+mod kustomize;
+mod toml_table;
+mod yaml_list;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::edit::{self, EditError, QuoteStyle, Splice};
+
+/// Which kind of file a source is, and so where its versions are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    HclMap,
+    Flux,
+    KustomizeImages,
+    ChartDependencies,
+    Yaml,
+    Toml,
+    Dotenv,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::HclMap => "hcl-map",
+            Kind::Flux => "flux",
+            Kind::KustomizeImages => "kustomize-images",
+            Kind::ChartDependencies => "chart-dependencies",
+            Kind::Yaml => "yaml",
+            Kind::Toml => "toml",
+            Kind::Dotenv => "dotenv",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The syntax a version scalar is written in, which decides how a new value is quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Syntax {
+    Yaml,
+    Hcl,
+    Toml,
+    Dotenv,
+}
+
+/// Where versions live inside one file: the kind and its options (from config or CLI flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locator {
+    pub kind: Kind,
+    /// `hcl-map`: dotted path of the object (`locals.versions`); `toml`: the table; `yaml`: one scalar.
+    pub at: Option<String>,
+    /// `yaml`: dotted path of the list (`spec.generators[0].list.elements`).
+    pub items: Option<String>,
+    /// `yaml`: the field naming an item (`appName`).
+    pub key: Option<String>,
+    /// `yaml`: the field holding the version (`appRevision`).
+    pub value: Option<String>,
+    /// `flux`: ResourceSet inputs field holding the version, dotted (`chart.version`); default `version`.
+    pub version_key: Option<String>,
+}
+
+impl Locator {
+    pub fn new(kind: Kind) -> Self {
+        Locator {
+            kind,
+            at: None,
+            items: None,
+            key: None,
+            value: None,
+            version_key: None,
+        }
+    }
+}
+
+/// One versioned thing inside a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    /// Name within the file (`cilium`, `ghcr.io/org/dex`).
+    pub name: String,
+    /// The version as written, unquoted. For an indirect value, the raw substitution text.
+    pub version: String,
+    /// When the value is a substitution or template: the variable it names. Never edited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indirect: Option<String>,
+    /// 1-based line and column of the version scalar.
+    pub line: usize,
+    pub column: usize,
+    /// Symbolic address, e.g. `locals.versions.cilium` or `HelmRelease/cilium: spec.chart.spec.version`.
+    pub address: String,
+    /// Byte span of the whole scalar, quotes included.
+    #[serde(skip)]
+    pub span: Range<usize>,
+    #[serde(skip)]
+    pub style: QuoteStyle,
+    #[serde(skip)]
+    pub syntax: Syntax,
+}
+
+/// The components of one file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    pub file: String,
+    pub components: Vec<Component>,
+    /// Things skipped on purpose, e.g. a HelmRelease using `chartRef`.
+    pub notes: Vec<String>,
+}
+
+impl Inventory {
+    pub fn get(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.components.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+/// Guess the kind from the file name and content; `None` when the file does not say.
+pub fn detect_kind(file: &str, bytes: &[u8]) -> Option<Kind> {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let text = std::str::from_utf8(bytes).ok()?;
+    let has_line = |needle: &str| text.lines().any(|l| l.trim_start().starts_with(needle));
+    if name == "Chart.yaml" || name == "Chart.yml" {
+        return Some(Kind::ChartDependencies);
+    }
+    if matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization") {
+        return Some(Kind::KustomizeImages);
+    }
+    if name.ends_with(".hcl") {
+        return Some(Kind::HclMap);
+    }
+    if name.ends_with(".env") {
+        return Some(Kind::Dotenv);
+    }
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        let flux = ["HelmRelease", "OCIRepository", "ResourceSet"]
+            .iter()
+            .any(|k| has_line(&format!("kind: {k}")));
+        if flux {
+            return Some(Kind::Flux);
+        }
+        if has_line("kind: Kustomization") && has_line("images:") {
+            return Some(Kind::KustomizeImages);
+        }
+    }
+    None
+}
+
+/// The default `at` for a kind when none is given (`locals.versions` for `hcl-map`).
+fn default_locator(mut loc: Locator) -> Locator {
+    if loc.kind == Kind::HclMap && loc.at.is_none() {
+        loc.at = Some("locals.versions".to_string());
+    }
+    loc
+}
+
+/// Read every component of `bytes` (the contents of `file`, a label used in messages).
+pub fn read(loc: &Locator, file: &str, bytes: &[u8]) -> Result<Inventory, EditError> {
+    let loc = default_locator(loc.clone());
+    let text = edit::decode(file, bytes)?;
+    let inv = match loc.kind {
+        Kind::HclMap => hcl_map::read(&loc, file, text)?,
+        Kind::Flux => flux::read(&loc, file, text)?,
+        Kind::KustomizeImages => kustomize::read(&loc, file, text)?,
+        Kind::ChartDependencies => chart::read(&loc, file, text)?,
+        Kind::Yaml => yaml_list::read(&loc, file, text)?,
+        Kind::Toml => toml_table::read(&loc, file, text)?,
+        Kind::Dotenv => dotenv::read(&loc, file, text)?,
+    };
+    check_duplicates(file, &inv)?;
+    Ok(inv)
+}
+
+fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &inv.components {
+        if let Some(first_line) = seen.insert(&c.name, c.line) {
+            return Err(EditError::Duplicate {
+                file: file.to_string(),
+                line: c.line,
+                column: c.column,
+                component: c.name.clone(),
+                first_line,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Render `version` as a scalar in `syntax`, keeping `style` where the value allows it.
+pub fn render(syntax: Syntax, style: QuoteStyle, version: &str) -> String {
+    match syntax {
+        Syntax::Yaml => edit::yaml::render_scalar(version, style),
+        Syntax::Hcl => edit::hcl::render_string(version),
+        Syntax::Toml => edit::toml::render_string(version, style),
+        Syntax::Dotenv => edit::dotenv::render_value(version, style),
+    }
+}
+
+/// Set the versions of the named components, returning the new file contents.
+///
+/// Parses once, splices every span, then re-reads the result: it must hold exactly the new
+/// versions for the named components and unchanged ones for all others, or nothing is returned.
+/// Setting a component to its current version is a no-op on its bytes.
+pub fn set_versions(
+    loc: &Locator,
+    file: &str,
+    bytes: &[u8],
+    changes: &[(&str, &str)],
+) -> Result<Vec<u8>, EditError> {
+    let before = read(loc, file, bytes)?;
+    let mut splices = Vec::with_capacity(changes.len());
+    let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
+    for &(name, version) in changes {
+        let c = before
+            .get(name)
+            .ok_or_else(|| EditError::UnknownComponent {
+                file: file.to_string(),
+                component: name.to_string(),
+                known: before.names(),
+            })?;
+        if let Some(variable) = &c.indirect {
+            return Err(EditError::Indirect {
+                file: file.to_string(),
+                line: c.line,
+                column: c.column,
+                component: name.to_string(),
+                variable: variable.clone(),
+            });
+        }
+        wanted.insert(name, version);
+        if c.version != version {
+            splices.push(Splice {
+                span: c.span.clone(),
+                text: render(c.syntax, c.style, version),
+            });
+        }
+    }
+    if splices.is_empty() {
+        return Ok(bytes.to_vec());
+    }
+    let out = edit::apply_splices(bytes, &splices);
+    let after = read(loc, file, &out).map_err(|e| EditError::Verify {
+        file: file.to_string(),
+        message: format!("the edited file no longer parses: {e}"),
+    })?;
+    verify(file, &before, &after, &wanted)?;
+    Ok(out)
+}
+
+fn verify(
+    file: &str,
+    before: &Inventory,
+    after: &Inventory,
+    wanted: &BTreeMap<&str, &str>,
+) -> Result<(), EditError> {
+    let fail = |message: String| EditError::Verify {
+        file: file.to_string(),
+        message,
+    };
+    if before.names() != after.names() {
+        return Err(fail("the set of components changed".to_string()));
+    }
+    for (b, a) in before.components.iter().zip(&after.components) {
+        let expected = wanted.get(b.name.as_str()).copied().unwrap_or(&b.version);
+        if a.version != expected || a.indirect != b.indirect {
+            return Err(fail(format!(
+                "`{}` reads `{}` after the edit, expected `{expected}`",
+                a.name, a.version
+            )));
+        }
+    }
+    Ok(())
+}

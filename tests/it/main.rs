@@ -1,0 +1,3 @@
+//! The one integration-test binary. Each module is one area; `support` holds shared helpers.
+
+mod support;
