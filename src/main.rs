@@ -28,7 +28,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Versions(args) => cmd::file::versions(args),
+        Command::Versions(args) => match &args.file {
+            Some(file) => cmd::file::versions(file, args),
+            None => {
+                anyhow::Result::Err(anyhow::anyhow!("the versions matrix is not available yet"))
+            }
+        },
         Command::Set(args) => cmd::file::set(args),
     };
     match result {

@@ -30,7 +30,11 @@ pub struct LocatorArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct VersionsFileArgs {
-    pub file: PathBuf,
+    /// The file to read; left out, the components x environments matrix of the config.
+    pub file: Option<PathBuf>,
+    /// With no FILE: only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
     #[command(flatten)]
     pub locator: LocatorArgs,
     #[arg(long, value_enum, default_value = "text")]
@@ -49,8 +53,12 @@ pub struct SetArgs {
     pub dry_run: bool,
 }
 
-pub fn versions(args: &VersionsFileArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`promote versions {}` is not available yet", args.file.display())
+pub fn versions(file: &std::path::Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
+    anyhow::bail!(
+        "`promote versions {}` is not available yet ({:?})",
+        file.display(),
+        args.format
+    )
 }
 
 pub fn set(args: &SetArgs) -> anyhow::Result<i32> {

@@ -131,7 +131,12 @@ pub struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         LineIndex { text, starts }
     }
 
@@ -140,7 +145,11 @@ impl<'a> LineIndex<'a> {
         let line = self.starts.partition_point(|&s| s <= offset);
         let start = self.starts[line - 1];
         let end = offset.min(self.text.len());
-        let column = self.text.get(start..end).map_or(end - start, |s| s.chars().count()) + 1;
+        let column = self
+            .text
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count())
+            + 1;
         (line, column)
     }
 }
@@ -176,7 +185,12 @@ pub fn indirect_variable(value: &str) -> Option<String> {
         return Some(name.to_string());
     }
     if let Some(s) = inner("{{", "}}") {
-        return Some(s.trim_start_matches('-').trim_end_matches('-').trim().to_string());
+        return Some(
+            s.trim_start_matches('-')
+                .trim_end_matches('-')
+                .trim()
+                .to_string(),
+        );
     }
     if let Some(s) = inner("<<", ">>") {
         return Some(s);
@@ -196,8 +210,14 @@ mod tests {
         let out = apply_splices(
             b"a=1 b=2 c=3",
             &[
-                Splice { span: 10..11, text: "30".into() },
-                Splice { span: 2..3, text: "10".into() },
+                Splice {
+                    span: 10..11,
+                    text: "30".into(),
+                },
+                Splice {
+                    span: 2..3,
+                    text: "10".into(),
+                },
             ],
         );
         assert_eq!(out, b"a=10 b=2 c=30");
@@ -213,10 +233,19 @@ mod tests {
 
     #[test]
     fn recognises_indirect_values() {
-        assert_eq!(indirect_variable("${cilium_version}").as_deref(), Some("cilium_version"));
+        assert_eq!(
+            indirect_variable("${cilium_version}").as_deref(),
+            Some("cilium_version")
+        );
         assert_eq!(indirect_variable("${v:-1.2.3}").as_deref(), Some("v"));
-        assert_eq!(indirect_variable("{{ .Values.tag }}").as_deref(), Some(".Values.tag"));
-        assert_eq!(indirect_variable("<< inputs.version >>").as_deref(), Some("inputs.version"));
+        assert_eq!(
+            indirect_variable("{{ .Values.tag }}").as_deref(),
+            Some(".Values.tag")
+        );
+        assert_eq!(
+            indirect_variable("<< inputs.version >>").as_deref(),
+            Some("inputs.version")
+        );
         assert_eq!(indirect_variable("1.2.3"), None);
         assert_eq!(indirect_variable("sha-abc12345"), None);
     }

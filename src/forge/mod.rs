@@ -68,7 +68,9 @@ pub enum TagOutcome {
 pub enum ForgeError {
     #[error("unauthorized: the token was rejected\nhint: check the `token` input")]
     Unauthorized,
-    #[error("forbidden: {action} needs the `{permission}` permission\nhint: add `permissions: {permission}` to the job")]
+    #[error(
+        "forbidden: {action} needs the `{permission}` permission\nhint: add `permissions: {permission}` to the job"
+    )]
     Forbidden { action: String, permission: String },
     #[error("not found: {what}")]
     NotFound { what: String },

@@ -142,7 +142,10 @@ pub fn detect_kind(file: &str, bytes: &[u8]) -> Option<Kind> {
     if name == "Chart.yaml" || name == "Chart.yml" {
         return Some(Kind::ChartDependencies);
     }
-    if matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization") {
+    if matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    ) {
         return Some(Kind::KustomizeImages);
     }
     if name.ends_with(".hcl") {

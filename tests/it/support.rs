@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// Path of a file under `tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// A `promote` command with ambient `GITHUB_*`/`RUNNER_*`/`INPUT_*` variables removed, so tests
