@@ -1,5 +1,7 @@
 //! Delivery logic against the stateful `MemoryForge`: races, idempotency, pull requests, tags.
 
+#![allow(clippy::unwrap_used)]
+
 use promote::forge::deliver::{
     ComponentDelivery, Delivery, DeliveryError, DeliveryMode, PullRequestOptions, TagSpec,
     TagTarget, deliver,
