@@ -2,5 +2,6 @@
 
 mod deliver;
 mod fake_github;
+mod git_forge;
 mod github_contract;
 mod support;
