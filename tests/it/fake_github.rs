@@ -7,6 +7,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+mod graphql;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
