@@ -4,4 +4,5 @@ mod deliver;
 mod fake_github;
 mod git_forge;
 mod github_contract;
+mod github_delivery;
 mod support;
