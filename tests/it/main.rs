@@ -1,3 +1,8 @@
 //! The one integration-test binary. Each module is one area; `support` holds shared helpers.
 
+mod deliver;
+mod fake_github;
+mod git_forge;
+mod github_contract;
+mod github_delivery;
 mod support;
