@@ -294,3 +294,46 @@ fn verify(
     }
     Ok(())
 }
+
+/// A component whose version is the YAML node `node`: a string scalar, or an indirect value.
+fn yaml_component(
+    file: &str,
+    name: String,
+    node: &edit::yaml::Node,
+    address: String,
+) -> Result<Component, EditError> {
+    use edit::yaml::NodeKind;
+    let (version, indirect, style) = match &node.kind {
+        NodeKind::Scalar { value, style, .. } => match style.quote() {
+            Some(q) => (value.clone(), edit::indirect_variable(value), q),
+            None => return Err(not_a_string(file, &name, node)),
+        },
+        NodeKind::Alias(anchor) => (
+            format!("*{anchor}"),
+            Some(format!("*{anchor}")),
+            QuoteStyle::Plain,
+        ),
+        _ => return Err(not_a_string(file, &name, node)),
+    };
+    Ok(Component {
+        name,
+        version,
+        indirect,
+        line: node.line,
+        column: node.column,
+        address,
+        span: node.span.clone(),
+        style,
+        syntax: Syntax::Yaml,
+    })
+}
+
+fn not_a_string(file: &str, name: &str, node: &edit::yaml::Node) -> EditError {
+    EditError::NotAString {
+        file: file.to_string(),
+        line: node.line,
+        column: node.column,
+        component: name.to_string(),
+        found: node.describe().to_string(),
+    }
+}
