@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is one area; `support` holds shared helpers.
 
 mod deliver;
+mod edit_yaml;
 mod fake_github;
 mod git_forge;
 mod github_contract;
