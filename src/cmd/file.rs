@@ -43,6 +43,8 @@ pub struct VersionsFileArgs {
     pub locator: LocatorArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[command(flatten)]
+    pub project: super::ProjectArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
