@@ -167,6 +167,7 @@ pub fn render_value(value: &str, style: QuoteStyle) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -76,6 +76,7 @@ pub fn render_string(value: &str, style: QuoteStyle) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
