@@ -1,6 +1,272 @@
-//! HCL: placeholder, implemented in its own change.
+//! HCL: locate values with `hcl-edit` spans, never re-serialize.
+//!
+//! `hcl-edit` keeps the byte span of every expression it parses. We navigate its tree by a dotted
+//! path (`locals.versions`, `inputs.versions.helm`) and classify each value as a literal string, an
+//! indirect reference (`local.x`, `"${local.x}"`) or something that is not a version at all.
 
-/// Render `value` as an HCL string literal.
+use std::ops::Range;
+
+use hcl_edit::Span;
+use hcl_edit::expr::{Expression, Object, ObjectKey};
+use hcl_edit::structure::Body;
+use hcl_edit::template::Element;
+
+use super::{EditError, LineIndex};
+
+/// Parse `text` as an HCL body, mapping a syntax error to its line and column.
+pub fn parse(file: &str, text: &str) -> Result<Body, EditError> {
+    hcl_edit::parser::parse_body(text).map_err(|e| {
+        let loc = e.location();
+        EditError::Parse {
+            file: file.to_string(),
+            line: loc.line(),
+            column: loc.column(),
+            message: format!("invalid HCL: {}", e.message()),
+        }
+    })
+}
+
+/// What an HCL value expression means for a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HclValue {
+    /// A quoted string without interpolation: the decoded value.
+    Literal(String),
+    /// A reference (`local.x`) or a template interpolating one (`"${local.x}"`): the raw text and
+    /// the variable it names.
+    Indirect { raw: String, variable: String },
+    /// Anything else, described for messages (`number`, `function call`, ...).
+    Other(&'static str),
+}
+
+/// Classify `expr`, whose source is `text`.
+pub fn classify(text: &str, expr: &Expression) -> HclValue {
+    let raw = || span_text(text, expr).to_string();
+    match expr {
+        Expression::String(s) => HclValue::Literal(s.value().clone()),
+        Expression::StringTemplate(t) => {
+            let mut literal = String::new();
+            for element in t.iter() {
+                match element {
+                    Element::Literal(s) => literal.push_str(s.value()),
+                    Element::Interpolation(i) => {
+                        return HclValue::Indirect {
+                            raw: raw(),
+                            variable: span_text(text, &i.expr).trim().to_string(),
+                        };
+                    }
+                    Element::Directive(_) => return HclValue::Other("template directive"),
+                }
+            }
+            HclValue::Literal(literal)
+        }
+        Expression::Variable(_) | Expression::Traversal(_) => {
+            let raw = raw();
+            HclValue::Indirect {
+                variable: raw.trim().to_string(),
+                raw,
+            }
+        }
+        Expression::Null(_) => HclValue::Other("null"),
+        Expression::Bool(_) => HclValue::Other("bool"),
+        Expression::Number(_) => HclValue::Other("number"),
+        Expression::Array(_) => HclValue::Other("list"),
+        Expression::Object(_) => HclValue::Other("object"),
+        Expression::HeredocTemplate(_) => HclValue::Other("heredoc"),
+        Expression::FuncCall(_) => HclValue::Other("function call"),
+        Expression::Parenthesis(_)
+        | Expression::Conditional(_)
+        | Expression::UnaryOp(_)
+        | Expression::BinaryOp(_)
+        | Expression::ForExpr(_) => HclValue::Other("expression"),
+    }
+}
+
+/// The byte span of `node` in its source (empty when the parser did not record one).
+pub fn span_of(node: &impl Span) -> Range<usize> {
+    node.span().unwrap_or(0..0)
+}
+
+fn span_text<'t>(text: &'t str, node: &impl Span) -> &'t str {
+    text.get(span_of(node)).unwrap_or_default()
+}
+
+/// The name an object key stands for: an identifier or a quoted string.
+pub fn key_name(key: &ObjectKey) -> Option<String> {
+    match key {
+        ObjectKey::Ident(ident) => Some(ident.as_str().to_string()),
+        ObjectKey::Expression(Expression::String(s)) => Some(s.value().clone()),
+        ObjectKey::Expression(Expression::Variable(v)) => Some(v.as_str().to_string()),
+        ObjectKey::Expression(_) => None,
+    }
+}
+
+/// Find the object expression at the dotted `path`.
+///
+/// At body level a segment names an attribute or blocks with that identifier (whose labels, if any,
+/// must match the following segments); inside an expression it names an object key. Several
+/// `locals` blocks are searched together; a path found twice is an error.
+pub fn find_object<'b>(
+    file: &str,
+    text: &str,
+    body: &'b Body,
+    path: &str,
+) -> Result<&'b Object, EditError> {
+    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let mut found = Vec::new();
+    in_body(body, &segments, &mut found);
+    let not_found = || EditError::PathNotFound {
+        file: file.to_string(),
+        path: path.to_string(),
+    };
+    let (first, rest) = found.split_first().ok_or_else(not_found)?;
+    let index = LineIndex::new(text);
+    if let Some(again) = rest.first() {
+        let (line, column) = index.line_col(span_of(*again).start);
+        let (first_line, _) = index.line_col(span_of(*first).start);
+        return Err(EditError::Parse {
+            file: file.to_string(),
+            line,
+            column,
+            message: format!("`{path}` is defined twice (first at line {first_line})"),
+        });
+    }
+    match first {
+        Expression::Object(object) => Ok(object),
+        other => {
+            let (line, column) = index.line_col(span_of(*other).start);
+            Err(EditError::Parse {
+                file: file.to_string(),
+                line,
+                column,
+                message: format!("`{path}` is not an object"),
+            })
+        }
+    }
+}
+
+fn in_body<'b>(body: &'b Body, segments: &[&str], found: &mut Vec<&'b Expression>) {
+    let Some((head, rest)) = segments.split_first() else {
+        return;
+    };
+    for attr in body.attributes() {
+        if attr.key.as_str() == *head {
+            in_expr(&attr.value, rest, found);
+        }
+    }
+    for block in body.blocks().filter(|b| b.ident.as_str() == *head) {
+        let labels = block.labels.len();
+        let matches = rest.len() > labels
+            && block
+                .labels
+                .iter()
+                .zip(rest.iter())
+                .all(|(label, seg)| label.as_str() == *seg);
+        if matches {
+            in_body(&block.body, &rest[labels..], found);
+        }
+    }
+}
+
+fn in_expr<'b>(expr: &'b Expression, segments: &[&str], found: &mut Vec<&'b Expression>) {
+    let Some((head, rest)) = segments.split_first() else {
+        found.push(expr);
+        return;
+    };
+    if let Expression::Object(object) = expr {
+        for (key, value) in object.iter() {
+            if key_name(key).as_deref() == Some(*head) {
+                in_expr(value.expr(), rest, found);
+            }
+        }
+    }
+}
+
+/// Render `value` as an HCL string literal, escaping what HCL would otherwise interpret.
 pub fn render_string(value: &str) -> String {
-    format!("\"{value}\"")
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const STACK: &str = "locals {\n  versions = {\n    talos = \"v1.12.1\" # pin\n    \"cert-manager\" = \"1.2\"\n    cilium = local.cilium\n    flux = \"${local.flux}\"\n  }\n}\n";
+
+    #[test]
+    fn finds_values_with_exact_spans() {
+        let body = parse("f", STACK).unwrap();
+        let object = find_object("f", STACK, &body, "locals.versions").unwrap();
+        let items: Vec<_> = object
+            .iter()
+            .map(|(k, v)| {
+                (
+                    key_name(k).unwrap(),
+                    &STACK[span_of(v.expr())],
+                    classify(STACK, v.expr()),
+                )
+            })
+            .collect();
+        assert_eq!(items[0].0, "talos");
+        assert_eq!(items[0].1, "\"v1.12.1\"");
+        assert_eq!(items[0].2, HclValue::Literal("v1.12.1".into()));
+        assert_eq!(items[1].0, "cert-manager");
+        assert_eq!(items[2].1, "local.cilium");
+        assert_eq!(
+            items[2].2,
+            HclValue::Indirect {
+                raw: "local.cilium".into(),
+                variable: "local.cilium".into()
+            }
+        );
+        assert_eq!(items[3].1, "\"${local.flux}\"");
+        assert!(
+            matches!(&items[3].2, HclValue::Indirect { variable, .. } if variable == "local.flux")
+        );
+    }
+
+    #[test]
+    fn renders_escapes() {
+        assert_eq!(render_string("v1.2.3"), "\"v1.2.3\"");
+        assert_eq!(render_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(render_string("${x}%{y}$z"), "\"$${x}%%{y}$z\"");
+    }
+
+    #[test]
+    fn rendered_strings_read_back() {
+        for value in ["v1", "${x}", "%{if}", "a\"b", "back\\slash", "é"] {
+            let text = format!("a = {}\n", render_string(value));
+            let body = parse("f", &text).unwrap();
+            let attr = body.get_attribute("a").unwrap();
+            assert_eq!(
+                classify(&text, &attr.value),
+                HclValue::Literal(value.into())
+            );
+        }
+    }
+
+    #[test]
+    fn parse_error_has_location() {
+        let err = parse("f", "locals {\n  a = \"x\n}\n").unwrap_err();
+        assert!(matches!(err, EditError::Parse { line: 2, .. }), "{err:?}");
+    }
 }

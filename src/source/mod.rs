@@ -154,6 +154,9 @@ pub fn detect_kind(file: &str, bytes: &[u8]) -> Option<Kind> {
     if name.ends_with(".env") {
         return Some(Kind::Dotenv);
     }
+    if name.ends_with(".toml") {
+        return Some(Kind::Toml);
+    }
     if name.ends_with(".yaml") || name.ends_with(".yml") {
         let flux = ["HelmRelease", "OCIRepository", "ResourceSet"]
             .iter()
