@@ -6,4 +6,5 @@ mod fake_github;
 mod git_forge;
 mod github_contract;
 mod github_delivery;
+mod plan;
 mod support;
