@@ -178,17 +178,21 @@ const FIXED_VERSIONS: &[&str] = &[
 #[test]
 fn every_fixture_component_takes_the_fixed_versions() {
     let all = fixtures(None);
-    assert!(!all.is_empty(), "no fixtures under tests/fixtures/edit");
+    let mut checked = 0;
     for fx in &all {
         let inv = source::read(&fx.locator, &fx.label, &fx.bytes)
             .unwrap_or_else(|e| panic!("{}: {e}", fx.label));
-        assert!(!inv.components.is_empty(), "{}: no components", fx.label);
         for c in &inv.components {
+            checked += 1;
             for version in FIXED_VERSIONS.iter().copied().chain([c.version.as_str()]) {
                 check_set(fx, &c.name, version);
             }
         }
     }
+    assert!(
+        checked > 20,
+        "only {checked} components under tests/fixtures/edit"
+    );
 }
 
 proptest! {
