@@ -16,14 +16,23 @@ use super::{EditError, LineIndex};
 /// Parse `text` as an HCL body, mapping a syntax error to its line and column.
 pub fn parse(file: &str, text: &str) -> Result<Body, EditError> {
     hcl_edit::parser::parse_body(text).map_err(|e| {
-        let loc = e.location();
+        let (line, column) = error_line_col(text, e.location());
         EditError::Parse {
             file: file.to_string(),
-            line: loc.line(),
-            column: loc.column(),
+            line,
+            column,
             message: format!("invalid HCL: {}", e.message()),
         }
     })
+}
+
+/// hcl-edit clamps an error's offset to the last byte and adds the rest to its column, so an error
+/// at the end of the file would point past the end of the last line; recompute from the offset.
+fn error_line_col(text: &str, loc: &hcl_edit::parser::Location) -> (usize, usize) {
+    let index = LineIndex::new(text);
+    let (_, clamped_column) = index.line_col(loc.offset());
+    let past = loc.column().saturating_sub(clamped_column);
+    index.line_col((loc.offset() + past).min(text.len()))
 }
 
 /// What an HCL value expression means for a version.
@@ -266,7 +275,42 @@ mod tests {
 
     #[test]
     fn parse_error_has_location() {
-        let err = parse("f", "locals {\n  a = \"x\n}\n").unwrap_err();
-        assert!(matches!(err, EditError::Parse { line: 2, .. }), "{err:?}");
+        let err = parse("f", "locals {\n  a = = \"x\"\n}\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::Parse {
+                    line: 2,
+                    column: 7,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // An error at the end of the file points after the last line, not past its end.
+        let err = parse("f", "locals {\n  a = \"x\"\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::Parse {
+                    line: 3,
+                    column: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = parse("f", "locals {\r\n  a = \"x\"").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::Parse {
+                    line: 2,
+                    column: 10,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! The one integration-test binary. Each module is one area; `support` holds shared helpers.
 
+mod cli_file;
 mod deliver;
+mod edit_hcl;
+mod edit_props;
 mod edit_yaml;
 mod fake_github;
 mod git_forge;
