@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde::Serialize;
 
 use super::Format;
@@ -60,14 +61,14 @@ pub struct SetArgs {
 }
 
 impl LocatorArgs {
-    /// The locator for `file`: the given kind, or the one the file declares.
+    /// The locator for `file`: the given `--kind`, or the one the file's name and content tell.
     pub fn locator(&self, file: &str, bytes: &[u8]) -> Result<Locator, EditError> {
-        let kind = match self.kind {
-            Some(kind) => kind,
-            None => source::detect_kind(file, bytes).ok_or_else(|| EditError::UnknownKind {
+        let kind = self
+            .kind
+            .or_else(|| source::detect_kind(file, bytes))
+            .ok_or_else(|| EditError::UnknownKind {
                 file: file.to_string(),
-            })?,
-        };
+            })?;
         Ok(Locator {
             kind,
             at: self.at.clone(),
@@ -79,9 +80,36 @@ impl LocatorArgs {
     }
 }
 
-/// One component as `promote versions --format json` prints it.
-#[derive(Debug, Serialize)]
-struct ComponentRow<'a> {
+/// `promote versions FILE`: list the file's components.
+pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
+    let label = file.display().to_string();
+    let bytes = fs_err::read(file)?;
+    let loc = args.locator.locator(&label, &bytes)?;
+    let inv = source::read(&loc, &label, &bytes)?;
+    for note in &inv.notes {
+        eprintln!("note: {note}");
+    }
+    let out = match args.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&JsonVersions::new(&inv))?
+        ),
+        Format::Text => render_table(&inv, false),
+        Format::Markdown => render_table(&inv, true),
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(0)
+}
+
+/// `promote versions --format json`, schema version 1.
+#[derive(Serialize)]
+struct JsonVersions<'a> {
+    schema_version: u32,
+    components: Vec<JsonComponent<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonComponent<'a> {
     id: &'a str,
     name: &'a str,
     version: &'a str,
@@ -92,117 +120,123 @@ struct ComponentRow<'a> {
     indirect: Option<&'a str>,
 }
 
-pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
-    let label = file.display().to_string();
-    let bytes = fs_err::read(file)?;
-    let loc = args.locator.locator(&label, &bytes)?;
-    let inv = source::read(&loc, &label, &bytes)?;
-    for note in &inv.notes {
-        eprintln!("note: {note}");
-    }
-    match args.format {
-        Format::Json => {
-            let rows: Vec<ComponentRow<'_>> = inv
-                .components
-                .iter()
-                .map(|c| ComponentRow {
-                    id: &c.name,
-                    name: &c.name,
-                    version: &c.version,
-                    file: &label,
-                    line: c.line,
-                    column: c.column,
-                    indirect: c.indirect.as_deref(),
-                })
-                .collect();
-            let doc = serde_json::json!({ "schema_version": 1, "components": rows });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+impl<'a> JsonVersions<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        let components = inv
+            .components
+            .iter()
+            .map(|c| JsonComponent {
+                id: &c.name,
+                name: &c.name,
+                version: &c.version,
+                file: &inv.file,
+                line: c.line,
+                column: c.column,
+                indirect: c.indirect.as_deref(),
+            })
+            .collect();
+        JsonVersions {
+            schema_version: 1,
+            components,
         }
-        Format::Text | Format::Markdown => print!("{}", versions_table(&label, &inv)),
     }
-    Ok(0)
 }
 
-/// The aligned text table of `promote versions FILE`.
-pub fn versions_table(label: &str, inv: &Inventory) -> String {
-    let rows: Vec<[String; 3]> = inv
-        .components
-        .iter()
-        .map(|c| {
-            let version = match &c.indirect {
-                Some(var) => format!("-> {} (indirect: {var})", c.version),
-                None => c.version.clone(),
-            };
-            [
-                c.name.clone(),
-                version,
-                format!("{label}:{}:{}", c.line, c.column),
-            ]
-        })
+/// An aligned text table (or a markdown one) of component, version, line and column.
+fn render_table(inv: &Inventory, markdown: bool) -> String {
+    let mut rows = vec![["COMPONENT", "VERSION", "LINE", "COLUMN"].map(String::from)];
+    for c in &inv.components {
+        let version = match &c.indirect {
+            Some(variable) => format!("-> ${{{variable}}}"),
+            None => c.version.clone(),
+        };
+        rows.push([
+            c.name.clone(),
+            version,
+            c.line.to_string(),
+            c.column.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    let header = [
-        "COMPONENT".to_string(),
-        "VERSION".to_string(),
-        "LOCATION".to_string(),
-    ];
-    let width = |i: usize| {
-        rows.iter()
-            .chain(std::iter::once(&header))
-            .map(|r| r[i].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let (w0, w1) = (width(0), width(1));
     let mut out = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
-        out.push_str(&format!("{:<w0$}  {:<w1$}  {}\n", r[0], r[1], r[2]));
+    for (n, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, &w))| match i {
+                0 | 1 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        if markdown {
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            if n == 0 {
+                let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+                out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+            }
+        } else {
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
     }
     out
 }
 
+/// `promote set FILE COMPONENT VERSION`: edit one version in place, or print the diff.
 pub fn set(args: &SetArgs) -> anyhow::Result<i32> {
     let label = args.file.display().to_string();
     let bytes = fs_err::read(&args.file)?;
     let loc = args.locator.locator(&label, &bytes)?;
-    let out = source::set_versions(&loc, &label, &bytes, &[(&args.component, &args.version)])?;
-    if args.dry_run {
-        print!("{}", unified_diff(&label, &bytes, &out));
+    let out = source::set_versions(
+        &loc,
+        &label,
+        &bytes,
+        &[(args.component.as_str(), args.version.as_str())],
+    )?;
+    if out == bytes {
+        eprintln!(
+            "note: `{}` is already at `{}`; nothing to change",
+            args.component, args.version
+        );
         return Ok(0);
     }
-    if out != bytes {
-        write_atomically(&args.file, &out)?;
+    if args.dry_run {
+        std::io::stdout().write_all(unified_diff(&label, &bytes, &out).as_bytes())?;
+        return Ok(0);
     }
+    write_atomically(&args.file, &out)?;
+    eprintln!("set `{}` to `{}` in {label}", args.component, args.version);
     Ok(0)
 }
 
-/// A unified diff of one file's edit, with `a/` and `b/` headers.
-pub fn unified_diff(label: &str, before: &[u8], after: &[u8]) -> String {
-    let (old, new) = (
-        String::from_utf8_lossy(before),
-        String::from_utf8_lossy(after),
-    );
+/// A unified diff of one file with `--- a/FILE` and `+++ b/FILE` headers.
+pub fn unified_diff(file: &str, old: &[u8], new: &[u8]) -> String {
+    let file = file.trim_start_matches('/');
+    let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
     similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{label}"), &format!("b/{label}"))
+        .header(&format!("a/{file}"), &format!("b/{file}"))
         .to_string()
 }
 
-/// Write `bytes` to `path` through a temporary file in the same folder, then rename, keeping
-/// the file's permissions.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".promote-")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file().set_permissions(meta.permissions())?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
+/// Replace `path` with `bytes` through a temp file in the same folder, keeping its permissions.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let perms = fs_err::metadata(path)?.permissions();
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
+    fs_err::set_permissions(tmp.path(), perms)?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
     Ok(())
 }

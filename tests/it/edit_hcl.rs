@@ -46,11 +46,7 @@ fn diff_of(label: &str, component: &str, version: &str) -> String {
     let fx = fixture(label);
     let out =
         source::set_versions(&fx.locator, &fx.label, &fx.bytes, &[(component, version)]).unwrap();
-    promote::cmd::file::unified_diff(
-        &fx.label,
-        &String::from_utf8(fx.bytes.clone()).unwrap(),
-        &String::from_utf8(out).unwrap(),
-    )
+    promote::cmd::file::unified_diff(&fx.label, &fx.bytes, &out)
 }
 
 #[test]

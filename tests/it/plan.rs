@@ -22,8 +22,13 @@ fn plan_force_changes_everything_that_differs() {
     let out = plan(repo.path(), &["--force", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["schema_version"], 1);
-    let changed: Vec<&str> = v["items"].as_array().expect("items").iter()
-        .filter(|i| i["action"] == "change").map(|i| i["id"].as_str().expect("id")).collect();
+    let changed: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["action"] == "change")
+        .map(|i| i["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(changed.len(), 9, "{changed:?}");
     assert!(changed.contains(&"helm/loki"));
     insta::assert_snapshot!(v["commit_message"].as_str().expect("message"));
@@ -32,30 +37,57 @@ fn plan_force_changes_everything_that_differs() {
 #[test]
 fn plan_filters_by_component_glob_and_group() {
     let repo = example_repo("flux-terragrunt");
-    insta::assert_snapshot!("filter_glob", plan(repo.path(), &["--component", "helm/c*"]));
-    insta::assert_snapshot!("filter_group", plan(repo.path(), &["--group", "infra", "--component", "talos"]));
+    insta::assert_snapshot!(
+        "filter_glob",
+        plan(repo.path(), &["--component", "helm/c*"])
+    );
+    insta::assert_snapshot!(
+        "filter_group",
+        plan(repo.path(), &["--group", "infra", "--component", "talos"])
+    );
 }
 
 #[test]
 fn plan_pin_rolls_back_without_force() {
     let repo = example_repo("flux-terragrunt");
-    let out = plan(repo.path(), &["--pin", "helm/cilium=1.17.9", "--component", "helm/cilium"]);
-    let line = out.lines().find(|l| l.contains("helm/cilium ")).expect("cilium line");
-    assert!(line.trim_start().starts_with("change") && line.ends_with("1.18.5 -> 1.17.9"), "{out}");
+    let out = plan(
+        repo.path(),
+        &["--pin", "helm/cilium=1.17.9", "--component", "helm/cilium"],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("helm/cilium "))
+        .expect("cilium line");
+    assert!(
+        line.trim_start().starts_with("change") && line.ends_with("1.18.5 -> 1.17.9"),
+        "{out}"
+    );
 }
 
 #[test]
 fn plan_markdown_for_pull_requests() {
     let repo = example_repo("flux-terragrunt");
-    insta::assert_snapshot!(plan(repo.path(), &["--group", "helm", "--format", "markdown"]));
+    insta::assert_snapshot!(plan(
+        repo.path(),
+        &["--group", "helm", "--format", "markdown"]
+    ));
 }
 
 #[test]
 fn plan_new_component_is_held() {
     let repo = example_repo("flux-terragrunt");
-    let stack = repo.path().join("infrastructure/stacks/integration/terragrunt.stack.hcl");
+    let stack = repo
+        .path()
+        .join("infrastructure/stacks/integration/terragrunt.stack.hcl");
     let text = std::fs::read_to_string(&stack).expect("stack");
-    std::fs::write(&stack, text.replace("    prometheus = \"20.0.0\"\n", "    prometheus = \"20.0.0\"\n    spegel     = \"0.3.0\"\n")).expect("write");
+    std::fs::write(
+        &stack,
+        text.replace(
+            "    prometheus = \"20.0.0\"\n",
+            "    prometheus = \"20.0.0\"\n    spegel     = \"0.3.0\"\n",
+        ),
+    )
+    .expect("write");
     let out = plan(repo.path(), &["--group", "infra"]);
     assert!(out.contains("new        infra/spegel"), "{out}");
     assert!(out.contains("missing in target"), "{out}");
@@ -71,29 +103,52 @@ fn apply_then_plan_has_nothing_left_and_only_versions_changed() {
     insta::assert_snapshot!(out);
     // Every changed line differs from its old self only inside the version.
     let diff = git(repo.path(), &["diff", "-U0", "--no-color"]);
-    let minus: Vec<&str> = diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).collect();
-    let plus: Vec<&str> = diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).collect();
+    let minus: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+        .collect();
+    let plus: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
     assert_eq!(minus.len(), 9);
     assert_eq!(minus.len(), plus.len());
     for (m, p) in minus.iter().zip(&plus) {
         let (m, p) = (&m[1..], &p[1..]);
         let prefix = m.bytes().zip(p.bytes()).take_while(|(a, b)| a == b).count();
-        let suffix = m.bytes().rev().zip(p.bytes().rev()).take_while(|(a, b)| a == b).count();
+        let suffix = m
+            .bytes()
+            .rev()
+            .zip(p.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
         let old = &m[prefix..m.len() - suffix.min(m.len() - prefix)];
-        assert!(old.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'), "`{m}` -> `{p}` changed `{old}`");
+        assert!(
+            old.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'),
+            "`{m}` -> `{p}` changed `{old}`"
+        );
     }
 }
 
 #[test]
 fn a_broken_target_fails_the_whole_apply_and_writes_nothing() {
     let repo = example_repo("flux-terragrunt");
-    let live = repo.path().join("kubernetes/clusters/live/helm-charts.yaml");
+    let live = repo
+        .path()
+        .join("kubernetes/clusters/live/helm-charts.yaml");
     let text = std::fs::read_to_string(&live).expect("live");
-    std::fs::write(&live, text.replace("  interval: 10m\n", "  interval: [10m\n")).expect("write");
+    std::fs::write(
+        &live,
+        text.replace("  interval: 10m\n", "  interval: [10m\n"),
+    )
+    .expect("write");
     let before = snapshot_tree(repo.path());
     let (code, _, err) = run_in(repo.path(), &["apply", "--force"]);
     assert_eq!(code, 1);
-    assert!(err.contains("kubernetes/clusters/live/helm-charts.yaml:"), "{err}");
+    assert!(
+        err.contains("kubernetes/clusters/live/helm-charts.yaml:"),
+        "{err}"
+    );
     assert_eq!(snapshot_tree(repo.path()), before);
 }
 
@@ -101,7 +156,9 @@ fn a_broken_target_fails_the_whole_apply_and_writes_nothing() {
 fn plan_at_a_revision_reads_the_source_there() {
     let repo = example_repo("flux-terragrunt");
     let first = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
-    let stack = repo.path().join("infrastructure/stacks/integration/terragrunt.stack.hcl");
+    let stack = repo
+        .path()
+        .join("infrastructure/stacks/integration/terragrunt.stack.hcl");
     let text = std::fs::read_to_string(&stack).expect("stack");
     std::fs::write(&stack, text.replace("v1.12.1", "v1.13.0")).expect("write");
     git(repo.path(), &["commit", "-qam", "bump talos"]);
@@ -118,12 +175,22 @@ fn check_reports_every_problem() {
     assert_eq!(code, 0);
     assert_eq!(out, "ok: 3 environments, 2 sources, 33 components\n");
     std::fs::remove_file(repo.path().join("kubernetes/clusters/dev/helm-charts.yaml")).expect("rm");
-    let live = repo.path().join("infrastructure/stacks/live/terragrunt.stack.hcl");
+    let live = repo
+        .path()
+        .join("infrastructure/stacks/live/terragrunt.stack.hcl");
     std::fs::write(&live, "locals {\n  versions = {\n    talos = \n").expect("write");
     let (code, _, err) = run_in(repo.path(), &["check"]);
     assert_eq!(code, 1);
-    assert!(err.contains("`kubernetes/clusters/dev/helm-charts.yaml` (environment `dev`) does not exist"), "{err}");
-    assert!(err.contains("infrastructure/stacks/live/terragrunt.stack.hcl:"), "{err}");
+    assert!(
+        err.contains(
+            "`kubernetes/clusters/dev/helm-charts.yaml` (environment `dev`) does not exist"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("infrastructure/stacks/live/terragrunt.stack.hcl:"),
+        "{err}"
+    );
     assert!(err.contains("2 problem(s)"), "{err}");
 }
 
@@ -132,10 +199,17 @@ fn config_errors_name_line_and_column() {
     let repo = example_repo("flux-terragrunt");
     let cfg = repo.path().join(".github/promote.toml");
     let text = std::fs::read_to_string(&cfg).expect("config");
-    std::fs::write(&cfg, text.replace("partial = true", "partial = true\nsoak = \"1h\"")).expect("write");
+    std::fs::write(
+        &cfg,
+        text.replace("partial = true", "partial = true\nsoak = \"1h\""),
+    )
+    .expect("write");
     let (code, _, err) = run_in(repo.path(), &["plan"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("error: .github/promote.toml:20:1: unknown field `soak`"), "{err}");
+    assert!(
+        err.starts_with("error: .github/promote.toml:20:1: unknown field `soak`"),
+        "{err}"
+    );
 }
 
 #[test]
