@@ -23,6 +23,8 @@ enum Command {
     Apply(cmd::project::ApplyArgs),
     /// Validate the config and parse every source in every environment.
     Check(cmd::ProjectArgs),
+    /// Action mode: read GITHUB_* and INPUT_* and promote.
+    Run,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::project::plan(args),
         Command::Apply(args) => cmd::project::apply(args),
         Command::Check(args) => cmd::project::check(args),
+        Command::Run => cmd::run::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -201,3 +201,27 @@ impl Files for Revision<'_> {
         self.sha.chars().take(12).collect()
     }
 }
+
+/// Files at one revision, read through a forge (the GitHub API, or a git remote).
+pub struct ForgeFiles<'f> {
+    pub forge: &'f dyn crate::forge::Forge,
+    pub rev: String,
+}
+
+impl Files for ForgeFiles<'_> {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        if let Some(problem) = unsafe_path(path) {
+            return Err(RepoError::Unsafe {
+                path: path.to_string(),
+                problem: problem.to_string(),
+            });
+        }
+        self.forge
+            .read_file(path, &self.rev)
+            .map_err(|e| RepoError::Git(format!("reading `{path}` at {}: {e}", self.label())))
+    }
+
+    fn label(&self) -> String {
+        self.rev.clone()
+    }
+}

@@ -120,7 +120,7 @@ fn env_files<'r>(
 /// Compute the plan `plan`/`apply` print or write.
 pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
     if args.event_name.is_some() {
-        anyhow::bail!("event replay is not wired yet");
+        return crate::cmd::run::replay(args);
     }
     let config = load_config(&args.project)?;
     let promotion = config
