@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each module is one area; `support` holds shared helpers.
 
+mod action_e2e;
 mod cli_file;
 mod deliver;
 mod edit_hcl;
