@@ -391,7 +391,8 @@ fn changed(config: &Config, branch: &str, before: Option<String>, after: &str) -
             env.name
         ));
     }
-    if env_on_branch.is_none() && branch != config.main_branch {
+    let env_on_main = config.environments.iter().any(|e| e.branch.is_none());
+    if env_on_branch.is_none() && (branch != config.main_branch || !env_on_main) {
         return Decision::Nothing(format!("push to branch `{branch}` is not an environment"));
     }
     Decision::Changed {

@@ -6,6 +6,7 @@ mod deliver;
 mod edit_hcl;
 mod edit_props;
 mod edit_yaml;
+mod events;
 mod fake_github;
 mod git_forge;
 mod github_contract;
