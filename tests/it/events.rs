@@ -52,7 +52,8 @@ fn decide(event: &str, file: &str, cfg: &str) -> Decision {
 
 #[test]
 fn every_event_kind_parses_to_its_trigger() {
-    let cases: &[(&str, &str, fn(&Trigger) -> bool)] = &[
+    type Check = fn(&Trigger) -> bool;
+    let cases: &[(&str, &str, Check)] = &[
         (
             "status",
             "status-success.json",
