@@ -351,3 +351,292 @@ fn dispatch_with_force_promotes_without_statuses_and_dry_run_writes_nothing() {
         "infra is filtered out"
     );
 }
+
+/// Commit every file of `example` on `branch`, with `(path, from, to)` text replacements.
+fn seed(gh: &FakeGitHub, branch: &str, example: &str, edits: &[(&str, &str, &str)]) -> String {
+    let mut files = example_files(example);
+    for (path, from, to) in edits {
+        let f = files
+            .iter_mut()
+            .find(|(p, _)| p == path)
+            .expect("file to edit");
+        assert!(f.1.contains(from), "{path} lacks `{from}`");
+        f.1 = f.1.replace(from, to);
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    gh.commit_files(branch, &format!("seed {example}"), &refs)
+}
+
+/// A workspace holding only the example's config, as a fresh checkout would.
+fn workspace_for(example: &str) -> tempfile::TempDir {
+    let ws = tempfile::tempdir().expect("ws");
+    let cfg = example_files(example)
+        .into_iter()
+        .find(|(p, _)| p == ".github/promote.toml")
+        .expect("config");
+    std::fs::create_dir_all(ws.path().join(".github")).expect("mkdir");
+    std::fs::write(ws.path().join(".github/promote.toml"), cfg.1).expect("write");
+    ws
+}
+
+fn push_payload(branch: &str, before: &str, after: &str) -> serde_json::Value {
+    json!({
+        "ref": format!("refs/heads/{branch}"), "before": before, "after": after,
+        "created": false, "deleted": false, "forced": false, "base_ref": null,
+        "commits": [], "head_commit": {"id": after},
+        "repository": {"full_name": "acme/homelab"}, "pusher": {"name": "alice"}, "sender": {"login": "alice"}
+    })
+}
+
+fn open_pulls(gh: &FakeGitHub) -> Vec<crate::fake_github::FakePull> {
+    gh.pulls()
+        .into_iter()
+        .filter(|p| p.state == "open")
+        .collect()
+}
+
+#[test]
+fn seed_003_push_to_main_changing_dev_opens_the_stage_pr_with_checklist_and_pin_rolls_back() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let dev = "infra/argocd/overlays/dev/kustomization.yaml";
+    let c1 = seed(&gh, "main", "kustomize-overlays", &[]);
+    let c2 = seed(
+        &gh,
+        "main",
+        "kustomize-overlays",
+        &[(dev, "sha-abc12345", "sha-0a1b2c3d")],
+    );
+    let ws = workspace_for("kustomize-overlays");
+    let run = run_action(&gh, ws.path(), "push", push_payload("main", &c1, &c2), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let pulls = open_pulls(&gh);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let pr = &pulls[0];
+    assert_eq!(
+        (pr.head.as_str(), pr.base.as_str()),
+        ("promote/dev-to-stage", "main")
+    );
+    assert!(
+        pr.body.contains("- [ ] Verify image tag matches dev"),
+        "{}",
+        pr.body
+    );
+    assert_eq!(pr.labels, ["promotion", "stage"]);
+    let stage = gh
+        .file(
+            "promote/dev-to-stage",
+            "infra/argocd/overlays/stage/kustomization.yaml",
+        )
+        .expect("stage");
+    assert!(stage.contains("newTag: sha-0a1b2c3d\n"), "{stage}");
+    assert_eq!(
+        gh.head("main").as_deref(),
+        Some(c2.as_str()),
+        "main is untouched until the PR merges"
+    );
+    assert_eq!(output(&run, "changed"), "true");
+    // The same push again: the same PR, no second one.
+    let again = run_action(&gh, ws.path(), "push", push_payload("main", &c1, &c2), &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(open_pulls(&gh).len(), 1);
+    // Rollback: promote a pinned older tag to prod through a reviewed PR.
+    let dispatch = json!({"inputs": {"from": "stage", "to": "prod", "pin": "ghcr.io/acme/dex=sha-11112222"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": "promote.yaml"});
+    let run = run_action(&gh, ws.path(), "workflow_dispatch", dispatch, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let prod_pr = open_pulls(&gh)
+        .into_iter()
+        .find(|p| p.head == "promote/stage-to-prod")
+        .expect("prod PR");
+    assert!(
+        prod_pr.body.contains("- [ ] Rollback plan documented"),
+        "{}",
+        prod_pr.body
+    );
+    let prod = gh
+        .file(
+            "promote/stage-to-prod",
+            "infra/argocd/overlays/prod/kustomization.yaml",
+        )
+        .expect("prod");
+    assert!(prod.contains("newTag: sha-11112222\n"), "{prod}");
+}
+
+#[test]
+fn seed_004_push_to_dev_opens_one_pr_per_changed_app_and_prod_does_nothing() {
+    let gh = FakeGitHub::start("acme/k8s-deployments");
+    let (ex, bill) = (
+        "apps/example-app/kustomization.yaml",
+        "apps/billing/kustomization.yaml",
+    );
+    seed(
+        &gh,
+        "prod",
+        "env-branches",
+        &[(ex, "1.4.0", "1.2.0"), (bill, "2.0.3", "2.0.1")],
+    );
+    seed(
+        &gh,
+        "stage",
+        "env-branches",
+        &[(ex, "1.4.0", "1.3.0"), (bill, "2.0.3", "2.0.2")],
+    );
+    let before = seed(&gh, "dev", "env-branches", &[]);
+    let after = seed(
+        &gh,
+        "dev",
+        "env-branches",
+        &[(ex, "1.4.0", "1.5.0"), (bill, "2.0.3", "2.1.0")],
+    );
+    let ws = workspace_for("env-branches");
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "push",
+        push_payload("dev", &before, &after),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let pulls = open_pulls(&gh);
+    assert_eq!(pulls.len(), 2, "{pulls:?}");
+    for (pr, file, other, version) in [
+        (&pulls[0], ex, bill, "1.5.0"),
+        (&pulls[1], bill, ex, "2.1.0"),
+    ] {
+        assert_eq!(pr.base, "stage");
+        assert!(pr.head.starts_with("promote/stage/"), "{}", pr.head);
+        let text = gh.file(&pr.head, file).expect("file");
+        assert!(text.contains(&format!("newTag: \"{version}\"")), "{text}");
+        assert_eq!(
+            gh.file(&pr.head, other),
+            gh.file("stage", other),
+            "one app per PR"
+        );
+    }
+    let prs: serde_json::Value =
+        serde_json::from_str(&output(&run, "pull-requests")).expect("json");
+    assert_eq!(prs.as_array().expect("array").len(), 2);
+    // Idempotent re-run.
+    run_action(
+        &gh,
+        ws.path(),
+        "push",
+        push_payload("dev", &before, &after),
+        &[],
+    );
+    assert_eq!(open_pulls(&gh).len(), 2);
+    // A push to prod promotes nowhere.
+    let prod_head = gh.head("prod").expect("prod");
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "push",
+        push_payload("prod", &prod_head, &prod_head),
+        &[],
+    );
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("push to the last environment `prod`: it promotes nowhere"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(open_pulls(&gh).len(), 2);
+}
+
+#[test]
+fn seed_001_chart_change_tags_the_commit_and_opens_the_appset_pr() {
+    let gh = FakeGitHub::start("acme/kargo-demo");
+    let chart = "helm/cert-manager/Chart.yaml";
+    let c1 = seed(&gh, "main", "chart-appset", &[]);
+    let c2 = seed(
+        &gh,
+        "main",
+        "chart-appset",
+        &[(chart, "version: v1.18.1", "version: v1.19.0")],
+    );
+    let ws = workspace_for("chart-appset");
+    let run = run_action(&gh, ws.path(), "push", push_payload("main", &c1, &c2), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(gh.tag("cert-manager-v1.19.0").as_deref(), Some(c2.as_str()));
+    let pulls = open_pulls(&gh);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let appset = gh
+        .file(
+            &pulls[0].head,
+            "applicationset/applicationset-prod-control.yaml",
+        )
+        .expect("appset");
+    assert!(
+        appset.contains("appRevision: cert-manager-v1.19.0\n"),
+        "{appset}"
+    );
+    assert!(appset.contains("appRevision: external-dns-1.19.0\n"));
+}
+
+#[test]
+fn seed_000_test_pr_merges_itself_and_prod_pr_waits_for_a_human() {
+    let gh = FakeGitHub::start("acme/homelab-apps");
+    let home = "apps/homepage/values.yaml";
+    seed(
+        &gh,
+        "env/prod",
+        "test-prod-per-app",
+        &[(home, "v1.5.0", "v1.4.0")],
+    );
+    let test_before = seed(
+        &gh,
+        "env/test",
+        "test-prod-per-app",
+        &[(home, "v1.5.0", "v1.4.0")],
+    );
+    let c1 = seed(&gh, "main", "test-prod-per-app", &[]);
+    let c2 = seed(
+        &gh,
+        "main",
+        "test-prod-per-app",
+        &[(home, "v1.5.0", "v1.6.0")],
+    );
+    let ws = workspace_for("test-prod-per-app");
+    let run = run_action(&gh, ws.path(), "push", push_payload("main", &c1, &c2), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let pulls = open_pulls(&gh);
+    let test_pr = pulls
+        .iter()
+        .find(|p| p.base == "env/test")
+        .expect("test PR");
+    assert!(
+        test_pr.auto_merge,
+        "the test PR merges itself once checks pass"
+    );
+    assert_eq!(pulls.len(), 1, "only homepage changed: {pulls:?}");
+    // The test PR merged: env/test now carries v1.6.0 and a push to it opens the prod PR.
+    let test_after = seed(
+        &gh,
+        "env/test",
+        "test-prod-per-app",
+        &[(home, "v1.5.0", "v1.6.0")],
+    );
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "push",
+        push_payload("env/test", &test_before, &test_after),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let prod_pr = open_pulls(&gh)
+        .into_iter()
+        .find(|p| p.base == "env/prod")
+        .expect("prod PR");
+    assert!(!prod_pr.auto_merge, "prod waits for a human");
+    assert!(
+        prod_pr
+            .body
+            .contains("- [ ] Test deployment healthy in Argo CD")
+    );
+    let values = gh.file(&prod_pr.head, home).expect("values");
+    assert!(values.contains("tag: \"v1.6.0\"\n  pullPolicy"), "{values}");
+}
