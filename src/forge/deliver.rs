@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{FileChange, Forge, ForgeError, PullRequest, PullRequestSpec, TagOutcome};
 
 /// How many times a commit is re-planned and retried after the branch moved.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// How the changes land.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -229,6 +229,7 @@ fn deliver_commit<F: Forge + ?Sized>(
             }
             Err(ForgeError::Conflict { what }) => {
                 tracing::info!("{what}; re-planning on the new head");
+                backoff(report.attempts);
             }
             Err(e) => return Err(e.into()),
         }
@@ -237,6 +238,17 @@ fn deliver_commit<F: Forge + ?Sized>(
         branch: branch.clone(),
         attempts: report.attempts,
     })
+}
+
+/// Wait a little before retrying a commit that lost a race, with jitter so that racers spread
+/// out instead of colliding again: up to 25 ms, 50 ms, 100 ms, ... (at most 1.6 s).
+fn backoff(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seed = u64::from(nanos ^ std::process::id().wrapping_mul(2_654_435_761));
+    let cap = 25u64 << attempt.min(6);
+    std::thread::sleep(std::time::Duration::from_millis(seed % cap + 1));
 }
 
 fn create_tags<F: Forge + ?Sized>(

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::fake_github::FakeGitHub;
 use crate::support::promote_cmd;
 
-const TOKEN: &str = "ghs_FAKEtoken0123456789abcdefRECOGNIZABLE";
+pub(crate) const TOKEN: &str = "ghs_FAKEtoken0123456789abcdefRECOGNIZABLE";
 
 /// Every file of an example, relative path -> text.
 fn example_files(name: &str) -> Vec<(String, String)> {
@@ -37,16 +37,16 @@ fn example_files(name: &str) -> Vec<(String, String)> {
     out
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    outputs: String,
-    summary: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub outputs: String,
+    pub summary: String,
 }
 
 /// Run `promote run` like a Docker action step.
-fn run_action(
+pub(crate) fn run_action(
     gh: &FakeGitHub,
     workspace: &Path,
     event: &str,
@@ -95,7 +95,7 @@ fn status_payload(sha: &str, context: &str, state: &str) -> serde_json::Value {
     })
 }
 
-fn output(run: &Run, name: &str) -> String {
+pub(crate) fn output(run: &Run, name: &str) -> String {
     run.outputs
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -353,7 +353,12 @@ fn dispatch_with_force_promotes_without_statuses_and_dry_run_writes_nothing() {
 }
 
 /// Commit every file of `example` on `branch`, with `(path, from, to)` text replacements.
-fn seed(gh: &FakeGitHub, branch: &str, example: &str, edits: &[(&str, &str, &str)]) -> String {
+pub(crate) fn seed(
+    gh: &FakeGitHub,
+    branch: &str,
+    example: &str,
+    edits: &[(&str, &str, &str)],
+) -> String {
     let mut files = example_files(example);
     for (path, from, to) in edits {
         let f = files
@@ -371,7 +376,7 @@ fn seed(gh: &FakeGitHub, branch: &str, example: &str, edits: &[(&str, &str, &str
 }
 
 /// A workspace holding only the example's config, as a fresh checkout would.
-fn workspace_for(example: &str) -> tempfile::TempDir {
+pub(crate) fn workspace_for(example: &str) -> tempfile::TempDir {
     let ws = tempfile::tempdir().expect("ws");
     let cfg = example_files(example)
         .into_iter()
@@ -391,7 +396,7 @@ fn push_payload(branch: &str, before: &str, after: &str) -> serde_json::Value {
     })
 }
 
-fn open_pulls(gh: &FakeGitHub) -> Vec<crate::fake_github::FakePull> {
+pub(crate) fn open_pulls(gh: &FakeGitHub) -> Vec<crate::fake_github::FakePull> {
     gh.pulls()
         .into_iter()
         .filter(|p| p.state == "open")

@@ -171,7 +171,7 @@ fn a_branch_that_never_settles_gives_up_after_bounded_attempts() {
     let forge = seeded();
     let start = forge.head("main").unwrap();
     let delivery = plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
-    for _ in 0..5 {
+    for _ in 0..promote::forge::deliver::MAX_ATTEMPTS {
         forge.fail_next(
             "create_commit",
             ForgeError::Conflict {
@@ -184,7 +184,7 @@ fn a_branch_that_never_settles_gives_up_after_bounded_attempts() {
     };
     let err = deliver(&forge, &delivery, replan).unwrap_err();
     assert!(
-        matches!(err, DeliveryError::Exhausted { attempts: 5, .. }),
+        matches!(err, DeliveryError::Exhausted { attempts, .. } if attempts == promote::forge::deliver::MAX_ATTEMPTS),
         "{err}"
     );
     assert_eq!(forge.history("main").len(), 1);

@@ -12,4 +12,5 @@ mod git_forge;
 mod github_contract;
 mod github_delivery;
 mod plan;
+mod robustness;
 mod support;
