@@ -77,7 +77,8 @@ fn bad_input_matrix_refuses_and_writes_nothing() {
     let live = "kubernetes/clusters/live/helm-charts.yaml";
     let stack = "infrastructure/stacks/live/terragrunt.stack.hcl";
     let huge_line = format!("# {}\n", "x".repeat(200_000));
-    let cases: Vec<(&str, &str, Box<dyn Fn(&str) -> Vec<u8>>, &str)> = vec![
+    type Corrupt = Box<dyn Fn(&str) -> Vec<u8>>;
+    let cases: Vec<(&str, &str, Corrupt, &str)> = vec![
         (
             "truncated yaml",
             live,
