@@ -84,7 +84,7 @@ fn bad_input_matrix_refuses_and_writes_nothing() {
             live,
             Box::new(|t: &str| {
                 let at = t.find("version: \"1.18.5\"").expect("cilium") + 13;
-                t[..at].as_bytes().to_vec()
+                t.as_bytes()[..at].to_vec()
             }),
             "helm-charts.yaml:",
         ),
@@ -130,7 +130,7 @@ fn bad_input_matrix_refuses_and_writes_nothing() {
         (
             "truncated hcl",
             stack,
-            Box::new(|t: &str| t[..t.len() / 3].as_bytes().to_vec()),
+            Box::new(|t: &str| t.as_bytes()[..t.len() / 3].to_vec()),
             "terragrunt.stack.hcl:",
         ),
         (
