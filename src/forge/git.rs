@@ -65,6 +65,48 @@ fn git_error(action: &str, e: &git2::Error) -> ForgeError {
     }
 }
 
+/// Copy a commit and the objects of its tree that `to` lacks (a tree already there is complete).
+fn copy_objects(from: &git2::Odb<'_>, to: &git2::Odb<'_>, commit: Oid) -> Result<(), git2::Error> {
+    fn copy(from: &git2::Odb<'_>, to: &git2::Odb<'_>, oid: Oid) -> Result<bool, git2::Error> {
+        if to.exists(oid) {
+            return Ok(false);
+        }
+        let obj = from.read(oid)?;
+        to.write(obj.kind(), obj.data())?;
+        Ok(true)
+    }
+    if !copy(from, to, commit)? {
+        return Ok(());
+    }
+    let data = from.read(commit)?;
+    let text = String::from_utf8_lossy(data.data());
+    let tree = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("tree "))
+        .ok_or_else(|| git2::Error::from_str("commit without a tree"))?;
+    let mut stack = vec![Oid::from_str(tree.trim())?];
+    while let Some(oid) = stack.pop() {
+        if !copy(from, to, oid)? {
+            continue;
+        }
+        let raw = from.read(oid)?;
+        let mut rest = raw.data();
+        // Tree entries: `<mode> <name>\0<20-byte id>`.
+        while let Some(nul) = rest.iter().position(|&b| b == 0) {
+            let mode = rest[..nul].split(|&b| b == b' ').next().unwrap_or_default();
+            let id = Oid::from_bytes(&rest[nul + 1..nul + 21])?;
+            if mode == b"40000" {
+                stack.push(id);
+            } else if mode != b"160000" {
+                copy(from, to, id)?;
+            }
+            rest = &rest[nul + 21..];
+        }
+    }
+    Ok(())
+}
+
 fn unsupported(what: &str) -> ForgeError {
     ForgeError::Other(format!(
         "{what} need commit-mode = api\nhint: a plain git remote has no {what}; set `commit-mode = \"api\"`"
@@ -230,6 +272,41 @@ impl GitForge {
         }
     }
 
+    /// The remote's folder when it is a repository on disk (a path or `file://` URL).
+    fn local_remote_path(&self) -> Option<std::path::PathBuf> {
+        let remote = self.repo.find_remote(&self.remote).ok()?;
+        let url = remote.url().ok()?;
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        (!path.contains("://") && !path.contains('@')).then(|| std::path::PathBuf::from(path))
+    }
+
+    /// Move `branch` on the remote from `expected` to `oid`, never losing a commit pushed in
+    /// between. A network remote refuses a non-fast-forward push itself; libgit2's push to a
+    /// repository on disk does not, so there the new objects are copied into it and the branch
+    /// moves with a compare-and-swap on the remote's reference.
+    fn push_fast_forward(&self, oid: Oid, expected: Oid, branch: &str) -> Result<(), ForgeError> {
+        let dest = format!("refs/heads/{branch}");
+        let Some(path) = self.local_remote_path() else {
+            return self.push(oid, &dest, false);
+        };
+        let action = format!("moving `{dest}` in `{}`", path.display());
+        let remote = Repository::open(&path).map_err(|e| git_error(&action, &e))?;
+        let (from, to) = (
+            self.repo.odb().map_err(|e| git_error(&action, &e))?,
+            remote.odb().map_err(|e| git_error(&action, &e))?,
+        );
+        copy_objects(&from, &to, oid).map_err(|e| git_error(&action, &e))?;
+        match remote.reference_matching(&dest, oid, true, expected, "promote: fast-forward") {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked) => {
+                Err(ForgeError::Conflict {
+                    what: format!("{action}: the branch moved ({})", e.message()),
+                })
+            }
+            Err(e) => Err(git_error(&action, &e)),
+        }
+    }
+
     /// The tree of `parent` with `changes` applied, written to the object database.
     fn tree_with(
         &self,
@@ -335,7 +412,7 @@ impl Forge for GitForge {
         let oid = self
             .commit_on(head, message, changes)
             .map_err(|e| git_error(&action, &e))?;
-        self.push(oid, &format!("refs/heads/{branch}"), false)?;
+        self.push_fast_forward(oid, head, branch)?;
         let tracking = format!("refs/remotes/{}/{branch}", self.remote);
         self.repo
             .reference(&tracking, oid, true, "promote: pushed")

@@ -326,3 +326,69 @@ fn tokens_never_appear_in_errors() {
         assert!(!text.contains(TOKEN), "token leaked: {text}");
     }
 }
+
+/// Commit mode `git`: five runners, each in its own clone, race to push to one bare `origin`;
+/// every promotion lands, nothing is force-pushed, the real `git` CLI reads the result.
+#[test]
+fn racing_promotions_all_land_in_git_mode() {
+    use crate::support::git;
+    let root = tempfile::tempdir().expect("tmp");
+    let seed_repo = example_repo("flux-terragrunt");
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", "origin.git"],
+    );
+    let origin = root.path().join("origin.git");
+    let origin_url = origin.to_str().expect("utf8");
+    git(seed_repo.path(), &["push", "-q", origin_url, "HEAD:main"]);
+    let ids = [
+        "infra/talos",
+        "infra/kubernetes",
+        "helm/cilium",
+        "helm/cert-manager",
+        "infra/flux",
+    ];
+    let clones: Vec<std::path::PathBuf> = (0..ids.len())
+        .map(|i| {
+            let dir = root.path().join(format!("runner-{i}"));
+            git(
+                root.path(),
+                &["clone", "-q", origin_url, dir.to_str().expect("utf8")],
+            );
+            dir
+        })
+        .collect();
+    let gh = FakeGitHub::start("acme/homelab");
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids.iter().zip(&clones).map(|(id, dir)| {
+            let payload = json!({"inputs": {"components": id, "force": "true"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": "w"});
+            let gh = &gh;
+            s.spawn(move || run_action(gh, dir, "workflow_dispatch", payload, &[("commit-mode", "git")]))
+        }).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    for (id, run) in ids.iter().zip(&runs) {
+        assert_eq!(run.code, 0, "{id}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(output(run, "changed"), "true", "{id}: {}", run.stderr);
+    }
+    let show = |path: &str| git(&origin, &["show", &format!("main:{path}")]);
+    let stack = show("infrastructure/stacks/live/terragrunt.stack.hcl");
+    for v in [
+        "talos = \"v1.12.1\"",
+        "kubernetes = \"1.35.0\"",
+        "flux = \"v2.7.5\"",
+    ] {
+        assert!(stack.contains(v), "lost `{v}`");
+    }
+    let charts = show("kubernetes/clusters/live/helm-charts.yaml");
+    assert!(
+        charts.contains("version: \"1.18.6\"") && charts.contains("version: v1.19.1 #"),
+        "{charts}"
+    );
+    let count = git(&origin, &["rev-list", "--count", "main"]);
+    assert_eq!(count.trim(), (1 + ids.len()).to_string());
+    assert!(gh.requests().is_empty(), "git mode talks to no API");
+}
