@@ -306,6 +306,10 @@ fn judge(
     opts: &PlanOptions,
 ) -> (Action, String) {
     let held = |r: String| (Action::Held, r);
+    let same = |t: &Entry| t.indirect.is_none() && t.version == pin.unwrap_or(&e.version);
+    if e.indirect.is_none() && target.is_some_and(same) {
+        return (Action::Unchanged, "already at this version".into());
+    }
     if !filter.admits(e) {
         return held("filtered out".into());
     }

@@ -306,7 +306,8 @@ impl<'t> Builder<'t> {
                 entries, key, seen, ..
             }) => match key.take() {
                 None => {
-                    if let Some(name) = node.as_str()
+                    // Repeated `<<` merge keys are common in real files; they are not versions.
+                    if let Some(name) = node.as_str().filter(|n| *n != "<<")
                         && let Some(first) = seen.insert(name.to_string(), node.line)
                     {
                         let message = format!("duplicate key `{name}` (first at line {first})");

@@ -245,24 +245,8 @@ fn seed_002_status_on_integration_promotes_what_succeeded_at_that_commit() {
 #[test]
 fn failure_status_and_foreign_events_promote_nothing() {
     let gh = FakeGitHub::start("acme/homelab");
-    let files = example_files("flux-terragrunt");
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    let head = gh.commit_files("main", "initial", &refs);
-    let workspace = tempfile::tempdir().expect("ws");
-    let cfg = workspace.path().join(".github");
-    std::fs::create_dir_all(&cfg).expect("mkdir");
-    std::fs::write(
-        cfg.join("promote.toml"),
-        &files
-            .iter()
-            .find(|(p, _)| p == ".github/promote.toml")
-            .expect("cfg")
-            .1,
-    )
-    .expect("write");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    let workspace = workspace_for("flux-terragrunt");
     let run = run_action(
         &gh,
         workspace.path(),
@@ -306,24 +290,8 @@ fn failure_status_and_foreign_events_promote_nothing() {
 #[test]
 fn dispatch_with_force_promotes_without_statuses_and_dry_run_writes_nothing() {
     let gh = FakeGitHub::start("acme/homelab");
-    let files = example_files("flux-terragrunt");
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    let head = gh.commit_files("main", "initial", &refs);
-    let workspace = tempfile::tempdir().expect("ws");
-    let cfg = workspace.path().join(".github");
-    std::fs::create_dir_all(&cfg).expect("mkdir");
-    std::fs::write(
-        cfg.join("promote.toml"),
-        &files
-            .iter()
-            .find(|(p, _)| p == ".github/promote.toml")
-            .expect("cfg")
-            .1,
-    )
-    .expect("write");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    let workspace = workspace_for("flux-terragrunt");
     let dispatch = json!({"inputs": {"force": "true", "components": "helm/*"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": ".github/workflows/promote.yaml"});
     let dry = run_action(
         &gh,
@@ -644,4 +612,95 @@ fn seed_000_test_pr_merges_itself_and_prod_pr_waits_for_a_human() {
     );
     let values = gh.file(&prod_pr.head, home).expect("values");
     assert!(values.contains("tag: \"v1.6.0\"\n  pullPolicy"), "{values}");
+}
+
+#[test]
+fn a_commit_not_on_main_and_a_stale_status_promote_nothing() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let charts = "kubernetes/clusters/integration/helm-charts.yaml";
+    let c1 = seed(&gh, "main", "flux-terragrunt", &[]);
+    // A commit on a feature branch, with a success status.
+    let feature = seed(
+        &gh,
+        "feature",
+        "flux-terragrunt",
+        &[(charts, "version: \"1.18.6\"", "version: \"9.9.9\"")],
+    );
+    gh.add_status(
+        &feature,
+        "kustomization/cilium/5c3a9f0e",
+        "success",
+        "flux-bot",
+    );
+    let ws = workspace_for("flux-terragrunt");
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "status",
+        status_payload(&feature, "kustomization/cilium/5c3a9f0e", "success"),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "commit {} is not on main; nothing promoted",
+            &feature[..7]
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(gh.head("main").as_deref(), Some(c1.as_str()));
+    // Live already runs a newer cilium than the old reported commit: the late status never downgrades it.
+    let live = "kubernetes/clusters/live/helm-charts.yaml";
+    let head = seed(
+        &gh,
+        "main",
+        "flux-terragrunt",
+        &[(live, "version: \"1.18.5\"", "version: \"1.19.0\"")],
+    );
+    gh.add_status(&c1, "kustomization/cilium/5c3a9f0e", "success", "flux-bot");
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "status",
+        status_payload(&c1, "kustomization/cilium/5c3a9f0e", "success"),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let live_now = gh.file("main", live).expect("live");
+    assert!(
+        live_now.contains("version: \"1.19.0\""),
+        "downgraded by a stale status"
+    );
+    let held = output(&run, "held");
+    assert!(
+        held.contains("helm/cilium") && held.contains("downgrade"),
+        "{held}"
+    );
+    let _ = head;
+}
+
+#[test]
+fn config_errors_become_annotations_with_file_line_and_column() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    let ws = workspace_for("flux-terragrunt");
+    let cfg = ws.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("cfg");
+    std::fs::write(&cfg, text.replace("partial = true", "partial = \"yes\"")).expect("write");
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "status",
+        status_payload(&head, "kustomization/cilium/5c3a9f0e", "success"),
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("::error file=.github/promote.toml,line=19,col=11::"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("::group::"), "{}", run.stdout);
 }

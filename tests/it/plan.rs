@@ -219,3 +219,49 @@ fn versions_matrix_marks_drift() {
     assert_eq!(code, 0);
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn plan_replays_a_status_event_at_its_commit() {
+    let repo = example_repo("flux-terragrunt");
+    let sha = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let event = repo.path().join("event.json");
+    let payload = std::fs::read_to_string(crate::support::fixture("events/status-success.json"))
+        .expect("fixture")
+        .replace("6dcb09b5b57875f334f61aebed695e2e4193db5e", &sha);
+    std::fs::write(&event, payload).expect("write");
+    let out = plan(
+        repo.path(),
+        &[
+            "--event-name",
+            "status",
+            "--event-path",
+            event.to_str().expect("utf8"),
+        ],
+    );
+    let cilium = out
+        .lines()
+        .find(|l| l.contains("helm/cilium "))
+        .expect("cilium");
+    assert!(cilium.trim_start().starts_with("change"), "{out}");
+    let cm = out
+        .lines()
+        .find(|l| l.contains("helm/cert-manager"))
+        .expect("cert-manager");
+    assert!(cm.contains("held") && cm.contains("no status"), "{out}");
+}
+
+#[test]
+fn plan_snapshots_for_pin_and_new_component() {
+    let repo = example_repo("flux-terragrunt");
+    insta::assert_snapshot!(
+        "pin",
+        plan(
+            repo.path(),
+            &["--pin", "helm/cilium=1.17.9", "--group", "helm"]
+        )
+    );
+    insta::assert_snapshot!(
+        "json",
+        plan(repo.path(), &["--group", "infra", "--format", "json"])
+    );
+}
