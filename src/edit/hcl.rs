@@ -120,7 +120,8 @@ pub fn find_object<'b>(
     body: &'b Body,
     path: &str,
 ) -> Result<&'b Object, EditError> {
-    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let owned = super::split_path(path);
+    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let mut found = Vec::new();
     in_body(body, &segments, &mut found);
     let not_found = || EditError::PathNotFound {
