@@ -113,7 +113,27 @@ fn env_files<'r>(
             "environment `{env}` lives on branch `{branch}`, but {} is not a git repository",
             root.display()
         ),
-        (None, _) => Ok(Box::new(WorkTree::new(root))),
+        (None, _) => Ok(Box::new(worktree(config, env, root, repo))),
+    }
+}
+
+/// The working tree, named after the `HEAD` commit (`<sha>-dirty` when `env`'s files differ from
+/// it, as `git describe --dirty` does), so a commit's `Promoted-From` trailer names a commit.
+fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> WorkTree {
+    let tree = WorkTree::new(root);
+    let Some(repo) = repo else { return tree };
+    let Ok(sha) = repo.head_sha() else {
+        return tree;
+    };
+    let paths: Vec<String> = config
+        .sources
+        .iter()
+        .filter_map(|s| s.path_for(env))
+        .collect();
+    match repo.is_clean(&paths) {
+        Ok(true) => tree.with_label(sha),
+        Ok(false) => tree.with_label(format!("{sha}-dirty")),
+        Err(_) => tree,
     }
 }
 
