@@ -7,7 +7,7 @@
 pub mod render;
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -30,6 +30,16 @@ pub enum PlanError {
         env: String,
         path: String,
         at: String,
+    },
+    #[error(
+        "{file}:{line}:{column}: component `{id}` is also at {first}\nhint: give one of the sources a `group`"
+    )]
+    DuplicateId {
+        id: String,
+        file: String,
+        line: usize,
+        column: usize,
+        first: String,
     },
     #[error("bad pin `{0}`: expected `ID=VERSION`")]
     BadPin(String),
@@ -71,6 +81,11 @@ impl EnvInventory {
     pub fn get(&self, id: &str) -> Option<&Entry> {
         self.components.iter().find(|e| e.id == id)
     }
+
+    /// Entries by id, for lookups that must stay linear in the number of components.
+    pub fn index(&self) -> HashMap<&str, &Entry> {
+        self.components.iter().map(|e| (e.id.as_str(), e)).collect()
+    }
 }
 
 /// Read every source of `env` from `files`: each file is parsed once.
@@ -102,12 +117,30 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
             });
         }
     }
+    check_unique(&components)?;
     Ok(EnvInventory {
         env: env.to_string(),
         at: files.label(),
         components,
         notes,
     })
+}
+
+/// Two sources of one environment must not yield the same id: the plan could not tell them apart.
+fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
+    let mut seen: HashMap<&str, &Entry> = HashMap::with_capacity(components.len());
+    for e in components {
+        if let Some(first) = seen.insert(&e.id, e) {
+            return Err(PlanError::DuplicateId {
+                id: e.id.clone(),
+                file: e.file.clone(),
+                line: e.line,
+                column: e.column,
+                first: format!("{}:{}:{}", first.file, first.line, first.column),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What the plan does with one component.
@@ -289,13 +322,14 @@ fn decide(
             env: src.env.clone(),
         });
     }
+    let targets = tgt.index();
     let mut items = Vec::new();
     for e in &src.components {
         let pin = pins
             .get(e.id.as_str())
             .or_else(|| pins.get(e.name.as_str()))
             .copied();
-        let target = tgt.get(&e.id);
+        let target = targets.get(e.id.as_str()).copied();
         let (action, reason) = judge(e, target, pin, gate, &filter, opts);
         items.push(Item {
             id: e.id.clone(),
@@ -407,8 +441,11 @@ fn edits(
     // target file -> (source index, [(component name, stored version)])
     type Changes = Vec<(String, String)>;
     let mut by_file: BTreeMap<&str, (usize, Changes)> = BTreeMap::new();
+    let targets = tgt.index();
     for item in items.iter().filter(|i| i.action == Action::Change) {
-        let Some(t) = tgt.get(&item.id) else { continue };
+        let Some(t) = targets.get(item.id.as_str()) else {
+            continue;
+        };
         let src: &Source = &config.sources[t.source];
         let stored = src.version_to_stored(&t.name, &item.to_version);
         by_file
@@ -592,6 +629,19 @@ mod tests {
             items[0].reason.contains("`CILIUM_VERSION`"),
             "{}",
             items[0].reason
+        );
+    }
+
+    #[test]
+    fn one_id_from_two_sources_is_an_error() {
+        let mut components = inv("dev", &[("cilium", "1.0.0"), ("cilium", "1.0.1")]).components;
+        components[1].file = "g.yaml".into();
+        components[1].line = 7;
+        let err = check_unique(&components).expect_err("duplicate");
+        assert!(
+            err.to_string()
+                .starts_with("g.yaml:7:1: component `cilium` is also at f.yaml:1:1"),
+            "{err}"
         );
     }
 

@@ -233,10 +233,24 @@ pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
         }
         staged.push((tmp, path));
     }
-    for (tmp, path) in staged {
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("writing {}", path.display()))?;
+    // A rename can still fail (a full disk, a file made read-only meanwhile): put back the files
+    // already renamed, so the working tree holds all the edits or none.
+    let mut done: Vec<(PathBuf, &[u8])> = Vec::new();
+    for ((tmp, path), edit) in staged.into_iter().zip(&plan.edits) {
+        if let Err(e) = tmp.persist(&path) {
+            let restored = done
+                .iter()
+                .filter(|(p, before)| std::fs::write(p, before).is_ok())
+                .count();
+            return Err(e.error).with_context(|| {
+                format!(
+                    "writing {}; restored {restored} of {} file(s) already written",
+                    path.display(),
+                    done.len()
+                )
+            });
+        }
+        done.push((path, &edit.before));
     }
     Ok(())
 }
