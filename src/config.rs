@@ -284,48 +284,15 @@ impl Config {
                 "at least two environments are needed".into(),
             ));
         }
-        let known = |name: &str| environments.iter().any(|e| e.name == name);
-        for s in &raw.sources {
-            let src = s.get_ref();
-            if let Some(problem) = unsafe_path(&src.path) {
-                return Err(at(
-                    Some(s.span()),
-                    format!("source path `{}` {problem}", src.path),
-                ));
-            }
-            for env in src.environments.iter().flatten() {
-                if !known(env) {
-                    return Err(at(
-                        Some(s.span()),
-                        format!("source `{}` names unknown environment `{env}`", src.path),
-                    ));
-                }
-            }
+        let main_branch = raw.main_branch.unwrap_or_else(|| "main".to_string());
+        let spans = KeySpans::parse(text);
+        for (i, s) in raw.sources.iter().enumerate() {
+            check_source(s.get_ref(), &environments, &main_branch)
+                .map_err(|(key, msg)| at(spans.get("source", i, key).or(Some(s.span())), msg))?;
         }
-        for p in &raw.promotions {
-            let pr = p.get_ref();
-            for env in [&pr.from, &pr.to] {
-                if !known(env) {
-                    let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
-                    return Err(at(
-                        Some(p.span()),
-                        format!(
-                            "promotion `{} -> {}` names unknown environment `{env}` (known: {})",
-                            pr.from,
-                            pr.to,
-                            names.join(", ")
-                        ),
-                    ));
-                }
-            }
-            if let Some(re) = &pr.gate.status_context
-                && let Err(e) = regex::Regex::new(re)
-            {
-                return Err(at(
-                    Some(p.span()),
-                    format!("`gate.status-context` is not a valid regex: {e}"),
-                ));
-            }
+        for (i, p) in raw.promotions.iter().enumerate() {
+            check_promotion(p.get_ref(), &environments)
+                .map_err(|(key, msg)| at(spans.get("promotion", i, key).or(Some(p.span())), msg))?;
         }
         let promotions = if raw.promotions.is_empty() {
             environments
@@ -337,7 +304,7 @@ impl Config {
         };
         Ok(Config {
             file: file.to_string(),
-            main_branch: raw.main_branch.unwrap_or_else(|| "main".to_string()),
+            main_branch,
             source_spans: raw.sources.iter().map(|s| s.span()).collect(),
             sources: raw.sources.into_iter().map(|s| s.into_inner()).collect(),
             environments,
@@ -405,6 +372,114 @@ impl Config {
         self.environment(env)
             .and_then(|e| e.branch.as_deref())
             .unwrap_or(&self.main_branch)
+    }
+}
+
+/// A problem with one `[[source]]` or `[[promotion]]`: the key it is about, and the message.
+type Problem = (&'static str, String);
+
+fn known_names(environments: &[Environment]) -> String {
+    let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+    names.join(", ")
+}
+
+fn check_source(src: &Source, environments: &[Environment], main: &str) -> Result<(), Problem> {
+    if let Some(problem) = unsafe_path(&src.path) {
+        return Err(("path", format!("source path `{}` {problem}", src.path)));
+    }
+    for env in src.environments.iter().flatten() {
+        if !environments.iter().any(|e| &e.name == env) {
+            return Err((
+                "environments",
+                format!(
+                    "source `{}` names unknown environment `{env}` (known: {})",
+                    src.path,
+                    known_names(environments)
+                ),
+            ));
+        }
+    }
+    if let Some(t) = &src.template
+        && !t.contains("{version}")
+    {
+        return Err(("template", format!("template `{t}` has no `{{version}}`")));
+    }
+    if !src.path.contains("{env}") {
+        // Without `{env}`, environments only differ by the branch they live on.
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for e in environments
+            .iter()
+            .filter(|e| src.path_for(&e.name).is_some())
+        {
+            let branch = e.branch.as_deref().unwrap_or(main);
+            if let Some((other, _)) = seen.iter().find(|(_, b)| *b == branch) {
+                return Err((
+                    "path",
+                    format!(
+                        "source path `{}` has no `{{env}}`: environments `{other}` and `{}` would share one file\nhint: put `{{env}}` in the path, give the environments their own `branch`, or limit the source with `environments`",
+                        src.path, e.name
+                    ),
+                ));
+            }
+            seen.push((&e.name, branch));
+        }
+    }
+    Ok(())
+}
+
+fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), Problem> {
+    for (key, env) in [("from", &pr.from), ("to", &pr.to)] {
+        if !environments.iter().any(|e| &e.name == env) {
+            return Err((
+                key,
+                format!(
+                    "promotion `{} -> {}` names unknown environment `{env}` (known: {})",
+                    pr.from,
+                    pr.to,
+                    known_names(environments)
+                ),
+            ));
+        }
+    }
+    if pr.from == pr.to {
+        return Err((
+            "to",
+            format!("promotion `{} -> {}` goes nowhere", pr.from, pr.to),
+        ));
+    }
+    if let Some(re) = &pr.gate.status_context
+        && let Err(e) = regex::Regex::new(re)
+    {
+        return Err((
+            "gate",
+            format!("`gate.status-context` is not a valid regex: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Spans of the values in `[[source]]` and `[[promotion]]` tables, for precise messages.
+struct KeySpans<'t>(Option<toml::de::DeTable<'t>>);
+
+impl<'t> KeySpans<'t> {
+    fn parse(text: &'t str) -> Self {
+        KeySpans(toml::de::DeTable::parse(text).ok().map(|t| t.into_inner()))
+    }
+
+    /// The span of `key` in the `index`th table of the array `array`.
+    fn get(&self, array: &str, index: usize, key: &str) -> Option<Range<usize>> {
+        let find = |t: &toml::de::DeTable<'t>, k: &str| {
+            t.iter()
+                .find(|(name, _)| name.get_ref() == k)
+                .map(|(_, v)| v.clone())
+        };
+        let toml::de::DeValue::Array(items) = find(self.0.as_ref()?, array)?.into_inner() else {
+            return None;
+        };
+        let toml::de::DeValue::Table(table) = items.get(index)?.get_ref() else {
+            return None;
+        };
+        find(table, key).map(|v| v.span())
     }
 }
 
@@ -488,7 +563,19 @@ status-context = '^kustomization/(?P<component>[^/]+)/'
         let bad = GOOD.replace("to = \"live\"", "to = \"prod\"");
         let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown env");
         assert!(e.to_string().contains("unknown environment `prod`"), "{e}");
-        assert!(e.to_string().starts_with("p.toml:10:1:"), "{e}");
+        assert!(e.to_string().starts_with("p.toml:12:6:"), "{e}");
+        let bad = GOOD.replace("to = \"live\"", "to = \"integration\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("same env");
+        assert_eq!(
+            e.to_string(),
+            "p.toml:12:6: promotion `integration -> integration` goes nowhere"
+        );
+        let bad = GOOD.replace(
+            "group = \"infra\"",
+            "group = \"infra\"\nenvironments = [\"qa\"]",
+        );
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("source env");
+        assert!(e.to_string().starts_with("p.toml:9:16: source"), "{e}");
         let bad = GOOD.replace("infrastructure/stacks", "../elsewhere");
         let e = Config::load("p.toml", bad.as_bytes()).expect_err("escape");
         assert!(e.to_string().contains("leaves the repository"), "{e}");
@@ -498,6 +585,36 @@ status-context = '^kustomization/(?P<component>[^/]+)/'
             e.to_string()
                 .starts_with("p.toml:6:8: unknown variant `xml`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_path_without_env_needs_branches_or_one_environment() {
+        let shared = GOOD.replace("stacks/{env}/", "stacks/");
+        let e = Config::load("p.toml", shared.as_bytes()).expect_err("shared file");
+        assert!(
+            e.to_string().starts_with(
+                "p.toml:5:8: source path `infrastructure/stacks/terragrunt.stack.hcl` has no `{env}`: environments `dev` and `integration` would share one file"
+            ),
+            "{e}"
+        );
+        let branches = shared.replace(
+            r#"["dev", "integration", "live"]"#,
+            r#"[{ name = "dev", branch = "dev" }, "integration", { name = "live", branch = "live" }]"#,
+        );
+        let c = Config::load("p.toml", branches.as_bytes()).expect("own branches");
+        assert_eq!(c.branch_of("dev"), "dev");
+        assert_eq!(c.branch_of("integration"), "main");
+        let one = shared.replace(
+            "group = \"infra\"",
+            "group = \"infra\"\nenvironments = [\"live\"]",
+        );
+        Config::load("p.toml", one.as_bytes()).expect("one environment");
+        let bad = GOOD.replace("group = \"infra\"", "template = \"{name}-v\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("template");
+        assert_eq!(
+            e.to_string(),
+            "p.toml:8:12: template `{name}-v` has no `{version}`"
         );
     }
 

@@ -7,7 +7,7 @@
 pub mod render;
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -31,10 +31,24 @@ pub enum PlanError {
         path: String,
         at: String,
     },
+    #[error(
+        "{file}:{line}:{column}: component `{id}` is also at {first}\nhint: give one of the sources a `group`"
+    )]
+    DuplicateId {
+        id: String,
+        file: String,
+        line: usize,
+        column: usize,
+        first: String,
+    },
     #[error("bad pin `{0}`: expected `ID=VERSION`")]
     BadPin(String),
     #[error("bad component filter `{0}`: {1}")]
     BadFilter(String, String),
+    #[error(
+        "pin `{pin}` names no component of `{env}`\nhint: pin by id (`group/name`) or name, as `promote versions` lists them"
+    )]
+    UnknownPin { pin: String, env: String },
 }
 
 /// One component of one environment.
@@ -67,6 +81,11 @@ impl EnvInventory {
     pub fn get(&self, id: &str) -> Option<&Entry> {
         self.components.iter().find(|e| e.id == id)
     }
+
+    /// Entries by id, for lookups that must stay linear in the number of components.
+    pub fn index(&self) -> HashMap<&str, &Entry> {
+        self.components.iter().map(|e| (e.id.as_str(), e)).collect()
+    }
 }
 
 /// Read every source of `env` from `files`: each file is parsed once.
@@ -98,12 +117,30 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
             });
         }
     }
+    check_unique(&components)?;
     Ok(EnvInventory {
         env: env.to_string(),
         at: files.label(),
         components,
         notes,
     })
+}
+
+/// Two sources of one environment must not yield the same id: the plan could not tell them apart.
+fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
+    let mut seen: HashMap<&str, &Entry> = HashMap::with_capacity(components.len());
+    for e in components {
+        if let Some(first) = seen.insert(&e.id, e) {
+            return Err(PlanError::DuplicateId {
+                id: e.id.clone(),
+                file: e.file.clone(),
+                line: e.line,
+                column: e.column,
+                first: format!("{}:{}:{}", first.file, first.line, first.column),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What the plan does with one component.
@@ -275,13 +312,24 @@ fn decide(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    if let Some((pin, _)) = opts
+        .pins
+        .iter()
+        .find(|(k, _)| !src.components.iter().any(|e| &e.id == k || &e.name == k))
+    {
+        return Err(PlanError::UnknownPin {
+            pin: pin.clone(),
+            env: src.env.clone(),
+        });
+    }
+    let targets = tgt.index();
     let mut items = Vec::new();
     for e in &src.components {
         let pin = pins
             .get(e.id.as_str())
             .or_else(|| pins.get(e.name.as_str()))
             .copied();
-        let target = tgt.get(&e.id);
+        let target = targets.get(e.id.as_str()).copied();
         let (action, reason) = judge(e, target, pin, gate, &filter, opts);
         items.push(Item {
             id: e.id.clone(),
@@ -324,7 +372,7 @@ fn judge(
         let why = if opts.add_missing {
             "missing in target: cannot insert without reformatting; add it by hand once"
         } else {
-            "missing in target (pass `--add-missing` to try)"
+            "missing in target: pass `--add-missing` to try"
         };
         return (Action::New, why.into());
     };
@@ -342,10 +390,7 @@ fn judge(
         return (Action::Change, format!("pinned to {wanted}"));
     }
     if compare_versions(wanted, &t.version) == Some(Ordering::Less) && !opts.force {
-        return held(format!(
-            "downgrade {} -> {wanted} (pass `--force`)",
-            t.version
-        ));
+        return held("downgrade: pass `--force`, or `--pin` to roll back".into());
     }
     (Action::Change, eligible)
 }
@@ -396,8 +441,11 @@ fn edits(
     // target file -> (source index, [(component name, stored version)])
     type Changes = Vec<(String, String)>;
     let mut by_file: BTreeMap<&str, (usize, Changes)> = BTreeMap::new();
+    let targets = tgt.index();
     for item in items.iter().filter(|i| i.action == Action::Change) {
-        let Some(t) = tgt.get(&item.id) else { continue };
+        let Some(t) = targets.get(item.id.as_str()) else {
+            continue;
+        };
         let src: &Source = &config.sources[t.source];
         let stored = src.version_to_stored(&t.name, &item.to_version);
         by_file
@@ -448,6 +496,153 @@ mod tests {
         );
         assert_eq!(compare_versions("sha-abc12345", "sha-def45678"), None);
         assert_eq!(compare_versions("sha256:aa", "1.0.0"), None);
+    }
+
+    fn entry(id: &str, version: &str) -> Entry {
+        let (group, name) = match id.split_once('/') {
+            Some((g, n)) => (Some(g.to_string()), n.to_string()),
+            None => (None, id.to_string()),
+        };
+        Entry {
+            id: id.into(),
+            name,
+            group,
+            version: version.into(),
+            indirect: None,
+            file: "f.yaml".into(),
+            line: 1,
+            column: 1,
+            source: 0,
+        }
+    }
+
+    fn inv(env: &str, entries: &[(&str, &str)]) -> EnvInventory {
+        EnvInventory {
+            env: env.into(),
+            at: "test".into(),
+            components: entries.iter().map(|(id, v)| entry(id, v)).collect(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn decisions(opts: &PlanOptions, gate: &Eligibility) -> Vec<(String, Action, String)> {
+        let src = inv(
+            "integration",
+            &[
+                ("helm/cilium", "1.18.6"),
+                ("helm/loki", "6.40.0"),
+                ("apps/dex", "sha-abc12345"),
+                ("helm/podinfo", "6.9.2"),
+                ("infra/spegel", "0.3.0"),
+                ("infra/talos", "v1.12.1"),
+            ],
+        );
+        let tgt = inv(
+            "live",
+            &[
+                ("helm/cilium", "1.18.5"),
+                ("helm/loki", "6.41.0"),
+                ("apps/dex", "sha-fff00000"),
+                ("helm/podinfo", "6.9.2"),
+                ("infra/talos", "v1.12.0"),
+            ],
+        );
+        decide(&src, &tgt, gate, opts)
+            .expect("decide")
+            .into_iter()
+            .map(|i| (i.id, i.action, i.to_version))
+            .collect()
+    }
+
+    fn action_of(d: &[(String, Action, String)], id: &str) -> Action {
+        d.iter()
+            .find(|(i, ..)| i == id)
+            .map(|(_, a, _)| *a)
+            .expect(id)
+    }
+
+    #[test]
+    fn downgrades_are_held_unless_forced_and_sha_tags_are_unordered() {
+        let all = Eligibility::all("local run");
+        let d = decisions(&PlanOptions::default(), &all);
+        assert_eq!(action_of(&d, "helm/cilium"), Action::Change);
+        assert_eq!(action_of(&d, "helm/loki"), Action::Held);
+        assert_eq!(action_of(&d, "apps/dex"), Action::Change);
+        assert_eq!(action_of(&d, "helm/podinfo"), Action::Unchanged);
+        assert_eq!(action_of(&d, "infra/spegel"), Action::New);
+        let forced = PlanOptions {
+            force: true,
+            ..PlanOptions::default()
+        };
+        assert_eq!(
+            action_of(&decisions(&forced, &all), "helm/loki"),
+            Action::Change
+        );
+    }
+
+    #[test]
+    fn filters_pins_and_the_gate() {
+        let all = Eligibility::all("local run");
+        let opts = PlanOptions {
+            groups: vec!["helm".into()],
+            components: vec!["c*".into(), "helm/loki".into()],
+            pins: vec![("loki".into(), "6.39.0".into())],
+            ..PlanOptions::default()
+        };
+        let d = decisions(&opts, &all);
+        assert_eq!(action_of(&d, "helm/cilium"), Action::Change);
+        assert_eq!(action_of(&d, "infra/talos"), Action::Held);
+        assert_eq!(action_of(&d, "apps/dex"), Action::Held);
+        // A pin is a rollback: no `--force` needed.
+        assert!(d.contains(&("helm/loki".into(), Action::Change, "6.39.0".into())));
+        let mut gate = Eligibility::all("status success");
+        gate.verdicts.insert(
+            "helm/cilium".into(),
+            Verdict::Held {
+                reason: "status failure".into(),
+            },
+        );
+        let d = decisions(&PlanOptions::default(), &gate);
+        assert_eq!(action_of(&d, "helm/cilium"), Action::Held);
+        assert_eq!(action_of(&d, "infra/talos"), Action::Change);
+        let typo = PlanOptions {
+            pins: vec![("helm/cilum".into(), "1.0.0".into())],
+            ..PlanOptions::default()
+        };
+        let src = inv("integration", &[("helm/cilium", "1.18.6")]);
+        let err = decide(&src, &src, &gate, &typo).expect_err("unknown pin");
+        assert!(
+            err.to_string()
+                .starts_with("pin `helm/cilum` names no component of `integration`")
+        );
+    }
+
+    #[test]
+    fn indirect_values_are_never_edited() {
+        let mut src = inv("integration", &[("helm/cilium", "${CILIUM_VERSION}")]);
+        src.components[0].indirect = Some("CILIUM_VERSION".into());
+        let tgt = inv("live", &[("helm/cilium", "1.18.5")]);
+        let items =
+            decide(&src, &tgt, &Eligibility::all("x"), &PlanOptions::default()).expect("decide");
+        assert_eq!(items[0].action, Action::Held);
+        assert!(
+            items[0].reason.contains("`CILIUM_VERSION`"),
+            "{}",
+            items[0].reason
+        );
+    }
+
+    #[test]
+    fn one_id_from_two_sources_is_an_error() {
+        let mut components = inv("dev", &[("cilium", "1.0.0"), ("cilium", "1.0.1")]).components;
+        components[1].file = "g.yaml".into();
+        components[1].line = 7;
+        let err = check_unique(&components).expect_err("duplicate");
+        assert!(
+            err.to_string()
+                .starts_with("g.yaml:7:1: component `cilium` is also at f.yaml:1:1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -35,11 +35,21 @@ pub trait Files {
 #[derive(Debug, Clone)]
 pub struct WorkTree {
     pub root: PathBuf,
+    label: String,
 }
 
 impl WorkTree {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        WorkTree { root: root.into() }
+        WorkTree {
+            root: root.into(),
+            label: "working tree".to_string(),
+        }
+    }
+
+    /// Name the tree in messages and trailers, e.g. by the commit it is checked out at.
+    pub fn with_label(mut self, label: String) -> Self {
+        self.label = label;
+        self
     }
 
     /// The absolute path of a repository-relative path, refusing ones that leave the repository,
@@ -78,7 +88,7 @@ impl Files for WorkTree {
     }
 
     fn label(&self) -> String {
-        "working tree".to_string()
+        self.label.clone()
     }
 }
 
@@ -146,6 +156,22 @@ impl Repo {
             .ok()
             .and_then(|oid| self.repo.find_commit(oid).ok())
             .is_some()
+    }
+
+    /// Whether none of `paths` differs from `HEAD` in the working tree or the index.
+    pub fn is_clean(&self, paths: &[String]) -> Result<bool, RepoError> {
+        if paths.is_empty() {
+            return Ok(true);
+        }
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true).disable_pathspec_match(true);
+        for p in paths {
+            opts.pathspec(p);
+        }
+        let statuses = self.repo.statuses(Some(&mut opts))?;
+        Ok(statuses
+            .iter()
+            .all(|s| s.status() == git2::Status::CURRENT || s.status().is_ignored()))
     }
 
     /// Paths that differ between two revisions (added, modified, deleted, both sides of renames).

@@ -113,7 +113,27 @@ fn env_files<'r>(
             "environment `{env}` lives on branch `{branch}`, but {} is not a git repository",
             root.display()
         ),
-        (None, _) => Ok(Box::new(WorkTree::new(root))),
+        (None, _) => Ok(Box::new(worktree(config, env, root, repo))),
+    }
+}
+
+/// The working tree, named after the `HEAD` commit (`<sha>-dirty` when `env`'s files differ from
+/// it, as `git describe --dirty` does), so a commit's `Promoted-From` trailer names a commit.
+fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> WorkTree {
+    let tree = WorkTree::new(root);
+    let Some(repo) = repo else { return tree };
+    let Ok(sha) = repo.head_sha() else {
+        return tree;
+    };
+    let paths: Vec<String> = config
+        .sources
+        .iter()
+        .filter_map(|s| s.path_for(env))
+        .collect();
+    match repo.is_clean(&paths) {
+        Ok(true) => tree.with_label(sha),
+        Ok(false) => tree.with_label(format!("{sha}-dirty")),
+        Err(_) => tree,
     }
 }
 
@@ -213,10 +233,24 @@ pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
         }
         staged.push((tmp, path));
     }
-    for (tmp, path) in staged {
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("writing {}", path.display()))?;
+    // A rename can still fail (a full disk, a file made read-only meanwhile): put back the files
+    // already renamed, so the working tree holds all the edits or none.
+    let mut done: Vec<(PathBuf, &[u8])> = Vec::new();
+    for ((tmp, path), edit) in staged.into_iter().zip(&plan.edits) {
+        if let Err(e) = tmp.persist(&path) {
+            let restored = done
+                .iter()
+                .filter(|(p, before)| std::fs::write(p, before).is_ok())
+                .count();
+            return Err(e.error).with_context(|| {
+                format!(
+                    "writing {}; restored {restored} of {} file(s) already written",
+                    path.display(),
+                    done.len()
+                )
+            });
+        }
+        done.push((path, &edit.before));
     }
     Ok(())
 }

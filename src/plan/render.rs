@@ -4,11 +4,15 @@
 use super::{Action, Item, Plan};
 use crate::config::Promotion;
 
-fn short(rev: &str) -> &str {
-    if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
-        &rev[..7]
-    } else {
-        rev
+/// `abc1234` for a full sha (keeping a `-dirty` suffix), anything else as it is.
+fn short(rev: &str) -> String {
+    match (rev.get(..40), rev.get(40..)) {
+        (Some(sha), Some(rest))
+            if sha.chars().all(|c| c.is_ascii_hexdigit()) && matches!(rest, "" | "-dirty") =>
+        {
+            format!("{}{rest}", &sha[..7])
+        }
+        _ => rev.to_string(),
     }
 }
 

@@ -12,5 +12,6 @@ mod git_forge;
 mod github_contract;
 mod github_delivery;
 mod plan;
+mod repo;
 mod robustness;
 mod support;

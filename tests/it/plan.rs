@@ -2,6 +2,16 @@
 
 use crate::support::{example_repo, git, run_in, snapshot_tree};
 
+/// A snapshot with commit shas redacted (the example repository is committed afresh per test).
+macro_rules! snap {
+    ($($t:tt)*) => {
+        insta::with_settings!(
+            {filters => vec![(r"\b[0-9a-f]{40}\b", "[sha]"), (r"\b[0-9a-f]{7}\b", "[short-sha]")]},
+            { insta::assert_snapshot!($($t)*) }
+        )
+    };
+}
+
 fn plan(dir: &std::path::Path, extra: &[&str]) -> String {
     let mut args = vec!["plan"];
     args.extend_from_slice(extra);
@@ -13,7 +23,7 @@ fn plan(dir: &std::path::Path, extra: &[&str]) -> String {
 #[test]
 fn plan_text_holds_the_downgrade() {
     let repo = example_repo("flux-terragrunt");
-    insta::assert_snapshot!(plan(repo.path(), &[]));
+    snap!(plan(repo.path(), &[]));
 }
 
 #[test]
@@ -31,17 +41,17 @@ fn plan_force_changes_everything_that_differs() {
         .collect();
     assert_eq!(changed.len(), 9, "{changed:?}");
     assert!(changed.contains(&"helm/loki"));
-    insta::assert_snapshot!(v["commit_message"].as_str().expect("message"));
+    snap!(v["commit_message"].as_str().expect("message"));
 }
 
 #[test]
 fn plan_filters_by_component_glob_and_group() {
     let repo = example_repo("flux-terragrunt");
-    insta::assert_snapshot!(
+    snap!(
         "filter_glob",
         plan(repo.path(), &["--component", "helm/c*"])
     );
-    insta::assert_snapshot!(
+    snap!(
         "filter_group",
         plan(repo.path(), &["--group", "infra", "--component", "talos"])
     );
@@ -67,7 +77,7 @@ fn plan_pin_rolls_back_without_force() {
 #[test]
 fn plan_markdown_for_pull_requests() {
     let repo = example_repo("flux-terragrunt");
-    insta::assert_snapshot!(plan(
+    snap!(plan(
         repo.path(),
         &["--group", "helm", "--format", "markdown"]
     ));
@@ -90,7 +100,60 @@ fn plan_new_component_is_held() {
     .expect("write");
     let out = plan(repo.path(), &["--group", "infra"]);
     assert!(out.contains("new        infra/spegel"), "{out}");
-    assert!(out.contains("missing in target"), "{out}");
+    snap!("new_component", out);
+    let out = plan(
+        repo.path(),
+        &["--component", "infra/spegel", "--add-missing"],
+    );
+    assert!(
+        out.contains("(missing in target: cannot insert without reformatting"),
+        "{out}"
+    );
+    assert!(out.contains("nothing to promote"), "{out}");
+}
+
+#[test]
+fn plan_with_nothing_to_do() {
+    let repo = example_repo("flux-terragrunt");
+    snap!(
+        "nothing_text",
+        plan(
+            repo.path(),
+            &[
+                "--component",
+                "*/podinfo",
+                "--component",
+                "infra/gateway_api"
+            ]
+        )
+    );
+    let md = plan(repo.path(), &["--group", "nope", "--format", "markdown"]);
+    assert!(md.contains("Nothing to promote."), "{md}");
+    let (code, out, err) = run_in(repo.path(), &["apply", "--group", "nope"]);
+    assert_eq!((code, err.as_str()), (0, "wrote 0 file(s)\n"), "{out}");
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_pin_naming_no_component_is_an_error() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, _, err) = run_in(repo.path(), &["plan", "--pin", "helm/cilum=1.17.9"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: pin `helm/cilum` names no component of `integration`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn apply_dry_run_writes_nothing() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, out, err) = run_in(repo.path(), &["apply", "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["edits"].as_array().map(Vec::len), Some(2));
+    assert!(err.contains("+      version: \"1.18.6\""), "{err}");
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
 }
 
 #[test]
@@ -100,7 +163,7 @@ fn apply_then_plan_has_nothing_left_and_only_versions_changed() {
     assert_eq!(code, 0, "{err}");
     let out = plan(repo.path(), &[]);
     assert!(out.contains("nothing to promote"), "{out}");
-    insta::assert_snapshot!(out);
+    snap!(out);
     // Every changed line differs from its old self only inside the version.
     let diff = git(repo.path(), &["diff", "-U0", "--no-color"]);
     let minus: Vec<&str> = diff
@@ -217,7 +280,7 @@ fn versions_matrix_marks_drift() {
     let repo = example_repo("flux-terragrunt");
     let (code, out, _) = run_in(repo.path(), &["versions"]);
     assert_eq!(code, 0);
-    insta::assert_snapshot!(out);
+    snap!(out);
 }
 
 #[test]
@@ -253,14 +316,14 @@ fn plan_replays_a_status_event_at_its_commit() {
 #[test]
 fn plan_snapshots_for_pin_and_new_component() {
     let repo = example_repo("flux-terragrunt");
-    insta::assert_snapshot!(
+    snap!(
         "pin",
         plan(
             repo.path(),
             &["--pin", "helm/cilium=1.17.9", "--group", "helm"]
         )
     );
-    insta::assert_snapshot!(
+    snap!(
         "json",
         plan(repo.path(), &["--group", "infra", "--format", "json"])
     );
