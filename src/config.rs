@@ -21,15 +21,44 @@ pub enum ConfigError {
     },
     #[error("{file}: {message}")]
     File { file: String, message: String },
+    /// Several problems found in one pass, so a fix-and-rerun loop sees them all at once.
+    #[error("{} problems in the config:{}", .0.len(), list(.0))]
+    Many(Vec<ConfigError>),
+}
+
+fn list(errors: &[ConfigError]) -> String {
+    errors.iter().map(|e| format!("\n  {e}")).collect()
 }
 
 impl ConfigError {
+    /// The file and, where known, line and column (of the first problem for `Many`).
     pub fn location(&self) -> (&str, Option<(usize, usize)>) {
         match self {
             ConfigError::At {
                 file, line, column, ..
             } => (file, Some((*line, *column))),
             ConfigError::File { file, .. } => (file, None),
+            ConfigError::Many(all) => match all.first() {
+                Some(first) => first.location(),
+                None => ("", None),
+            },
+        }
+    }
+
+    /// One error for `errors`: itself when there is one, `Many` when there are more.
+    fn all(mut errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Many(errors)),
+        }
+    }
+
+    /// Each problem on its own (`Many` flattened), for reports that list them one by one.
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many(all) => all.iter().collect(),
+            one => vec![one],
         }
     }
 }
@@ -315,14 +344,18 @@ impl Config {
         }
         let main_branch = raw.main_branch.unwrap_or_else(|| "main".to_string());
         let spans = KeySpans::parse(text);
+        let mut problems = Vec::new();
         for (i, s) in raw.sources.iter().enumerate() {
-            check_source(s.get_ref(), &environments, &main_branch)
-                .map_err(|(key, msg)| at(spans.get("source", i, key).or(Some(s.span())), msg))?;
+            if let Err((key, msg)) = check_source(s.get_ref(), &environments, &main_branch) {
+                problems.push(at(spans.get("source", i, key).or(Some(s.span())), msg));
+            }
         }
         for (i, p) in raw.promotions.iter().enumerate() {
-            check_promotion(p.get_ref(), &environments)
-                .map_err(|(key, msg)| at(spans.get("promotion", i, key).or(Some(p.span())), msg))?;
+            if let Err((key, msg)) = check_promotion(p.get_ref(), &environments) {
+                problems.push(at(spans.get("promotion", i, key).or(Some(p.span())), msg));
+            }
         }
+        ConfigError::all(problems)?;
         let promotions = if raw.promotions.is_empty() {
             environments
                 .windows(2)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Format, ProjectArgs};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::gate::Eligibility;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::{Files, Repo, WorkTree};
@@ -256,7 +256,20 @@ pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
 }
 
 pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
-    let config = load_config(project)?;
+    let config = match load_config(project) {
+        Ok(config) => config,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(cfg) => {
+                let problems = cfg.problems();
+                for p in &problems {
+                    eprintln!("error: {p}");
+                }
+                eprintln!("{} problem(s)", problems.len());
+                return Ok(1);
+            }
+            None => return Err(e),
+        },
+    };
     let repo = Repo::open(&project.repo).ok();
     let mut problems = Vec::new();
     let mut count = 0;

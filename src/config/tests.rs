@@ -156,3 +156,17 @@ fn templates_round_trip() {
     s.template = None;
     assert_eq!(s.version_from_stored("x", "1.0"), "1.0");
 }
+
+#[test]
+fn every_source_and_promotion_problem_is_reported_at_once() {
+    let bad = GOOD
+        .replace("infrastructure/stacks", "../elsewhere")
+        .replace("to = \"live\"", "to = \"prod\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("two problems");
+    assert_eq!(e.problems().len(), 2, "{e}");
+    assert_eq!(e.location(), ("p.toml", Some((5, 8))));
+    assert_eq!(
+        e.to_string(),
+        "2 problems in the config:\n  p.toml:5:8: source path `../elsewhere/{env}/terragrunt.stack.hcl` leaves the repository (`..`)\n  p.toml:12:6: promotion `integration -> prod` names unknown environment `prod` (known: dev, integration, live)"
+    );
+}

@@ -276,6 +276,27 @@ fn config_errors_name_line_and_column() {
 }
 
 #[test]
+fn check_lists_every_config_problem_with_its_position() {
+    let repo = example_repo("flux-terragrunt");
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace("kubernetes/clusters/{env}", "/srv/clusters/{env}")
+            .replace("to = \"live\"", "to = \"prod\""),
+    )
+    .expect("write");
+    let (code, out, err) = run_in(repo.path(), &["check"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "error: .github/promote.toml:11:8: source path `/srv/clusters/{env}/helm-charts.yaml` is absolute; paths are relative to the repository root\n\
+         error: .github/promote.toml:17:6: promotion `integration -> prod` names unknown environment `prod` (known: dev, integration, live)\n\
+         2 problem(s)\n"
+    );
+}
+
+#[test]
 fn versions_matrix_marks_drift() {
     let repo = example_repo("flux-terragrunt");
     let (code, out, _) = run_in(repo.path(), &["versions"]);
