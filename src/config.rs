@@ -234,6 +234,14 @@ impl Promotion {
         format!("promote/{}/{}", self.to, component.replace('/', "-"))
     }
 
+    /// The tag for a promoted component, from the `tag` template (`{component}-{version}`).
+    pub fn tag_name(&self, component: &str, version: &str) -> Option<String> {
+        self.tag.as_ref().map(|t| {
+            t.replace("{component}", component)
+                .replace("{version}", version)
+        })
+    }
+
     /// The `paths` globs with `{env}` replaced by `from`.
     fn path_globs(&self) -> Result<globset::GlobSet, globset::Error> {
         let mut set = globset::GlobSetBuilder::new();

@@ -213,6 +213,8 @@ pub struct Plan {
     pub target_at: String,
     pub items: Vec<Item>,
     pub edits: Vec<FileEdit>,
+    /// Tags to create on the promoted commit, from the promotion's `tag` template.
+    pub tags: Vec<String>,
     pub commit_message: String,
     pub pr_title: String,
     pub pr_body: String,
@@ -421,10 +423,22 @@ pub fn build(
         target_at: tgt.at,
         items,
         edits,
+        tags: Vec::new(),
         commit_message: String::new(),
         pr_title: String::new(),
         pr_body: String::new(),
     };
+    let mut tags: Vec<String> = Vec::new();
+    for tag in plan
+        .changes()
+        .filter_map(|i| promotion.tag_name(&i.name, &i.to_version))
+    {
+        // `infra/cilium` and `helm/cilium` at one version make one tag.
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    plan.tags = tags;
     plan.commit_message = render::commit_message(promotion, &plan);
     plan.pr_title = promotion.title();
     plan.pr_body = render::pr_body(promotion, &plan);

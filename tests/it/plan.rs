@@ -297,6 +297,32 @@ fn check_lists_every_config_problem_with_its_position() {
 }
 
 #[test]
+fn plan_markdown_carries_tags_and_the_checklist() {
+    let repo = example_repo("flux-terragrunt");
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "partial = true",
+            "partial = true\ntag = \"{component}-{version}\"\nchecklist = [\"live dashboards green\", \"rollback plan noted\"]",
+        ),
+    )
+    .expect("write");
+    let out = plan(
+        repo.path(),
+        &["--component", "helm/cilium", "--format", "markdown"],
+    );
+    assert!(out.contains("\nTags: `cilium-1.18.6`\n"), "{out}");
+    assert!(
+        out.ends_with("#### Checklist\n\n- [ ] live dashboards green\n- [ ] rollback plan noted\n"),
+        "{out}"
+    );
+    let text = plan(repo.path(), &["--component", "*cilium"]);
+    assert!(text.contains("\ntags: cilium-1.18.6\n"), "{text}");
+}
+
+#[test]
 fn versions_matrix_marks_drift() {
     let repo = example_repo("flux-terragrunt");
     let (code, out, _) = run_in(repo.path(), &["versions"]);
