@@ -4,6 +4,7 @@
 //! files fetched through the API); the plan carries the file edits, the commit message and the
 //! pull request text, so `apply` and delivery only carry it out.
 
+mod insert;
 pub mod render;
 
 use std::cmp::Ordering;
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::config::{Config, Promotion, Source};
+use crate::config::{Config, Promotion};
 use crate::edit::EditError;
 use crate::gate::{Eligibility, Verdict};
 use crate::repo::{Files, RepoError};
@@ -413,8 +414,11 @@ pub fn build(
 ) -> Result<Plan, PlanError> {
     let src = inventory(config, &promotion.from, source_files)?;
     let tgt = inventory(config, &promotion.to, target_files)?;
-    let items = decide(&src, &tgt, gate, opts)?;
-    let edits = edits(config, &tgt, &items, target_files)?;
+    let mut items = decide(&src, &tgt, gate, opts)?;
+    if opts.add_missing {
+        add_missing(config, &promotion.to, &src, &mut items, gate);
+    }
+    let edits = edits(config, &src, &tgt, &items, target_files)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -445,50 +449,101 @@ pub fn build(
     Ok(plan)
 }
 
+/// `--add-missing`: a new component becomes a change where its kind can add it in place.
+fn add_missing(
+    config: &Config,
+    to: &str,
+    src: &EnvInventory,
+    items: &mut [Item],
+    gate: &Eligibility,
+) {
+    let sources = src.index();
+    for item in items.iter_mut().filter(|i| i.action == Action::New) {
+        let Some(e) = sources.get(item.id.as_str()) else {
+            continue;
+        };
+        let kind = config.sources[e.source].kind;
+        let Some(path) = config.sources[e.source].path_for(to) else {
+            item.reason = format!("missing in target: its source has no file in `{to}`");
+            continue;
+        };
+        if !insert::supported(kind) {
+            item.reason = format!(
+                "missing in target: `{kind}` cannot take a new entry without reformatting; add it by hand once"
+            );
+            continue;
+        }
+        match gate.verdict(&item.id) {
+            Verdict::Held { reason } => {
+                item.action = Action::Held;
+                item.reason = format!("not eligible: {reason}");
+            }
+            Verdict::Eligible { reason } => {
+                item.action = Action::Change;
+                item.reason = format!("added to `{path}`: {reason}");
+                item.file = Some(path);
+            }
+        }
+    }
+}
+
 /// One `set_versions` per source and target file for all its changes; two sources in one file
 /// (say two tables of a TOML file) edit it one after the other.
 fn edits(
     config: &Config,
+    src: &EnvInventory,
     tgt: &EnvInventory,
     items: &[Item],
     files: &dyn Files,
 ) -> Result<Vec<FileEdit>, PlanError> {
-    // target file -> source index -> [(component name, stored version)]
-    type Changes = BTreeMap<usize, Vec<(String, String)>>;
-    let mut by_file: BTreeMap<&str, Changes> = BTreeMap::new();
-    let targets = tgt.index();
+    /// Per source of one file: versions to set, and components to add.
+    #[derive(Default)]
+    struct Changes {
+        set: Vec<(String, String)>,
+        add: Vec<(String, String)>,
+    }
+    let mut by_file: BTreeMap<String, BTreeMap<usize, Changes>> = BTreeMap::new();
+    let (targets, sources) = (tgt.index(), src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
-        let Some(t) = targets.get(item.id.as_str()) else {
-            continue;
+        let (entry, path, added) = match targets.get(item.id.as_str()) {
+            Some(t) => (*t, t.file.clone(), false),
+            None => match (sources.get(item.id.as_str()), &item.file) {
+                (Some(e), Some(path)) => (*e, path.clone(), true),
+                _ => continue,
+            },
         };
-        let src: &Source = &config.sources[t.source];
-        let stored = src.version_to_stored(&t.name, &item.to_version);
-        by_file
-            .entry(&t.file)
+        let stored = config.sources[entry.source].version_to_stored(&entry.name, &item.to_version);
+        let changes = by_file
+            .entry(path)
             .or_default()
-            .entry(t.source)
-            .or_default()
-            .push((t.name.clone(), stored));
+            .entry(entry.source)
+            .or_default();
+        let list = if added {
+            &mut changes.add
+        } else {
+            &mut changes.set
+        };
+        list.push((entry.name.clone(), stored));
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let before = files.read(path)?.ok_or_else(|| PlanError::Missing {
+        let before = files.read(&path)?.ok_or_else(|| PlanError::Missing {
             env: tgt.env.clone(),
-            path: path.to_string(),
+            path: path.clone(),
             at: files.label(),
         })?;
         let mut after = before.clone();
         for (index, changes) in by_source {
-            let pairs: Vec<(&str, &str)> = changes
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            after = source::set_versions(&config.sources[index].locator(), path, &after, &pairs)?;
+            let loc = config.sources[index].locator();
+            after = source::set_versions(&loc, &path, &after, &refs(&changes.set))?;
+            if !changes.add.is_empty() {
+                after = insert::insert(&loc, &path, &after, &refs(&changes.add))?;
+            }
         }
         if after != before {
-            let diff = crate::cmd::file::unified_diff(path, &before, &after);
+            let diff = crate::cmd::file::unified_diff(&path, &before, &after);
             out.push(FileEdit {
-                path: path.to_string(),
+                path,
                 before,
                 after,
                 diff,
@@ -496,6 +551,13 @@ fn edits(
         }
     }
     Ok(out)
+}
+
+fn refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
 }
 
 #[cfg(test)]

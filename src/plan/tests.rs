@@ -250,3 +250,58 @@ group = "helm"
             .contains("- helm/cilium 1.18.5 -> 1.18.6\n")
     );
 }
+
+fn dotenv_plan(target: &str, opts: &PlanOptions, gate: &Eligibility) -> Plan {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\ngroup = \"apps\"\n",
+    )
+    .expect("config");
+    let file =
+        |env: &str, text: &str| BTreeMap::from([(format!("{env}/versions.env"), text.into())]);
+    let source = Memory(
+        file("stage", "DEX_TAG=sha-abc12345\nWEB_TAG='v2.0.0'\n"),
+        "src",
+    );
+    let target = Memory(file("prod", target), "tgt");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    build(&config, &promotion, &source, &target, gate, opts).expect("plan")
+}
+
+#[test]
+fn add_missing_appends_to_dotenv_when_eligible() {
+    let all = Eligibility::all("local run");
+    let held = dotenv_plan("DEX_TAG=sha-0000000\r\n", &PlanOptions::default(), &all);
+    let web = |p: &Plan| {
+        p.items
+            .iter()
+            .find(|i| i.id == "apps/WEB_TAG")
+            .cloned()
+            .expect("web")
+    };
+    assert_eq!(web(&held).action, Action::New);
+    let add = PlanOptions {
+        add_missing: true,
+        ..PlanOptions::default()
+    };
+    let plan = dotenv_plan("DEX_TAG=sha-0000000\r\n", &add, &all);
+    assert_eq!(web(&plan).action, Action::Change);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.edits[0].after),
+        "DEX_TAG=sha-abc12345\r\nWEB_TAG=v2.0.0\r\n"
+    );
+    assert!(
+        plan.commit_message
+            .contains("- apps/WEB_TAG (none) -> v2.0.0\n")
+    );
+    let mut gate = Eligibility::all("status success");
+    gate.verdicts.insert(
+        "apps/WEB_TAG".into(),
+        Verdict::Held {
+            reason: "no status".into(),
+        },
+    );
+    let plan = dotenv_plan("DEX_TAG=sha-abc12345\n", &add, &gate);
+    assert_eq!(web(&plan).action, Action::Held);
+    assert!(plan.edits.is_empty());
+}

@@ -106,7 +106,9 @@ fn plan_new_component_is_held() {
         &["--component", "infra/spegel", "--add-missing"],
     );
     assert!(
-        out.contains("(missing in target: cannot insert without reformatting"),
+        out.contains(
+            "(missing in target: `hcl-map` cannot take a new entry without reformatting; add it by hand once)"
+        ),
         "{out}"
     );
     assert!(out.contains("nothing to promote"), "{out}");
