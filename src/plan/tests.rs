@@ -1,5 +1,7 @@
 //! Unit tests of the plan on hand-built inventories and in-memory files.
 
+use std::cmp::Ordering;
+
 use super::*;
 
 #[test]
