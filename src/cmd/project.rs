@@ -216,7 +216,9 @@ pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
     let tree = WorkTree::new(root);
     let mut staged = Vec::new();
     for e in &plan.edits {
+        // Write through a symlink (inside the repository, `resolve` made sure), never over it.
         let path = tree.resolve(&e.path)?;
+        let path = path.canonicalize().unwrap_or(path);
         let current = fs_err::read(&path)?;
         anyhow::ensure!(
             current == e.before,

@@ -324,6 +324,26 @@ fn plan_markdown_carries_tags_and_the_checklist() {
     assert!(text.contains("\ntags: cilium-1.18.6\n"), "{text}");
 }
 
+#[cfg(unix)]
+#[test]
+fn apply_writes_through_a_symlink_and_keeps_it() {
+    let repo = example_repo("flux-terragrunt");
+    let live = repo.path().join("kubernetes/clusters/live");
+    std::fs::rename(
+        live.join("helm-charts.yaml"),
+        live.join("helm-charts.real.yaml"),
+    )
+    .expect("move");
+    std::os::unix::fs::symlink("helm-charts.real.yaml", live.join("helm-charts.yaml"))
+        .expect("symlink");
+    let (code, _, err) = run_in(repo.path(), &["apply", "--component", "helm/cilium"]);
+    assert_eq!(code, 0, "{err}");
+    let link = std::fs::symlink_metadata(live.join("helm-charts.yaml")).expect("meta");
+    assert!(link.file_type().is_symlink());
+    let text = std::fs::read_to_string(live.join("helm-charts.real.yaml")).expect("real");
+    assert!(text.contains("version: \"1.18.6\""), "{text}");
+}
+
 #[test]
 fn versions_matrix_marks_drift() {
     let repo = example_repo("flux-terragrunt");
