@@ -228,10 +228,23 @@ impl Files for Revision<'_> {
     }
 }
 
-/// Files at one revision, read through a forge (the GitHub API, or a git remote).
+/// Files at one commit, read through a forge (the GitHub API, or a git remote). A commit never
+/// changes, so each file is fetched once.
 pub struct ForgeFiles<'f> {
-    pub forge: &'f dyn crate::forge::Forge,
-    pub rev: String,
+    forge: &'f dyn crate::forge::Forge,
+    rev: String,
+    cache: std::cell::RefCell<std::collections::HashMap<String, Option<Vec<u8>>>>,
+}
+
+impl<'f> ForgeFiles<'f> {
+    /// Files of commit `sha`.
+    pub fn new(forge: &'f dyn crate::forge::Forge, sha: &str) -> Self {
+        ForgeFiles {
+            forge,
+            rev: sha.to_string(),
+            cache: Default::default(),
+        }
+    }
 }
 
 impl Files for ForgeFiles<'_> {
@@ -242,9 +255,17 @@ impl Files for ForgeFiles<'_> {
                 problem: problem.to_string(),
             });
         }
-        self.forge
+        if let Some(hit) = self.cache.borrow().get(path) {
+            return Ok(hit.clone());
+        }
+        let bytes = self
+            .forge
             .read_file(path, &self.rev)
-            .map_err(|e| RepoError::Git(format!("reading `{path}` at {}: {e}", self.label())))
+            .map_err(|e| RepoError::Git(format!("reading `{path}` at {}: {e}", self.label())))?;
+        self.cache
+            .borrow_mut()
+            .insert(path.to_string(), bytes.clone());
+        Ok(bytes)
     }
 
     fn label(&self) -> String {

@@ -62,10 +62,14 @@ pub struct SetArgs {
 
 impl LocatorArgs {
     /// The locator for `file`: the given `--kind`, or the one the file's name and content tell.
+    ///
+    /// An `.hcl` file without a `versions` object is still `hcl-map` when `--at` says where to look.
     pub fn locator(&self, file: &str, bytes: &[u8]) -> Result<Locator, EditError> {
+        let hcl_at = (self.at.is_some() && file.ends_with(".hcl")).then_some(Kind::HclMap);
         let kind = self
             .kind
             .or_else(|| source::detect_kind(file, bytes))
+            .or(hcl_at)
             .ok_or_else(|| EditError::UnknownKind {
                 file: file.to_string(),
             })?;
@@ -88,6 +92,20 @@ pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
     let inv = source::read(&loc, &label, &bytes)?;
     for note in &inv.notes {
         eprintln!("note: {note}");
+    }
+    let indirect: Vec<&str> = inv
+        .components
+        .iter()
+        .filter(|c| c.indirect.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !indirect.is_empty() {
+        eprintln!(
+            "note: `{}` {} set through a variable (`-> ${{var}}`), not a literal version; promote never edits {}\nhint: list the file that sets the variable (often a `dotenv` source)",
+            indirect.join("`, `"),
+            if indirect.len() == 1 { "is" } else { "are" },
+            if indirect.len() == 1 { "it" } else { "them" },
+        );
     }
     let out = match args.format {
         Format::Json => format!(
@@ -225,6 +243,9 @@ pub fn unified_diff(file: &str, old: &[u8], new: &[u8]) -> String {
 
 /// Replace `path` with `bytes` through a temp file in the same folder, keeping its permissions.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // Write through a symlink (a shared versions file linked into each environment), not over it.
+    let resolved = fs_err::canonicalize(path)?;
+    let path = resolved.as_path();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

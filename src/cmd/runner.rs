@@ -132,23 +132,13 @@ impl Runner<'_> {
             let Some(p) = self.config.promotions.iter().find(|p| p.from == env.name) else {
                 continue;
             };
-            let now = plan::inventory(
-                self.config,
-                &env.name,
-                &ForgeFiles {
-                    forge: self.forge,
-                    rev: after.to_string(),
-                },
-            )?;
+            let now = plan::inventory(self.config, &env.name, &ForgeFiles::new(self.forge, after))?;
             let changed: Vec<String> = match before {
                 Some(before) => {
                     let then = plan::inventory(
                         self.config,
                         &env.name,
-                        &ForgeFiles {
-                            forge: self.forge,
-                            rev: before.to_string(),
-                        },
+                        &ForgeFiles::new(self.forge, before),
                     )?;
                     now.components
                         .iter()
@@ -209,10 +199,7 @@ impl Runner<'_> {
                 sha.clone()
             }
         };
-        let source = ForgeFiles {
-            forge: self.forge,
-            rev: source_sha.clone(),
-        };
+        let source = ForgeFiles::new(self.forge, &source_sha);
         let ids: Vec<String> = plan::inventory(self.config, &req.from, &source)?
             .components
             .into_iter()
@@ -245,10 +232,7 @@ impl Runner<'_> {
         let target_branch = self.config.branch_of(&req.to).to_string();
         let head = self.forge.branch_head(&target_branch)?;
         let plan_at = |head: &str| -> Result<Plan, plan::PlanError> {
-            let target = ForgeFiles {
-                forge: self.forge,
-                rev: head.to_string(),
-            };
+            let target = ForgeFiles::new(self.forge, head);
             let mut p = plan::build(
                 self.config,
                 promotion,
@@ -366,14 +350,8 @@ impl Runner<'_> {
                 let one = plan::build(
                     self.config,
                     p,
-                    &ForgeFiles {
-                        forge: self.forge,
-                        rev: source_sha.to_string(),
-                    },
-                    &ForgeFiles {
-                        forge: self.forge,
-                        rev: head.to_string(),
-                    },
+                    &ForgeFiles::new(self.forge, source_sha),
+                    &ForgeFiles::new(self.forge, head),
                     &Eligibility::all("selected"),
                     &PlanOptions {
                         components: vec![item.id.clone()],

@@ -66,7 +66,14 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
     if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
         return Err((pos, "expected a key before `=`".to_string()));
     }
-    let vstart = line.len() - line[eq + 1..].trim_start_matches([' ', '\t']).len();
+    // `KEY= # note` is an empty value and a comment: the value then starts right after `=`.
+    let after_eq = &line[eq + 1..];
+    let trimmed = after_eq.trim_start_matches([' ', '\t']);
+    let vstart = if trimmed.starts_with('#') && trimmed.len() < after_eq.len() {
+        eq + 1
+    } else {
+        line.len() - trimmed.len()
+    };
     let (value, vend, style) = parse_value(line, vstart)?;
     Ok(Some(Entry {
         key: key.to_string(),
@@ -173,7 +180,7 @@ mod tests {
 
     #[test]
     fn reads_plain_quoted_and_exported_values() {
-        let text = "# renovate: datasource=helm\r\nexport CILIUM=1.18.6 # pin\r\nA='x y'\nB = \"q\\\"z\"\nEMPTY=\n";
+        let text = "# renovate: datasource=helm\r\nexport CILIUM=1.18.6 # pin\r\nA='x y'\nB = \"q\\\"z\"\nEMPTY=\nNOTE= # later\nHASH=#1\n";
         let entries = parse("f", text).unwrap();
         let got: Vec<_> = entries
             .iter()
@@ -186,8 +193,13 @@ mod tests {
                 ("A", "x y", "'x y'"),
                 ("B", "q\"z", "\"q\\\"z\""),
                 ("EMPTY", "", ""),
+                ("NOTE", "", ""),
+                ("HASH", "#1", "#1"),
             ]
         );
+        // An empty value before a comment sits right after `=`, so setting it keeps the comment.
+        let note = &entries[4];
+        assert_eq!(&text[note.span.start - 1..note.span.start + 2], "= #");
     }
 
     #[test]

@@ -16,14 +16,108 @@ use super::{EditError, LineIndex};
 /// Parse `text` as an HCL body, mapping a syntax error to its line and column.
 pub fn parse(file: &str, text: &str) -> Result<Body, EditError> {
     hcl_edit::parser::parse_body(text).map_err(|e| {
-        let (line, column) = error_line_col(text, e.location());
+        let unclosed = unclosed_string(text).filter(|&at| at >= e.location().offset());
+        let ((line, column), message) = match unclosed {
+            Some(at) => (
+                LineIndex::new(text).line_col(at),
+                "invalid HCL: this string is not closed on its line".to_string(),
+            ),
+            None => (
+                error_line_col(text, e.location()),
+                format!("invalid HCL: {}", e.message()),
+            ),
+        };
         EditError::Parse {
             file: file.to_string(),
             line,
             column,
-            message: format!("invalid HCL: {}", e.message()),
+            message,
         }
     })
+}
+
+/// The offset of the first quoted string that does not close on its line, if any.
+///
+/// hcl-edit backtracks out of such a string and blames the enclosing block; a quoted HCL string
+/// cannot hold a newline outside `${...}`, so this names the real culprit. Comments and heredocs
+/// are skipped; an interpolation running past its line stops the scan (no guess).
+fn unclosed_string(text: &str) -> Option<usize> {
+    let mut heredoc: Option<String> = None;
+    let mut in_comment = false;
+    let mut line_start = 0;
+    for raw in text.split_inclusive('\n') {
+        let offset = line_start;
+        line_start += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        if let Some(marker) = &heredoc {
+            if line.trim() == marker {
+                heredoc = None;
+            }
+            continue;
+        }
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let next = chars.peek().map(|&(_, n)| n);
+            if in_comment {
+                if c == '*' && next == Some('/') {
+                    chars.next();
+                    in_comment = false;
+                }
+                continue;
+            }
+            match (c, next) {
+                ('#', _) | ('/', Some('/')) => break,
+                ('/', Some('*')) => {
+                    chars.next();
+                    in_comment = true;
+                }
+                ('<', Some('<')) => {
+                    let rest = line[i + 2..].trim_start_matches('-');
+                    let marker: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !marker.is_empty() {
+                        heredoc = Some(marker);
+                        break;
+                    }
+                }
+                ('"', _) => match string_end(&mut chars) {
+                    Some(true) => {}
+                    Some(false) => return Some(offset + i),
+                    None => return None,
+                },
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// Consume a quoted string after its opening quote: `Some(true)` closed, `Some(false)` the line
+/// ended, `None` an interpolation is still open at the end of the line.
+fn string_end(chars: &mut std::iter::Peekable<std::str::CharIndices>) -> Option<bool> {
+    let mut depth = 0usize;
+    while let Some((_, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        match (c, next) {
+            ('\\', _) if depth == 0 => {
+                chars.next();
+            }
+            ('"', _) if depth == 0 => return Some(true),
+            ('$', Some('$')) | ('%', Some('%')) if depth == 0 => {
+                chars.next();
+            }
+            ('$' | '%', Some('{')) if depth == 0 => {
+                chars.next();
+                depth = 1;
+            }
+            ('{', _) if depth > 0 => depth += 1,
+            ('}', _) if depth > 0 => depth -= 1,
+            _ => {}
+        }
+    }
+    (depth == 0).then_some(false)
 }
 
 /// hcl-edit clamps an error's offset to the last byte and adds the rest to its column, so an error
@@ -120,7 +214,8 @@ pub fn find_object<'b>(
     body: &'b Body,
     path: &str,
 ) -> Result<&'b Object, EditError> {
-    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let owned = super::split_path(path);
+    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let mut found = Vec::new();
     in_body(body, &segments, &mut found);
     let not_found = || EditError::PathNotFound {
@@ -300,6 +395,23 @@ mod tests {
             ),
             "{err:?}"
         );
+        // An unclosed string is blamed, not the block hcl-edit backtracks to.
+        for (text, line, column) in [
+            ("locals {\n  versions = {\n    a = \"ü\n  }\n}\n", 3, 9),
+            ("locals {\n  x = \"${a}\" # \"\n  y = \"$${x\n}\n", 3, 7),
+            (
+                "locals {\n  h = <<EOT\n\"\nEOT\n  /* \" */ z = \"a\\\"\n}\n",
+                5,
+                15,
+            ),
+        ] {
+            let err = parse("f", text).unwrap_err();
+            assert!(
+                matches!(&err, EditError::Parse { line: l, column: c, message, .. }
+                    if (*l, *c) == (line, column) && message.contains("not closed")),
+                "{text:?}: {err:?}"
+            );
+        }
         let err = parse("f", "locals {\r\n  a = \"x\"").unwrap_err();
         assert!(
             matches!(

@@ -32,9 +32,9 @@ pub fn find_table<'d>(
         path: path.to_string(),
     };
     let mut table: &dyn TableLike = doc.as_table();
-    for segment in path.split('.').filter(|s| !s.is_empty()) {
+    for segment in super::split_path(path) {
         table = table
-            .get(segment)
+            .get(&segment)
             .and_then(Item::as_table_like)
             .ok_or_else(not_found)?;
     }

@@ -2,7 +2,7 @@
 
 use super::{Component, Inventory, Locator, Syntax};
 use crate::edit::hcl::{self, HclValue};
-use crate::edit::{EditError, LineIndex, QuoteStyle};
+use crate::edit::{self, EditError, LineIndex, QuoteStyle};
 
 pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
     let at = loc.at.as_deref().unwrap_or("locals.versions");
@@ -37,7 +37,7 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
             }
         };
         components.push(Component {
-            address: format!("{at}.{name}"),
+            address: format!("{at}.{}", edit::path_segment(&name)),
             name,
             version,
             indirect,

@@ -46,7 +46,7 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
             indirect: edit::indirect_variable(version),
             line,
             column,
-            address: format!("{prefix}{name}"),
+            address: format!("{prefix}{}", edit::path_segment(name)),
             style: toml::quote_style(raw),
             span,
             syntax: Syntax::Toml,

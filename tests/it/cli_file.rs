@@ -158,7 +158,10 @@ fn malformed_file_fails_with_its_location_and_stays_identical() {
         let out = run(dir.path(), args);
         assert_eq!(out.status.code(), Some(1));
         let err = stderr(&out);
-        assert!(err.starts_with("error: terragrunt.stack.hcl:4:"), "{err}");
+        assert!(
+            err.starts_with("error: terragrunt.stack.hcl:4:14: "),
+            "{err}"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
     }
 }
@@ -196,4 +199,60 @@ fn unknown_kind_asks_for_kind() {
     );
     let out = run(dir.path(), &["versions", "pins.txt", "--kind", "dotenv"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn versions_notes_indirect_values_on_stderr() {
+    let dir = copy_of("edit/hcl-map/terragrunt.hcl", "terragrunt.hcl");
+    let out = run(
+        dir.path(),
+        &["versions", "terragrunt.hcl", "--at", "inputs.versions"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("note: `chart`, `template` are set through a variable"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("note:"), "notes belong on stderr");
+}
+
+#[test]
+fn hcl_kind_is_detected_from_a_versions_object_or_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = "locals {\n  tools = {\n    tflint = \"0.55.0\"\n  }\n}\n";
+    std::fs::write(dir.path().join("root.hcl"), root).unwrap();
+    let out = run(dir.path(), &["versions", "root.hcl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("hint: pass `--kind`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        dir.path(),
+        &["versions", "root.hcl", "--at", "locals.tools"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("tflint     0.55.0"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn set_writes_through_a_symlink() {
+    let dir = copy_of("edit/dotenv/versions.env", "shared.env");
+    std::os::unix::fs::symlink("shared.env", dir.path().join("versions.env")).unwrap();
+    let out = run(
+        dir.path(),
+        &["set", "versions.env", "cilium_version", "1.19.0"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let link = std::fs::symlink_metadata(dir.path().join("versions.env")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link stays a link");
+    let shared = std::fs::read_to_string(dir.path().join("shared.env")).unwrap();
+    assert!(shared.contains("\ncilium_version=1.19.0\n"), "{shared}");
 }

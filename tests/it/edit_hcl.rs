@@ -197,7 +197,7 @@ fn broken_toml_names_line_and_column() {
         "[tool.versions]\ntalos = \"v1\ncilium = \"1\"\n",
     );
     assert!(matches!(err, EditError::Parse { .. }), "{err:?}");
-    assert_eq!(location(&err).0, 2, "{err}");
+    assert_eq!(location(&err), (2, 12), "{err}");
     let err = read_err(Kind::Toml, Some("v"), "[v]\ntalos = 'v1'\nreplicas = 3\n");
     assert!(matches!(err, EditError::NotAString { .. }), "{err:?}");
     assert_eq!(location(&err), (3, 12));
@@ -213,5 +213,30 @@ fn broken_dotenv_names_line_and_column() {
     assert!(
         matches!(err, EditError::Duplicate { first_line: 1, .. }),
         "{err:?}"
+    );
+}
+
+#[test]
+fn quoted_path_segments_may_hold_dots() {
+    let mut loc = Locator::new(Kind::Toml);
+    loc.at = Some(r#"tools."helm.sh""#.to_string());
+    let text = "[tools.\"helm.sh\"]\nhelm = '3.19.0'\n\"oci://ghcr.io/x\" = \"1.0\"\n";
+    let inv = source::read(&loc, "f", text.as_bytes()).unwrap();
+    let addresses: Vec<&str> = inv.components.iter().map(|c| c.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        [
+            r#"tools."helm.sh".helm"#,
+            r#"tools."helm.sh"."oci://ghcr.io/x""#
+        ]
+    );
+
+    let mut loc = Locator::new(Kind::HclMap);
+    loc.at = Some(r#"unit."talos.v1".values.versions"#.to_string());
+    let text = "unit \"talos.v1\" {\n  values = { versions = { talos = \"v1.12.1\" } }\n}\n";
+    let out = source::set_versions(&loc, "f", text.as_bytes(), &[("talos", "v1.13.0")]).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        text.replace("v1.12.1", "v1.13.0")
     );
 }

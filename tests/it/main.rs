@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is one area; `support` holds shared helpers.
 
 mod action_e2e;
+mod api_calls;
 mod cli_file;
 mod deliver;
 mod edit_hcl;
