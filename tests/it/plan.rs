@@ -350,6 +350,23 @@ fn versions_matrix_marks_drift() {
     let (code, out, _) = run_in(repo.path(), &["versions"]);
     assert_eq!(code, 0);
     snap!(out);
+    let (code, out, _) = run_in(
+        repo.path(),
+        &["versions", "--format", "json", "--env", "live"],
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["environments"], serde_json::json!(["live"]));
+    let loki = &v["components"][10];
+    assert_eq!(
+        (&loki["id"], &loki["versions"]["live"], &loki["drift"]),
+        (&"helm/loki".into(), &"6.41.0".into(), &false.into())
+    );
+    let (code, out, _) = run_in(repo.path(), &["versions", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["components"][10]["versions"]["dev"], "6.41.1");
+    assert_eq!(v["components"][10]["drift"], true);
 }
 
 #[test]
