@@ -1,11 +1,38 @@
-//! Placeholder: implemented in its own change.
+//! `kustomize-images`: `images[]` of a kustomization, named by `name`, versioned by `newTag`
+//! (or by `digest` when there is no `newTag`).
 
+use super::yaml_list::component;
 use super::{Inventory, Locator};
 use crate::edit::EditError;
+use crate::edit::yaml::{self, Node};
 
-pub fn read(loc: &Locator, file: &str, _text: &str) -> Result<Inventory, EditError> {
-    Err(EditError::Other {
+pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
+    let docs = yaml::parse(file, text)?;
+    let mut inv = Inventory {
         file: file.to_string(),
-        message: format!("kind `{}` is not available yet", loc.kind),
-    })
+        components: Vec::new(),
+        notes: Vec::new(),
+    };
+    let Some(images) = docs.iter().find_map(|d| d.get("images")) else {
+        return Ok(inv);
+    };
+    for (i, image) in images.items().iter().enumerate() {
+        let Some(name) = image.get("name").and_then(Node::as_str) else {
+            inv.notes
+                .push(format!("images[{i}] has no `name`, skipped"));
+            continue;
+        };
+        let field = ["newTag", "digest"]
+            .into_iter()
+            .find_map(|f| Some((f, image.get(f)?)));
+        let Some((field, node)) = field else {
+            inv.notes.push(format!(
+                "image `{name}` has no `newTag` or `digest`, skipped"
+            ));
+            continue;
+        };
+        let address = format!("images[{i}].{field}");
+        inv.components.push(component(file, name, address, node)?);
+    }
+    Ok(inv)
 }
