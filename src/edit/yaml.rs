@@ -175,6 +175,8 @@ struct Builder<'a> {
     lines: LineIndex<'a>,
     stack: Vec<Frame>,
     docs: Vec<Node>,
+    /// Byte end of the previous event: a block scalar's indicator lies between it and the content.
+    last_end: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -188,6 +190,7 @@ impl<'a> Builder<'a> {
             lines: LineIndex::new(text),
             stack: Vec::new(),
             docs: Vec::new(),
+            last_end: 0,
         }
     }
 
@@ -196,6 +199,7 @@ impl<'a> Builder<'a> {
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| self.scan_error(&e))?;
             self.on_event(event, span)?;
+            self.last_end = self.last_end.max(self.byte(span.end.index()));
         }
         Ok(self.docs)
     }
@@ -216,7 +220,12 @@ impl<'a> Builder<'a> {
     }
 
     fn scan_error(&self, e: &ScanError) -> EditError {
-        let (line, column) = self.lines.line_col(self.byte(e.marker().index()));
+        let mut at = self.byte(e.marker().index());
+        if e.info().contains("tab") {
+            // Point at the offending tab, not at the token after it.
+            at -= self.text[..at].len() - self.text[..at].trim_end_matches('\t').len();
+        }
+        let (line, column) = self.lines.line_col(at);
         EditError::Parse {
             file: self.file.to_string(),
             line,
@@ -288,7 +297,14 @@ impl<'a> Builder<'a> {
         match style {
             ScalarStyle::DoubleQuoted => (Style::Double, at..at + quoted_len(rest, '"')),
             ScalarStyle::SingleQuoted => (Style::Single, at..at + quoted_len(rest, '\'')),
-            ScalarStyle::Literal | ScalarStyle::Folded => (Style::Block, at..end.max(at)),
+            ScalarStyle::Literal | ScalarStyle::Folded => {
+                // saphyr starts a block scalar's span at its content; start at its `|` or `>`.
+                let from = self.last_end.min(start);
+                let indicator = self.text[from..start]
+                    .find(['|', '>'])
+                    .map_or(at, |i| from + i);
+                (Style::Block, indicator..end.max(indicator))
+            }
             ScalarStyle::Plain => {
                 let end = end.max(at);
                 let trimmed = self.text[at..end].trim_end().len();
@@ -478,6 +494,18 @@ mod tests {
         let t = scalar_at(&docs[0], "images[1].newTag");
         assert_eq!(&text[t.span.clone()], "2.0");
         assert_eq!(t.line, 3);
+    }
+
+    #[test]
+    fn byte_order_mark_and_multi_line_quotes() {
+        let text = "\u{feff}a: 1.0\nb: \"x\n  y\" # c\nc: |\n  z\n...\n";
+        let docs = parse("bom.yaml", text).expect("parses");
+        let a = scalar_at(&docs[0], "a");
+        assert_eq!(&text[a.span.clone()], "1.0");
+        let b = scalar_at(&docs[0], "b");
+        assert_eq!(&text[b.span.clone()], "\"x\n  y\"");
+        let c = scalar_at(&docs[0], "c");
+        assert_eq!(&text[c.span.clone()], "|\n  z\n");
     }
 
     #[test]
