@@ -12,7 +12,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 use super::{EditError, LineIndex, QuoteStyle};
 
 mod render;
-pub use render::render_scalar;
+pub use render::{render_replacing, render_scalar};
 
 /// How a scalar was written. Block scalars are not editable as versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +242,7 @@ impl<'a> Builder<'a> {
         let end = self.byte(span.end.index());
         match event {
             Event::Scalar(value, style, _, _) => {
-                let (style, range) = self.scalar_span(style, start, end);
+                let (style, range) = self.scalar_span(style, start, end, value.is_empty());
                 let node = self.node(
                     Value::Scalar {
                         value: value.into_owned(),
@@ -294,7 +294,13 @@ impl<'a> Builder<'a> {
 
     /// The scalar's own bytes: properties (`&a`, `!tag`) skipped, quoted scalars closed at their
     /// quote, plain scalars without trailing blanks.
-    fn scalar_span(&self, style: ScalarStyle, start: usize, end: usize) -> (Style, Range<usize>) {
+    fn scalar_span(
+        &self,
+        style: ScalarStyle,
+        start: usize,
+        end: usize,
+        empty: bool,
+    ) -> (Style, Range<usize>) {
         let at = skip_properties(self.text, start);
         let rest = &self.text[at..];
         match style {
@@ -308,8 +314,15 @@ impl<'a> Builder<'a> {
                     .map_or(at, |i| from + i);
                 (Style::Block, indicator..end.max(indicator))
             }
+            ScalarStyle::Plain if empty || end <= at => {
+                // An empty value: point at the end of its properties, not at the next line.
+                // saphyr marks an empty mapping value at its `:`.
+                let from = start.min(at);
+                let from = from + usize::from(self.text[from..].starts_with(':'));
+                let at = skip_properties_inline(self.text, from);
+                (Style::Plain, at..at)
+            }
             ScalarStyle::Plain => {
-                let end = end.max(at);
                 let trimmed = self.text[at..end].trim_end().len();
                 (Style::Plain, at..at + trimmed)
             }
@@ -350,6 +363,20 @@ fn skip_properties(text: &str, mut at: usize) -> usize {
         let rest = &text[at..];
         let blank = rest.len() - rest.trim_start().len();
         at += blank;
+        let rest = &text[at..];
+        if rest.starts_with('&') || rest.starts_with('!') {
+            at += rest.find(char::is_whitespace).unwrap_or(rest.len());
+        } else {
+            return at;
+        }
+    }
+}
+
+/// Like [`skip_properties`], but stays on the current line.
+fn skip_properties_inline(text: &str, mut at: usize) -> usize {
+    loop {
+        let rest = &text[at..];
+        at += rest.len() - rest.trim_start_matches([' ', '\t']).len();
         let rest = &text[at..];
         if rest.starts_with('&') || rest.starts_with('!') {
             at += rest.find(char::is_whitespace).unwrap_or(rest.len());
@@ -422,6 +449,18 @@ mod tests {
         assert_eq!(&text[b.span.clone()], "\"x\n  y\"");
         let c = scalar_at(&docs[0], "c");
         assert_eq!(&text[c.span.clone()], "|\n  z\n");
+    }
+
+    #[test]
+    fn empty_values_stay_on_their_line() {
+        let text = "a:\nb: !!str\nc: &x\n---\n---\nd: 1\n";
+        let docs = parse("e.yaml", text).expect("parses");
+        for (path, pos) in [("a", (1, 3)), ("b", (2, 9)), ("c", (3, 6))] {
+            let n = scalar_at(&docs[0], path);
+            assert_eq!((n.as_str(), n.span.len()), (Some(""), 0), "{path}");
+            assert_eq!((n.line, n.column), pos, "{path}");
+        }
+        assert_eq!(docs[1].span.len(), 0);
     }
 
     #[test]

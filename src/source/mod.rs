@@ -254,7 +254,14 @@ pub fn set_versions(
         if c.version != version {
             splices.push(Splice {
                 span: c.span.clone(),
-                text: render(c.syntax, c.style, version),
+                text: match c.syntax {
+                    // A plain YAML number may stay plain: that depends on how it was written.
+                    Syntax::Yaml => {
+                        let old = std::str::from_utf8(&bytes[c.span.clone()]).unwrap_or_default();
+                        edit::yaml::render_replacing(old, version, c.style)
+                    }
+                    _ => render(c.syntax, c.style, version),
+                },
             });
         }
     }

@@ -260,6 +260,17 @@ fn edits_render_as_expected_diffs() {
         ),
         ("chart-dependencies/Chart.yaml", "cache", "20.6.0"),
         (
+            "chart-dependencies/Chart.yaml",
+            "kube-state-metrics",
+            "5.28",
+        ),
+        (
+            "chart-dependencies/Chart.yaml",
+            "kube-state-metrics",
+            "5.30",
+        ),
+        ("flux/anchors.yaml", "tempo", "1.11"),
+        (
             "yaml/applicationset.yaml",
             "ingress-nginx",
             "ingress-nginx-v4.12.0",
@@ -309,6 +320,11 @@ fn bad_input_names_line_and_column() {
     assert_eq!(
         read_err(Kind::Flux, block),
         "bad.yaml:5:10: version of `a` is not a string scalar: a block scalar"
+    );
+    let empty = "images:\n  - name: a\n    newTag:\n";
+    assert_eq!(
+        read_err(Kind::KustomizeImages, empty),
+        "bad.yaml:3:12: version of `a` is not a string scalar: an empty value"
     );
     let dup_release = "kind: HelmRelease\nmetadata: {name: a}\nspec: {chart: {spec: {version: 1.0.0}}}\n---\nkind: HelmRelease\nmetadata: {name: a}\nspec: {chart: {spec: {version: 1.0.1}}}\n";
     assert!(read_err(Kind::Flux, dup_release).contains("duplicate component"));

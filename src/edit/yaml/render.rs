@@ -11,6 +11,45 @@ pub fn render_scalar(value: &str, style: QuoteStyle) -> String {
     }
 }
 
+/// Render `value` to replace the plain or quoted scalar written as `old` (its raw text).
+///
+/// Like [`render_scalar`], except that a plain number stays plain when the new value is a number
+/// of the same type that reads back as written (`5.27` -> `5.28`, not `1.19` -> `1.20`): charts
+/// write `version: 5.27`, and quoting it would change their style for nothing.
+pub fn render_replacing(old: &str, value: &str, style: QuoteStyle) -> String {
+    let same_type = number(old).is_some_and(|t| canonical_number(value) == Some(t));
+    if style == QuoteStyle::Plain && same_type {
+        return value.to_string();
+    }
+    render_scalar(value, style)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Number {
+    Int,
+    Float,
+}
+
+/// `12` is an integer, `1.20` a float; anything else (`1.2.3`, `0x1`, `1e3`) is neither here.
+fn number(text: &str) -> Option<Number> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split_once('.') {
+        None if digits(text) => Some(Number::Int),
+        Some((int, frac)) if digits(int) && digits(frac) => Some(Number::Float),
+        _ => None,
+    }
+}
+
+/// A number written the way a YAML reader writes it back: no leading zero, no trailing zero.
+fn canonical_number(text: &str) -> Option<Number> {
+    let kind = number(text)?;
+    let canonical = match kind {
+        Number::Int => text.parse::<u64>().map(|n| n.to_string()).ok(),
+        Number::Float => text.parse::<f64>().map(|f| f.to_string()).ok(),
+    };
+    (canonical.as_deref() == Some(text)).then_some(kind)
+}
+
 fn double_quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -143,5 +182,23 @@ mod tests {
             "2024.01.31-1"
         );
         assert_eq!(render_scalar("~1.2", QuoteStyle::Plain), "~1.2");
+    }
+
+    #[test]
+    fn plain_numbers_stay_plain_only_for_the_same_type() {
+        let plain = |old, new| render_replacing(old, new, QuoteStyle::Plain);
+        assert_eq!(plain("5.27", "5.28"), "5.28");
+        assert_eq!(plain("2024.10", "2024.11"), "2024.11");
+        assert_eq!(plain("12", "13"), "13");
+        assert_eq!(plain("1.19", "1.20"), "\"1.20\"");
+        assert_eq!(plain("12", "012"), "\"012\"");
+        assert_eq!(plain("12", "12.5"), "\"12.5\"");
+        assert_eq!(plain("1.2", "2"), "\"2\"");
+        assert_eq!(plain("1.2.3", "4.15"), "\"4.15\"");
+        assert_eq!(plain("1.2", "1.3.0"), "1.3.0");
+        assert_eq!(
+            render_replacing("'1.2'", "1.3", QuoteStyle::Single),
+            "'1.3'"
+        );
     }
 }
