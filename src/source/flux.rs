@@ -111,6 +111,17 @@ fn oci_repository(
         ));
         return Ok(None);
     };
+    let shadowed: Vec<&str> = ["spec.ref.semver", "spec.ref.tag"]
+        .into_iter()
+        .filter(|p| *p != path && doc.lookup(p).is_some())
+        .collect();
+    if !shadowed.is_empty() {
+        notes.push(format!(
+            "OCIRepository/{}: `{path}` takes precedence; `{}` not promoted",
+            meta.name,
+            shadowed.join("`, `")
+        ));
+    }
     let address = format!("OCIRepository/{}: {path}", meta.name);
     let c = component(file, meta.name, address, node)?;
     Ok(Some(meta.found("OCIRepository", c)))

@@ -31,6 +31,11 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
             ));
             continue;
         };
+        if field == "newTag" && image.get("digest").is_some() {
+            inv.notes.push(format!(
+                "image `{name}` also pins a `digest`, which is not promoted"
+            ));
+        }
         let address = format!("images[{i}].{field}");
         inv.components.push(component(file, name, address, node)?);
     }
