@@ -1,1 +1,193 @@
-//! Placeholder: implemented in its own change.
+//! GitHub Actions glue: `INPUT_*`/`GITHUB_*` in, outputs, step summary and workflow commands out.
+//!
+//! Everything here is about the runner's protocol; deciding and delivering live elsewhere.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The environment of one run, read once so the rest of the code never touches env vars.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerEnv {
+    vars: BTreeMap<String, String>,
+}
+
+impl RunnerEnv {
+    /// Capture the process environment.
+    pub fn from_process() -> Self {
+        RunnerEnv {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// Build from explicit pairs (tests).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        RunnerEnv {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// A variable, treating empty as unset.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// An action input as a Docker action receives it: `INPUT_` + the name upper-cased, spaces
+    /// to `_`, hyphens kept (`dry-run` arrives as `INPUT_DRY-RUN`). The underscore spelling is
+    /// accepted too, for runners that normalise it.
+    pub fn input(&self, name: &str) -> Option<&str> {
+        let upper = name.to_uppercase().replace(' ', "_");
+        self.var(&format!("INPUT_{upper}"))
+            .or_else(|| self.var(&format!("INPUT_{}", upper.replace('-', "_"))))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A boolean input: `true`/`false` (any case), empty or missing is `default`.
+    pub fn bool_input(&self, name: &str, default: bool) -> Result<bool, String> {
+        match self.input(name) {
+            None => Ok(default),
+            Some(v) => parse_bool(v)
+                .ok_or_else(|| format!("input `{name}` must be `true` or `false`, got `{v}`")),
+        }
+    }
+
+    /// The workspace folder (`GITHUB_WORKSPACE`, else the current folder).
+    pub fn workspace(&self) -> PathBuf {
+        self.var("GITHUB_WORKSPACE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// Parse the boolean spellings GitHub hands out (`true`, `false`, any case).
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Escape data for a workflow command message (`::error::…`).
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escape a workflow command property (`file=…`).
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::error file=F,line=L,col=C::message`, for a problem in a file.
+pub fn error_annotation(file: Option<&str>, position: Option<(usize, usize)>, msg: &str) -> String {
+    let mut props = Vec::new();
+    if let Some(f) = file {
+        props.push(format!("file={}", escape_property(f)));
+    }
+    if let Some((line, col)) = position {
+        props.push(format!("line={line}"));
+        props.push(format!("col={col}"));
+    }
+    if props.is_empty() {
+        format!("::error::{}", escape_data(msg))
+    } else {
+        format!("::error {}::{}", props.join(","), escape_data(msg))
+    }
+}
+
+/// `::add-mask::value`, so the runner redacts a secret from every later log line.
+pub fn add_mask(secret: &str) -> String {
+    format!("::add-mask::{}", escape_data(secret))
+}
+
+/// Appends `name=value` outputs to the `GITHUB_OUTPUT` file, using the heredoc form for
+/// multi-line values as the runner expects.
+pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+    let mut f = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for (name, value) in outputs {
+        if value.contains('\n') {
+            let mut delimiter = String::from("promote_EOF");
+            while value.contains(&delimiter) {
+                delimiter.push('_');
+            }
+            writeln!(f, "{name}<<{delimiter}\n{value}\n{delimiter}")?;
+        } else {
+            writeln!(f, "{name}={value}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends markdown to the `GITHUB_STEP_SUMMARY` file.
+pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
+    let mut f = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(markdown.as_bytes())?;
+    if !markdown.ends_with('\n') {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_keep_hyphens_and_accept_underscores() {
+        let env = RunnerEnv::from_pairs([("INPUT_DRY-RUN", "true"), ("INPUT_COMMIT_MODE", "git")]);
+        assert_eq!(env.input("dry-run"), Some("true"));
+        assert_eq!(env.input("commit-mode"), Some("git"));
+        assert_eq!(env.bool_input("dry-run", false), Ok(true));
+        assert_eq!(env.bool_input("force", false), Ok(false));
+        let bad = RunnerEnv::from_pairs([("INPUT_FORCE", "yes")]);
+        assert!(bad.bool_input("force", false).is_err());
+    }
+
+    #[test]
+    fn annotations_escape_their_parts() {
+        assert_eq!(
+            error_annotation(Some("a,b:c.yaml"), Some((3, 7)), "bad\nvalue 100%"),
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=7::bad%0Avalue 100%25"
+        );
+        assert_eq!(error_annotation(None, None, "x"), "::error::x");
+    }
+
+    #[test]
+    fn multiline_outputs_use_a_delimiter() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out");
+        write_outputs(
+            &path,
+            &[
+                ("changed", "true".into()),
+                ("body", "a\npromote_EOF\nb".into()),
+            ],
+        )
+        .expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text,
+            "changed=true\nbody<<promote_EOF_\na\npromote_EOF\nb\npromote_EOF_\n"
+        );
+    }
+}

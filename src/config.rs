@@ -1,1 +1,637 @@
-//! Placeholder: implemented in its own change.
+//! `.github/promote.toml`: environments, sources and promotions, validated with positions.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::edit::LineIndex;
+use crate::gate::GateConfig;
+use crate::source::{Kind, Locator};
+
+/// A config problem, with the config file's line and column where there is one.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{file}:{line}:{column}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+}
+
+impl ConfigError {
+    pub fn location(&self) -> (&str, Option<(usize, usize)>) {
+        match self {
+            ConfigError::At {
+                file, line, column, ..
+            } => (file, Some((*line, *column))),
+            ConfigError::File { file, .. } => (file, None),
+        }
+    }
+}
+
+/// One environment; it may live on its own branch (seeds 000, 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawEnvironment {
+    Name(String),
+    Table(EnvTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvTable {
+    name: String,
+    branch: Option<String>,
+}
+
+/// `[[source]]`: one file per environment and where its versions are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Source {
+    /// Path relative to the repository root; `{env}` is replaced by the environment's name.
+    pub path: String,
+    pub kind: Kind,
+    pub at: Option<String>,
+    pub items: Option<String>,
+    pub key: Option<String>,
+    pub value: Option<String>,
+    pub version_key: Option<String>,
+    /// Component ids are `group/name`; without a group just `name`.
+    pub group: Option<String>,
+    /// Only these environments have this source (default: all).
+    pub environments: Option<Vec<String>>,
+    /// The file holds the version rendered through this template (`{name}-{version}`).
+    pub template: Option<String>,
+}
+
+impl Source {
+    pub fn locator(&self) -> Locator {
+        Locator {
+            kind: self.kind,
+            at: self.at.clone(),
+            items: self.items.clone(),
+            key: self.key.clone(),
+            value: self.value.clone(),
+            version_key: self.version_key.clone(),
+        }
+    }
+
+    /// The file of this source in `env`, or `None` when the source does not apply to it.
+    pub fn path_for(&self, env: &str) -> Option<String> {
+        match &self.environments {
+            Some(envs) if !envs.iter().any(|e| e == env) => None,
+            _ => Some(self.path.replace("{env}", env)),
+        }
+    }
+
+    /// The component id of `name` in this source.
+    pub fn id(&self, name: &str) -> String {
+        match &self.group {
+            Some(g) => format!("{g}/{name}"),
+            None => name.to_string(),
+        }
+    }
+
+    /// Strip the template from a stored value: `cert-manager-v1.2` -> `v1.2` for `{name}-{version}`.
+    pub fn version_from_stored(&self, name: &str, stored: &str) -> String {
+        let Some(t) = &self.template else {
+            return stored.to_string();
+        };
+        let t = t.replace("{name}", name);
+        match t.split_once("{version}") {
+            Some((pre, post)) => stored
+                .strip_prefix(pre)
+                .and_then(|s| s.strip_suffix(post))
+                .unwrap_or(stored)
+                .to_string(),
+            None => stored.to_string(),
+        }
+    }
+
+    /// Render a version for storage through the template.
+    pub fn version_to_stored(&self, name: &str, version: &str) -> String {
+        match &self.template {
+            Some(t) => t.replace("{name}", name).replace("{version}", version),
+            None => version.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryKind {
+    #[default]
+    Commit,
+    PullRequest,
+    PullRequestPerComponent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    #[default]
+    Api,
+    Git,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[promotion]]`: how versions move from one environment to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Promotion {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub delivery: DeliveryKind,
+    /// Promote what succeeded, hold what did not.
+    #[serde(default = "yes")]
+    pub partial: bool,
+    #[serde(default)]
+    pub gate: GateConfig,
+    /// Tag template created on the promoted commit, e.g. `{component}-{version}`.
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Pull request branch template; default `promote/{from}-to-{to}`
+    /// (per component: `promote/{to}/{component}`).
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub auto_merge: bool,
+    /// Review checklist items for the pull request body.
+    #[serde(default)]
+    pub checklist: Vec<String>,
+    #[serde(default)]
+    pub commit_mode: CommitMode,
+    /// Commit title template; default `chore(promote): {from} -> {to}`.
+    pub message: Option<String>,
+}
+
+impl Promotion {
+    pub fn title(&self) -> String {
+        self.message
+            .as_deref()
+            .unwrap_or("chore(promote): {from} -> {to}")
+            .replace("{from}", &self.from)
+            .replace("{to}", &self.to)
+    }
+
+    pub fn pr_branch(&self) -> String {
+        self.branch
+            .as_deref()
+            .unwrap_or("promote/{from}-to-{to}")
+            .replace("{from}", &self.from)
+            .replace("{to}", &self.to)
+    }
+
+    pub fn component_branch(&self, component: &str) -> String {
+        format!("promote/{}/{}", self.to, component.replace('/', "-"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawConfig {
+    environments: Spanned<Vec<Spanned<RawEnvironment>>>,
+    main_branch: Option<String>,
+    #[serde(default, rename = "source")]
+    sources: Vec<Spanned<Source>>,
+    #[serde(default, rename = "promotion")]
+    promotions: Vec<Spanned<Promotion>>,
+}
+
+/// The whole config, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// Label of the config file, for messages.
+    pub file: String,
+    pub environments: Vec<Environment>,
+    pub main_branch: String,
+    pub sources: Vec<Source>,
+    pub promotions: Vec<Promotion>,
+    /// Byte spans of each source in the config file, for messages about it.
+    #[serde(skip)]
+    pub source_spans: Vec<Range<usize>>,
+    #[serde(skip)]
+    text: String,
+}
+
+impl Config {
+    /// Parse and validate `bytes`, the contents of the config file `file`.
+    pub fn load(file: &str, bytes: &[u8]) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ConfigError::File {
+            file: file.to_string(),
+            message: "config is not valid UTF-8".to_string(),
+        })?;
+        let at = |span: Option<Range<usize>>, message: String| match span {
+            Some(span) => {
+                let (line, column) = LineIndex::new(text).line_col(span.start);
+                ConfigError::At {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    message,
+                }
+            }
+            None => ConfigError::File {
+                file: file.to_string(),
+                message,
+            },
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let mut environments = Vec::new();
+        for env in raw.environments.get_ref() {
+            let span = env.span();
+            let env = match env.get_ref() {
+                RawEnvironment::Name(name) => Environment {
+                    name: name.clone(),
+                    branch: None,
+                },
+                RawEnvironment::Table(t) => Environment {
+                    name: t.name.clone(),
+                    branch: t.branch.clone(),
+                },
+            };
+            if env.name.is_empty()
+                || environments
+                    .iter()
+                    .any(|e: &Environment| e.name == env.name)
+            {
+                return Err(at(
+                    Some(span),
+                    format!("environment `{}` is empty or listed twice", env.name),
+                ));
+            }
+            environments.push(env);
+        }
+        if environments.len() < 2 {
+            return Err(at(
+                Some(raw.environments.span()),
+                "at least two environments are needed".into(),
+            ));
+        }
+        let main_branch = raw.main_branch.unwrap_or_else(|| "main".to_string());
+        let spans = KeySpans::parse(text);
+        for (i, s) in raw.sources.iter().enumerate() {
+            check_source(s.get_ref(), &environments, &main_branch)
+                .map_err(|(key, msg)| at(spans.get("source", i, key).or(Some(s.span())), msg))?;
+        }
+        for (i, p) in raw.promotions.iter().enumerate() {
+            check_promotion(p.get_ref(), &environments)
+                .map_err(|(key, msg)| at(spans.get("promotion", i, key).or(Some(p.span())), msg))?;
+        }
+        let promotions = if raw.promotions.is_empty() {
+            environments
+                .windows(2)
+                .map(|w| default_promotion(&w[0].name, &w[1].name))
+                .collect()
+        } else {
+            raw.promotions.iter().map(|p| p.get_ref().clone()).collect()
+        };
+        Ok(Config {
+            file: file.to_string(),
+            main_branch,
+            source_spans: raw.sources.iter().map(|s| s.span()).collect(),
+            sources: raw.sources.into_iter().map(|s| s.into_inner()).collect(),
+            environments,
+            promotions,
+            text: text.to_string(),
+        })
+    }
+
+    /// `file:line:column` of source `index` in the config, for messages.
+    pub fn source_error(&self, index: usize, message: String) -> ConfigError {
+        let start = self.source_spans.get(index).map_or(0, |s| s.start);
+        let (line, column) = LineIndex::new(&self.text).line_col(start);
+        ConfigError::At {
+            file: self.file.clone(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// The environment after `env`, if any.
+    pub fn next_env(&self, env: &str) -> Option<&Environment> {
+        let i = self.environments.iter().position(|e| e.name == env)?;
+        self.environments.get(i + 1)
+    }
+
+    pub fn promotion(&self, from: &str, to: &str) -> Option<&Promotion> {
+        self.promotions
+            .iter()
+            .find(|p| p.from == from && p.to == to)
+    }
+
+    pub fn first_promotion(&self) -> Option<&Promotion> {
+        self.promotions.first()
+    }
+
+    /// The promotion chosen by optional `from`/`to`, defaulting to the first one.
+    pub fn pick_promotion(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<&Promotion, ConfigError> {
+        let found = match (from, to) {
+            (None, None) => self.first_promotion(),
+            (Some(f), None) => self.promotions.iter().find(|p| p.from == f),
+            (None, Some(t)) => self.promotions.iter().find(|p| p.to == t),
+            (Some(f), Some(t)) => self.promotion(f, t),
+        };
+        found.ok_or_else(|| ConfigError::File {
+            file: self.file.clone(),
+            message: format!(
+                "no promotion {} -> {} in the config",
+                from.unwrap_or("*"),
+                to.unwrap_or("*")
+            ),
+        })
+    }
+
+    /// The branch an environment's files live on.
+    pub fn branch_of(&self, env: &str) -> &str {
+        self.environment(env)
+            .and_then(|e| e.branch.as_deref())
+            .unwrap_or(&self.main_branch)
+    }
+}
+
+/// A problem with one `[[source]]` or `[[promotion]]`: the key it is about, and the message.
+type Problem = (&'static str, String);
+
+fn known_names(environments: &[Environment]) -> String {
+    let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+    names.join(", ")
+}
+
+fn check_source(src: &Source, environments: &[Environment], main: &str) -> Result<(), Problem> {
+    if let Some(problem) = unsafe_path(&src.path) {
+        return Err(("path", format!("source path `{}` {problem}", src.path)));
+    }
+    for env in src.environments.iter().flatten() {
+        if !environments.iter().any(|e| &e.name == env) {
+            return Err((
+                "environments",
+                format!(
+                    "source `{}` names unknown environment `{env}` (known: {})",
+                    src.path,
+                    known_names(environments)
+                ),
+            ));
+        }
+    }
+    if let Some(t) = &src.template
+        && !t.contains("{version}")
+    {
+        return Err(("template", format!("template `{t}` has no `{{version}}`")));
+    }
+    if !src.path.contains("{env}") {
+        // Without `{env}`, environments only differ by the branch they live on.
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for e in environments
+            .iter()
+            .filter(|e| src.path_for(&e.name).is_some())
+        {
+            let branch = e.branch.as_deref().unwrap_or(main);
+            if let Some((other, _)) = seen.iter().find(|(_, b)| *b == branch) {
+                return Err((
+                    "path",
+                    format!(
+                        "source path `{}` has no `{{env}}`: environments `{other}` and `{}` would share one file\nhint: put `{{env}}` in the path, give the environments their own `branch`, or limit the source with `environments`",
+                        src.path, e.name
+                    ),
+                ));
+            }
+            seen.push((&e.name, branch));
+        }
+    }
+    Ok(())
+}
+
+fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), Problem> {
+    for (key, env) in [("from", &pr.from), ("to", &pr.to)] {
+        if !environments.iter().any(|e| &e.name == env) {
+            return Err((
+                key,
+                format!(
+                    "promotion `{} -> {}` names unknown environment `{env}` (known: {})",
+                    pr.from,
+                    pr.to,
+                    known_names(environments)
+                ),
+            ));
+        }
+    }
+    if pr.from == pr.to {
+        return Err((
+            "to",
+            format!("promotion `{} -> {}` goes nowhere", pr.from, pr.to),
+        ));
+    }
+    if let Some(re) = &pr.gate.status_context
+        && let Err(e) = regex::Regex::new(re)
+    {
+        return Err((
+            "gate",
+            format!("`gate.status-context` is not a valid regex: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Spans of the values in `[[source]]` and `[[promotion]]` tables, for precise messages.
+struct KeySpans<'t>(Option<toml::de::DeTable<'t>>);
+
+impl<'t> KeySpans<'t> {
+    fn parse(text: &'t str) -> Self {
+        KeySpans(toml::de::DeTable::parse(text).ok().map(|t| t.into_inner()))
+    }
+
+    /// The span of `key` in the `index`th table of the array `array`.
+    fn get(&self, array: &str, index: usize, key: &str) -> Option<Range<usize>> {
+        let find = |t: &toml::de::DeTable<'t>, k: &str| {
+            t.iter()
+                .find(|(name, _)| name.get_ref() == k)
+                .map(|(_, v)| v.clone())
+        };
+        let toml::de::DeValue::Array(items) = find(self.0.as_ref()?, array)?.into_inner() else {
+            return None;
+        };
+        let toml::de::DeValue::Table(table) = items.get(index)?.get_ref() else {
+            return None;
+        };
+        find(table, key).map(|v| v.span())
+    }
+}
+
+fn default_promotion(from: &str, to: &str) -> Promotion {
+    Promotion {
+        from: from.to_string(),
+        to: to.to_string(),
+        delivery: DeliveryKind::Commit,
+        partial: true,
+        gate: GateConfig::default(),
+        tag: None,
+        labels: Vec::new(),
+        branch: None,
+        auto_merge: false,
+        checklist: Vec::new(),
+        commit_mode: CommitMode::Api,
+        message: None,
+    }
+}
+
+/// Why a repository-relative path is refused, if it is.
+pub fn unsafe_path(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/') || path.starts_with('\\') || path.contains(':') {
+        return Some("is absolute; paths are relative to the repository root");
+    }
+    if path.split(['/', '\\']).any(|p| p == "..") {
+        return Some("leaves the repository (`..`)");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+environments = ["dev", "integration", "live"]
+
+[[source]]
+path = "infrastructure/stacks/{env}/terragrunt.stack.hcl"
+kind = "hcl-map"
+at = "locals.versions"
+group = "infra"
+
+[[promotion]]
+from = "integration"
+to = "live"
+[promotion.gate]
+status-context = '^kustomization/(?P<component>[^/]+)/'
+"#;
+
+    #[test]
+    fn loads_a_good_config() {
+        let c = Config::load("promote.toml", GOOD.as_bytes()).expect("load");
+        assert_eq!(c.environments.len(), 3);
+        assert_eq!(
+            c.sources[0].path_for("live").as_deref(),
+            Some("infrastructure/stacks/live/terragrunt.stack.hcl")
+        );
+        let p = c.pick_promotion(None, None).expect("promotion");
+        assert_eq!(
+            (p.from.as_str(), p.to.as_str(), p.partial),
+            ("integration", "live", true)
+        );
+        assert_eq!(p.title(), "chore(promote): integration -> live");
+        assert_eq!(c.next_env("live"), None);
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column() {
+        let bad = GOOD.replace("group = \"infra\"", "group = \"infra\"\ncolour = \"blue\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown key");
+        assert!(
+            e.to_string()
+                .starts_with("p.toml:9:1: unknown field `colour`"),
+            "{e}"
+        );
+        let bad = GOOD.replace("to = \"live\"", "to = \"prod\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown env");
+        assert!(e.to_string().contains("unknown environment `prod`"), "{e}");
+        assert!(e.to_string().starts_with("p.toml:12:6:"), "{e}");
+        let bad = GOOD.replace("to = \"live\"", "to = \"integration\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("same env");
+        assert_eq!(
+            e.to_string(),
+            "p.toml:12:6: promotion `integration -> integration` goes nowhere"
+        );
+        let bad = GOOD.replace(
+            "group = \"infra\"",
+            "group = \"infra\"\nenvironments = [\"qa\"]",
+        );
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("source env");
+        assert!(e.to_string().starts_with("p.toml:9:16: source"), "{e}");
+        let bad = GOOD.replace("infrastructure/stacks", "../elsewhere");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("escape");
+        assert!(e.to_string().contains("leaves the repository"), "{e}");
+        let bad = GOOD.replace("kind = \"hcl-map\"", "kind = \"xml\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("kind");
+        assert!(
+            e.to_string()
+                .starts_with("p.toml:6:8: unknown variant `xml`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_path_without_env_needs_branches_or_one_environment() {
+        let shared = GOOD.replace("stacks/{env}/", "stacks/");
+        let e = Config::load("p.toml", shared.as_bytes()).expect_err("shared file");
+        assert!(
+            e.to_string().starts_with(
+                "p.toml:5:8: source path `infrastructure/stacks/terragrunt.stack.hcl` has no `{env}`: environments `dev` and `integration` would share one file"
+            ),
+            "{e}"
+        );
+        let branches = shared.replace(
+            r#"["dev", "integration", "live"]"#,
+            r#"[{ name = "dev", branch = "dev" }, "integration", { name = "live", branch = "live" }]"#,
+        );
+        let c = Config::load("p.toml", branches.as_bytes()).expect("own branches");
+        assert_eq!(c.branch_of("dev"), "dev");
+        assert_eq!(c.branch_of("integration"), "main");
+        let one = shared.replace(
+            "group = \"infra\"",
+            "group = \"infra\"\nenvironments = [\"live\"]",
+        );
+        Config::load("p.toml", one.as_bytes()).expect("one environment");
+        let bad = GOOD.replace("group = \"infra\"", "template = \"{name}-v\"");
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err("template");
+        assert_eq!(
+            e.to_string(),
+            "p.toml:8:12: template `{name}-v` has no `{version}`"
+        );
+    }
+
+    #[test]
+    fn templates_round_trip() {
+        let mut s: Source =
+            toml::from_str("path = \"a.yaml\"\nkind = \"yaml\"\ntemplate = \"{name}-{version}\"")
+                .expect("source");
+        assert_eq!(
+            s.version_from_stored("cert-manager", "cert-manager-v1.18.1"),
+            "v1.18.1"
+        );
+        assert_eq!(
+            s.version_to_stored("cert-manager", "v1.19.0"),
+            "cert-manager-v1.19.0"
+        );
+        s.template = None;
+        assert_eq!(s.version_from_stored("x", "1.0"), "1.0");
+    }
+}

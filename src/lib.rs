@@ -8,4 +8,5 @@ pub mod event;
 pub mod forge;
 pub mod gate;
 pub mod plan;
+pub mod repo;
 pub mod source;

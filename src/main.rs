@@ -17,6 +17,14 @@ enum Command {
     Versions(cmd::file::VersionsFileArgs),
     /// Set one component's version in one file, in place.
     Set(cmd::file::SetArgs),
+    /// Show what a promotion would change, hold or leave.
+    Plan(cmd::project::PlanArgs),
+    /// Write a promotion's edits to the working tree (all files or none).
+    Apply(cmd::project::ApplyArgs),
+    /// Validate the config and parse every source in every environment.
+    Check(cmd::ProjectArgs),
+    /// Action mode: read GITHUB_* and INPUT_* and promote.
+    Run,
 }
 
 fn main() -> ExitCode {
@@ -30,11 +38,17 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Versions(args) => match &args.file {
             Some(file) => cmd::file::versions(file, args),
-            None => {
-                anyhow::Result::Err(anyhow::anyhow!("the versions matrix is not available yet"))
-            }
+            None => cmd::project::matrix(&cmd::project::MatrixArgs {
+                project: args.project.clone(),
+                env: args.env.clone(),
+                format: args.format,
+            }),
         },
         Command::Set(args) => cmd::file::set(args),
+        Command::Plan(args) => cmd::project::plan(args),
+        Command::Apply(args) => cmd::project::apply(args),
+        Command::Check(args) => cmd::project::check(args),
+        Command::Run => cmd::run::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

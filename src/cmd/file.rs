@@ -1,9 +1,14 @@
 //! `promote versions FILE` and `promote set FILE COMPONENT VERSION`: one file, no config.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
 
 use super::Format;
-use crate::source::Kind;
+use crate::edit::EditError;
+use crate::source::{self, Inventory, Kind, Locator};
 
 /// Where versions live in the file, when `--kind` is given or must be.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,6 +44,8 @@ pub struct VersionsFileArgs {
     pub locator: LocatorArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[command(flatten)]
+    pub project: super::ProjectArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -53,14 +60,204 @@ pub struct SetArgs {
     pub dry_run: bool,
 }
 
-pub fn versions(file: &std::path::Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
-    anyhow::bail!(
-        "`promote versions {}` is not available yet ({:?})",
-        file.display(),
-        args.format
-    )
+impl LocatorArgs {
+    /// The locator for `file`: the given `--kind`, or the one the file's name and content tell.
+    ///
+    /// An `.hcl` file without a `versions` object is still `hcl-map` when `--at` says where to look.
+    pub fn locator(&self, file: &str, bytes: &[u8]) -> Result<Locator, EditError> {
+        let hcl_at = (self.at.is_some() && file.ends_with(".hcl")).then_some(Kind::HclMap);
+        let kind = self
+            .kind
+            .or_else(|| source::detect_kind(file, bytes))
+            .or(hcl_at)
+            .ok_or_else(|| EditError::UnknownKind {
+                file: file.to_string(),
+            })?;
+        Ok(Locator {
+            kind,
+            at: self.at.clone(),
+            items: self.items.clone(),
+            key: self.key.clone(),
+            value: self.value.clone(),
+            version_key: self.version_key.clone(),
+        })
+    }
 }
 
+/// `promote versions FILE`: list the file's components.
+pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
+    let label = file.display().to_string();
+    let bytes = fs_err::read(file)?;
+    let loc = args.locator.locator(&label, &bytes)?;
+    let inv = source::read(&loc, &label, &bytes)?;
+    for note in &inv.notes {
+        eprintln!("note: {note}");
+    }
+    let indirect: Vec<&str> = inv
+        .components
+        .iter()
+        .filter(|c| c.indirect.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !indirect.is_empty() {
+        eprintln!(
+            "note: `{}` {} set through a variable (`-> ${{var}}`), not a literal version; promote never edits {}\nhint: list the file that sets the variable (often a `dotenv` source)",
+            indirect.join("`, `"),
+            if indirect.len() == 1 { "is" } else { "are" },
+            if indirect.len() == 1 { "it" } else { "them" },
+        );
+    }
+    let out = match args.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&JsonVersions::new(&inv))?
+        ),
+        Format::Text => render_table(&inv, false),
+        Format::Markdown => render_table(&inv, true),
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(0)
+}
+
+/// `promote versions --format json`, schema version 1.
+#[derive(Serialize)]
+struct JsonVersions<'a> {
+    schema_version: u32,
+    components: Vec<JsonComponent<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonComponent<'a> {
+    id: &'a str,
+    name: &'a str,
+    version: &'a str,
+    file: &'a str,
+    line: usize,
+    column: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    indirect: Option<&'a str>,
+}
+
+impl<'a> JsonVersions<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        let components = inv
+            .components
+            .iter()
+            .map(|c| JsonComponent {
+                id: &c.name,
+                name: &c.name,
+                version: &c.version,
+                file: &inv.file,
+                line: c.line,
+                column: c.column,
+                indirect: c.indirect.as_deref(),
+            })
+            .collect();
+        JsonVersions {
+            schema_version: 1,
+            components,
+        }
+    }
+}
+
+/// An aligned text table (or a markdown one) of component, version, line and column.
+fn render_table(inv: &Inventory, markdown: bool) -> String {
+    let mut rows = vec![["COMPONENT", "VERSION", "LINE", "COLUMN"].map(String::from)];
+    for c in &inv.components {
+        let version = match &c.indirect {
+            Some(variable) => format!("-> ${{{variable}}}"),
+            None => c.version.clone(),
+        };
+        rows.push([
+            c.name.clone(),
+            version,
+            c.line.to_string(),
+            c.column.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, &w))| match i {
+                0 | 1 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        if markdown {
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            if n == 0 {
+                let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+                out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+            }
+        } else {
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `promote set FILE COMPONENT VERSION`: edit one version in place, or print the diff.
 pub fn set(args: &SetArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`promote set {}` is not available yet", args.file.display())
+    let label = args.file.display().to_string();
+    let bytes = fs_err::read(&args.file)?;
+    let loc = args.locator.locator(&label, &bytes)?;
+    let out = source::set_versions(
+        &loc,
+        &label,
+        &bytes,
+        &[(args.component.as_str(), args.version.as_str())],
+    )?;
+    if out == bytes {
+        eprintln!(
+            "note: `{}` is already at `{}`; nothing to change",
+            args.component, args.version
+        );
+        return Ok(0);
+    }
+    if args.dry_run {
+        std::io::stdout().write_all(unified_diff(&label, &bytes, &out).as_bytes())?;
+        return Ok(0);
+    }
+    write_atomically(&args.file, &out)?;
+    eprintln!("set `{}` to `{}` in {label}", args.component, args.version);
+    Ok(0)
+}
+
+/// A unified diff of one file with `--- a/FILE` and `+++ b/FILE` headers.
+pub fn unified_diff(file: &str, old: &[u8], new: &[u8]) -> String {
+    let file = file.trim_start_matches('/');
+    let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{file}"), &format!("b/{file}"))
+        .to_string()
+}
+
+/// Replace `path` with `bytes` through a temp file in the same folder, keeping its permissions.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // Write through a symlink (a shared versions file linked into each environment), not over it.
+    let resolved = fs_err::canonicalize(path)?;
+    let path = resolved.as_path();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let perms = fs_err::metadata(path)?.permissions();
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
+    fs_err::set_permissions(tmp.path(), perms)?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+    Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod file;
 pub mod project;
 pub mod run;
+pub mod runner;
 
 use std::path::PathBuf;
 

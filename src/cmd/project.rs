@@ -1,2 +1,390 @@
 //! Commands on a whole repository and its config: `plan`, `apply`, `check`, the versions matrix.
-//! Placeholder: implemented in its own change.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{Format, ProjectArgs};
+use crate::config::Config;
+use crate::gate::Eligibility;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::repo::{Files, Repo, WorkTree};
+
+/// Which promotion and which components.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Source environment (default: the config's first promotion).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Target environment.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Read the source environment at this git revision (default: the working tree).
+    #[arg(long = "at", value_name = "REV")]
+    pub rev: Option<String>,
+    /// Only these components (id or name, globs allowed); repeatable.
+    #[arg(long = "component", value_name = "ID")]
+    pub components: Vec<String>,
+    /// Only components of this group; repeatable.
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Promote this version instead of the source's (`ID=VERSION`); repeatable.
+    #[arg(long = "pin", value_name = "ID=VERSION")]
+    pub pins: Vec<String>,
+    /// Allow downgrades.
+    #[arg(long)]
+    pub force: bool,
+    /// Plan components that exist in the source but not in the target.
+    #[arg(long)]
+    pub add_missing: bool,
+    /// Replay a GitHub event: its name (`status`, `push`, ...).
+    #[arg(long, requires = "event_path")]
+    pub event_name: Option<String>,
+    /// Replay a GitHub event: the payload file.
+    #[arg(long, requires = "event_name")]
+    pub event_path: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Print the plan and the diff, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MatrixArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[arg(long)]
+    pub env: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// Load the config of a repository folder.
+pub fn load_config(project: &ProjectArgs) -> anyhow::Result<Config> {
+    let path = project.repo.join(&project.config);
+    let label = project.config.display().to_string();
+    let bytes = fs_err::read(&path).with_context(|| {
+        format!(
+            "no config at `{}`\nhint: create `.github/promote.toml` or pass `--config`",
+            path.display()
+        )
+    })?;
+    Ok(Config::load(&label, &bytes)?)
+}
+
+impl PlanArgs {
+    pub fn options(&self) -> anyhow::Result<PlanOptions> {
+        Ok(PlanOptions {
+            components: self.components.clone(),
+            groups: self.groups.clone(),
+            pins: self
+                .pins
+                .iter()
+                .map(|p| plan::parse_pin(p))
+                .collect::<Result<_, _>>()?,
+            force: self.force,
+            add_missing: self.add_missing,
+        })
+    }
+}
+
+/// Files of `env`: its own branch when it has one, else the working tree.
+fn env_files<'r>(
+    config: &Config,
+    env: &str,
+    root: &Path,
+    repo: Option<&'r Repo>,
+) -> anyhow::Result<Box<dyn Files + 'r>> {
+    match (
+        config.environment(env).and_then(|e| e.branch.as_deref()),
+        repo,
+    ) {
+        (Some(branch), Some(repo)) => Ok(Box::new(repo.at(branch)?)),
+        (Some(branch), None) => anyhow::bail!(
+            "environment `{env}` lives on branch `{branch}`, but {} is not a git repository",
+            root.display()
+        ),
+        (None, _) => Ok(Box::new(worktree(config, env, root, repo))),
+    }
+}
+
+/// The working tree, named after the `HEAD` commit (`<sha>-dirty` when `env`'s files differ from
+/// it, as `git describe --dirty` does), so a commit's `Promoted-From` trailer names a commit.
+fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> WorkTree {
+    let tree = WorkTree::new(root);
+    let Some(repo) = repo else { return tree };
+    let Ok(sha) = repo.head_sha() else {
+        return tree;
+    };
+    let paths: Vec<String> = config
+        .sources
+        .iter()
+        .filter_map(|s| s.path_for(env))
+        .collect();
+    match repo.is_clean(&paths) {
+        Ok(true) => tree.with_label(sha),
+        Ok(false) => tree.with_label(format!("{sha}-dirty")),
+        Err(_) => tree,
+    }
+}
+
+/// Compute the plan `plan`/`apply` print or write.
+pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
+    if args.event_name.is_some() {
+        return crate::cmd::run::replay(args);
+    }
+    let config = load_config(&args.project)?;
+    let promotion = config
+        .pick_promotion(args.from.as_deref(), args.to.as_deref())?
+        .clone();
+    let root = &args.project.repo;
+    let repo = Repo::open(root).ok();
+    let source: Box<dyn Files> = match (&args.rev, &repo) {
+        (Some(rev), Some(repo)) => Box::new(repo.at(rev)?),
+        (Some(_), None) => anyhow::bail!("`--at` needs a git repository at {}", root.display()),
+        (None, _) => env_files(&config, &promotion.from, root, repo.as_ref())?,
+    };
+    let target = env_files(&config, &promotion.to, root, repo.as_ref())?;
+    let plan = plan::build(
+        &config,
+        &promotion,
+        source.as_ref(),
+        target.as_ref(),
+        &Eligibility::all("local run"),
+        &args.options()?,
+    )?;
+    Ok((config, plan))
+}
+
+pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) {
+    match format {
+        Format::Text => print!("{}", plan::render::text(plan)),
+        Format::Json => println!("{}", plan::render::json(plan)),
+        Format::Markdown => print!("{}", plan::render::markdown(plan, checklist)),
+    }
+}
+
+pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
+    let (config, plan) = compute(args)?;
+    let checklist = config
+        .promotion(&plan.from, &plan.to)
+        .map(|p| p.checklist.clone())
+        .unwrap_or_default();
+    print_plan(&plan, args.format, &checklist);
+    Ok(0)
+}
+
+pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
+    let (config, plan) = compute(&args.plan)?;
+    let checklist = config
+        .promotion(&plan.from, &plan.to)
+        .map(|p| p.checklist.clone())
+        .unwrap_or_default();
+    print_plan(&plan, args.plan.format, &checklist);
+    if args.dry_run {
+        for e in &plan.edits {
+            eprint!("{}", e.diff);
+        }
+        return Ok(0);
+    }
+    if config
+        .environment(&plan.to)
+        .and_then(|e| e.branch.as_ref())
+        .is_some()
+    {
+        anyhow::bail!(
+            "`{}` lives on its own branch: `apply` writes the working tree only\nhint: check out that branch, or use `promote run` to deliver",
+            plan.to
+        );
+    }
+    write_all(&args.plan.project.repo, &plan)?;
+    eprintln!("wrote {} file(s)", plan.edits.len());
+    Ok(0)
+}
+
+/// Write every edit, all or none: every temporary file first, then the renames.
+pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let tree = WorkTree::new(root);
+    let mut staged = Vec::new();
+    for e in &plan.edits {
+        let path = tree.resolve(&e.path)?;
+        let current = fs_err::read(&path)?;
+        anyhow::ensure!(
+            current == e.before,
+            "{}: changed since it was planned; nothing written",
+            e.path
+        );
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".promote-")
+            .tempfile_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &e.after)?;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            tmp.as_file().set_permissions(meta.permissions())?;
+        }
+        staged.push((tmp, path));
+    }
+    // A rename can still fail (a full disk, a file made read-only meanwhile): put back the files
+    // already renamed, so the working tree holds all the edits or none.
+    let mut done: Vec<(PathBuf, &[u8])> = Vec::new();
+    for ((tmp, path), edit) in staged.into_iter().zip(&plan.edits) {
+        if let Err(e) = tmp.persist(&path) {
+            let restored = done
+                .iter()
+                .filter(|(p, before)| std::fs::write(p, before).is_ok())
+                .count();
+            return Err(e.error).with_context(|| {
+                format!(
+                    "writing {}; restored {restored} of {} file(s) already written",
+                    path.display(),
+                    done.len()
+                )
+            });
+        }
+        done.push((path, &edit.before));
+    }
+    Ok(())
+}
+
+pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
+    let config = load_config(project)?;
+    let repo = Repo::open(&project.repo).ok();
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for env in &config.environments {
+        let files = match env_files(&config, &env.name, &project.repo, repo.as_ref()) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        for (i, src) in config.sources.iter().enumerate() {
+            let Some(path) = src.path_for(&env.name) else {
+                continue;
+            };
+            match files.read(&path) {
+                Ok(Some(bytes)) => match crate::source::read(&src.locator(), &path, &bytes) {
+                    Ok(inv) => count += inv.components.len(),
+                    Err(e) => problems.push(e.to_string()),
+                },
+                Ok(None) => problems.push(
+                    config
+                        .source_error(
+                            i,
+                            format!("`{path}` (environment `{}`) does not exist", env.name),
+                        )
+                        .to_string(),
+                ),
+                Err(e) => problems.push(format!("{path}: {e}")),
+            }
+        }
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} environments, {} sources, {count} components",
+            config.environments.len(),
+            config.sources.len()
+        );
+        Ok(0)
+    } else {
+        eprintln!("{} problem(s)", problems.len());
+        Ok(1)
+    }
+}
+
+/// `promote versions` without a file: components x environments, drift marked.
+pub fn matrix(args: &MatrixArgs) -> anyhow::Result<i32> {
+    let config = load_config(&args.project)?;
+    let repo = Repo::open(&args.project.repo).ok();
+    let envs: Vec<&str> = config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|e| args.env.as_deref().is_none_or(|x| x == *e))
+        .collect();
+    anyhow::ensure!(
+        !envs.is_empty(),
+        "unknown environment `{}`",
+        args.env.as_deref().unwrap_or_default()
+    );
+    let mut ids: Vec<String> = Vec::new();
+    let mut cells: Vec<std::collections::BTreeMap<String, String>> = Vec::new();
+    for env in &envs {
+        let files = env_files(&config, env, &args.project.repo, repo.as_ref())?;
+        let inv = plan::inventory(&config, env, files.as_ref())?;
+        let mut row = std::collections::BTreeMap::new();
+        for c in inv.components {
+            if !ids.contains(&c.id) {
+                ids.push(c.id.clone());
+            }
+            row.insert(c.id, c.version);
+        }
+        cells.push(row);
+    }
+    let drift = |id: &str| {
+        let mut vs = cells.iter().filter_map(|r| r.get(id));
+        let first = vs.next();
+        vs.any(|v| Some(v) != first)
+    };
+    if args.format == Format::Json {
+        let rows: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| {
+                let versions: serde_json::Map<String, serde_json::Value> = envs
+                    .iter()
+                    .zip(&cells)
+                    .map(|(e, r)| {
+                        (
+                            e.to_string(),
+                            r.get(id)
+                                .map_or(serde_json::Value::Null, |v| v.clone().into()),
+                        )
+                    })
+                    .collect();
+                serde_json::json!({"id": id, "versions": versions, "drift": drift(id)})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"schema_version": 1, "environments": envs, "components": rows})
+            )?
+        );
+        return Ok(0);
+    }
+    let w = ids.iter().map(String::len).max().unwrap_or(9).max(9);
+    let cw: Vec<usize> = envs
+        .iter()
+        .zip(&cells)
+        .map(|(e, r)| r.values().map(String::len).max().unwrap_or(0).max(e.len()))
+        .collect();
+    let mut line = format!("{:<w$}", "COMPONENT");
+    for (e, c) in envs.iter().zip(&cw) {
+        line.push_str(&format!("  {e:<c$}"));
+    }
+    println!("{}", line.trim_end());
+    for id in &ids {
+        let mut line = format!("{id:<w$}");
+        for (r, c) in cells.iter().zip(&cw) {
+            line.push_str(&format!("  {:<c$}", r.get(id).map_or("-", String::as_str)));
+        }
+        if drift(id) {
+            line.push_str("  *drift*");
+        }
+        println!("{}", line.trim_end());
+    }
+    Ok(0)
+}

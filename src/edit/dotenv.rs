@@ -1,8 +1,243 @@
-//! dotenv: placeholder, implemented in its own change.
+//! dotenv: `KEY=value` lines, read with a small line parser that records each value's byte span.
+//!
+//! Accepted: blank lines, `#` comment lines (so `# renovate:` annotations), an optional `export `
+//! prefix, and values written plain, `'single'` or `"double"` quoted, each optionally followed by
+//! ` # comment`. Anything else is an error naming its line and column.
 
-use super::QuoteStyle;
+use std::ops::Range;
 
-/// Render `value` as a dotenv value, keeping its quotes.
-pub fn render_value(value: &str, _style: QuoteStyle) -> String {
-    value.to_string()
+use super::{EditError, QuoteStyle};
+
+/// One `KEY=value` assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    /// The decoded value.
+    pub value: String,
+    /// Byte span of the value, quotes included (empty at the `=` for an empty plain value).
+    pub span: Range<usize>,
+    pub style: QuoteStyle,
+    /// 1-based line of the assignment.
+    pub line: usize,
+}
+
+/// Parse every assignment of `text`.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, EditError> {
+    let mut entries = Vec::new();
+    let mut start = 0;
+    for (i, raw_line) in text.split_inclusive('\n').enumerate() {
+        let line = raw_line.trim_end_matches(['\n', '\r']);
+        let entry = parse_line(line, start, i + 1).map_err(|(col, message)| EditError::Parse {
+            file: file.to_string(),
+            line: i + 1,
+            column: line.get(..col).map_or(col, |s| s.chars().count()) + 1,
+            message,
+        })?;
+        entries.extend(entry);
+        start += raw_line.len();
+    }
+    Ok(entries)
+}
+
+/// A line error: byte column within the line, message.
+type LineError = (usize, String);
+
+fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, LineError> {
+    let body = line.trim_start();
+    if body.is_empty() || body.starts_with('#') {
+        return Ok(None);
+    }
+    let mut pos = line.len() - body.len();
+    if let Some(rest) = body.strip_prefix("export")
+        && rest.starts_with([' ', '\t'])
+    {
+        pos = line.len() - rest.trim_start().len();
+    }
+    let Some(eq) = line[pos..].find('=').map(|i| pos + i) else {
+        return Err((pos, "expected `KEY=value`".to_string()));
+    };
+    let key = line[pos..eq].trim_end();
+    if let Some(bad) = key
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_' || (i > 0 && ".-".contains(c))))
+    {
+        return Err((pos + bad.0, format!("invalid character in key `{key}`")));
+    }
+    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err((pos, "expected a key before `=`".to_string()));
+    }
+    // `KEY= # note` is an empty value and a comment: the value then starts right after `=`.
+    let after_eq = &line[eq + 1..];
+    let trimmed = after_eq.trim_start_matches([' ', '\t']);
+    let vstart = if trimmed.starts_with('#') && trimmed.len() < after_eq.len() {
+        eq + 1
+    } else {
+        line.len() - trimmed.len()
+    };
+    let (value, vend, style) = parse_value(line, vstart)?;
+    Ok(Some(Entry {
+        key: key.to_string(),
+        value,
+        span: start + vstart..start + vend,
+        style,
+        line: number,
+    }))
+}
+
+/// Parse the value starting at byte `at`: (decoded value, end byte, style).
+fn parse_value(line: &str, at: usize) -> Result<(String, usize, QuoteStyle), LineError> {
+    let rest = &line[at..];
+    let (value, end, style) = match rest.chars().next() {
+        Some(q @ ('\'' | '"')) => {
+            let (value, len) =
+                quoted(&rest[1..], q).ok_or((at, "unterminated quote".to_string()))?;
+            let style = if q == '\'' {
+                QuoteStyle::Single
+            } else {
+                QuoteStyle::Double
+            };
+            (value, at + 1 + len + 1, style)
+        }
+        _ => {
+            // A plain value ends at ` #` (a trailing comment) or the end of the line.
+            let comment = rest
+                .char_indices()
+                .find(|&(i, c)| c == '#' && i > 0 && rest[..i].ends_with([' ', '\t']))
+                .map_or(rest.len(), |(i, _)| i);
+            let value = rest[..comment].trim_end_matches([' ', '\t']);
+            if let Some(i) = value.find(['"', '\'']) {
+                return Err((at + i, "unexpected quote inside a plain value".to_string()));
+            }
+            (value.to_string(), at + value.len(), QuoteStyle::Plain)
+        }
+    };
+    let after = line[end..].trim_start_matches([' ', '\t']);
+    if !after.is_empty() && !after.starts_with('#') {
+        return Err((
+            line.len() - after.len(),
+            "unexpected text after the value".to_string(),
+        ));
+    }
+    Ok((value, end, style))
+}
+
+/// Read a quoted string after its opening quote: (decoded value, byte length before the closer).
+fn quoted(s: &str, quote: char) -> Option<(String, usize)> {
+    let mut value = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            c if c == quote => return Some((value, i)),
+            '\\' if quote == '"' => {
+                let (_, next) = chars.next()?;
+                value.push(match next {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    other => other,
+                });
+            }
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// Render `value` as a dotenv value, keeping its quotes where the value allows.
+///
+/// A plain value that would read back differently (spaces, `#`, quotes, `$`, `\`) is double
+/// quoted; a single-quoted one holding `'` falls back to double quotes.
+pub fn render_value(value: &str, style: QuoteStyle) -> String {
+    let special = |c: char| c.is_whitespace() || "#'\"$\\`".contains(c) || c.is_control();
+    match style {
+        QuoteStyle::Plain if !value.chars().any(special) => value.to_string(),
+        QuoteStyle::Single if !value.contains('\'') && !value.chars().any(char::is_control) => {
+            format!("'{value}'")
+        }
+        _ => {
+            let mut out = String::with_capacity(value.len() + 2);
+            out.push('"');
+            for c in value.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_plain_quoted_and_exported_values() {
+        let text = "# renovate: datasource=helm\r\nexport CILIUM=1.18.6 # pin\r\nA='x y'\nB = \"q\\\"z\"\nEMPTY=\nNOTE= # later\nHASH=#1\n";
+        let entries = parse("f", text).unwrap();
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str(), &text[e.span.clone()]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("CILIUM", "1.18.6", "1.18.6"),
+                ("A", "x y", "'x y'"),
+                ("B", "q\"z", "\"q\\\"z\""),
+                ("EMPTY", "", ""),
+                ("NOTE", "", ""),
+                ("HASH", "#1", "#1"),
+            ]
+        );
+        // An empty value before a comment sits right after `=`, so setting it keeps the comment.
+        let note = &entries[4];
+        assert_eq!(&text[note.span.start - 1..note.span.start + 2], "= #");
+    }
+
+    #[test]
+    fn bad_lines_name_line_and_column() {
+        let err = parse("f", "A=1\n  not a pin\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::Parse {
+                    line: 2,
+                    column: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = parse("f", "A=1\nB=\"open\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::Parse {
+                    line: 2,
+                    column: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn rendered_values_read_back() {
+        for style in [QuoteStyle::Plain, QuoteStyle::Single, QuoteStyle::Double] {
+            for value in ["1.2.3", "a b", "it's", "x#y", "q\"z", "$HOME"] {
+                let text = format!("K={}\n", render_value(value, style));
+                let entries = parse("f", &text).unwrap();
+                assert_eq!(entries[0].value, value, "{text}");
+            }
+        }
+    }
 }

@@ -154,6 +154,37 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// Split a dotted path into its segments; a segment in double quotes may hold dots
+/// (`tools."aqua:cli/cli"`, `locals.versions."helm.charts"`). Empty segments are dropped.
+pub fn split_path(path: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => segments.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    segments.push(current);
+    segments.retain(|s| !s.is_empty());
+    segments
+}
+
+/// `name` as one segment of a dotted address: quoted unless it is a bare key (letters, digits, `_-`).
+pub fn path_segment(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\\\""))
+    }
+}
+
 /// Decode a file as UTF-8, or fail naming the first bad byte's line and column.
 pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
     std::str::from_utf8(bytes).map_err(|e| {
@@ -229,6 +260,18 @@ mod tests {
         assert_eq!(idx.line_col(0), (1, 1));
         assert_eq!(idx.line_col(4), (1, 4));
         assert_eq!(idx.line_col(7), (2, 2));
+    }
+
+    #[test]
+    fn paths_split_outside_quotes() {
+        assert_eq!(split_path("locals.versions"), ["locals", "versions"]);
+        assert_eq!(
+            split_path("tools.\"aqua:cli/cli\".x"),
+            ["tools", "aqua:cli/cli", "x"]
+        );
+        assert_eq!(split_path(""), Vec::<String>::new());
+        assert_eq!(path_segment("cert-manager"), "cert-manager");
+        assert_eq!(path_segment("ghcr.io/org/dex"), "\"ghcr.io/org/dex\"");
     }
 
     #[test]

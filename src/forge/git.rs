@@ -1,1 +1,476 @@
-//! Placeholder: implemented in its own change.
+//! `GitForge`: commit-mode `git`. Works in a local clone (the workspace) with git2 and pushes to
+//! a remote (`origin`); for remotes other than GitHub and for offline tests.
+//!
+//! - Branch heads come from the remote itself (`ls-remote`), never from stale local refs.
+//! - Commits are built in memory from the expected head's tree (the work tree and the checked-out
+//!   branch are not touched) and pushed without force; a push the remote rejects because the
+//!   branch moved is `ForgeError::Conflict`.
+//! - The token is given to libgit2 through a credentials callback (`x-access-token:TOKEN`), never
+//!   written into `.git/config` or the remote URL.
+//! - A git remote has no commit statuses and no pull requests: those calls return
+//!   `ForgeError::Other` with a hint to use `commit-mode = "api"`, rather than an empty list that
+//!   a gate would read as "nothing succeeded".
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use git2::{
+    Cred, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions, Index, IndexEntry,
+    IndexTime, Oid, PushOptions, RemoteCallbacks, Repository, Signature,
+};
+
+use super::{
+    CommitStatus, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec, TagOutcome, Token,
+};
+
+/// Private ref used to name the commit being pushed; the checked-out branch stays as it is.
+const PUSH_REF: &str = "refs/promote/push";
+
+/// The git forge over a local clone.
+pub struct GitForge {
+    repo: Repository,
+    remote: String,
+    token: Option<Token>,
+    author: (String, String),
+}
+
+impl std::fmt::Debug for GitForge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitForge")
+            .field("path", &self.repo.path())
+            .field("remote", &self.remote)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+fn git_error(action: &str, e: &git2::Error) -> ForgeError {
+    let message = e.message();
+    match e.code() {
+        ErrorCode::Auth => ForgeError::Unauthorized,
+        ErrorCode::NotFastForward => ForgeError::Conflict {
+            what: format!("{action}: {message}"),
+        },
+        ErrorCode::NotFound => ForgeError::NotFound {
+            what: format!("{action}: {message}"),
+        },
+        ErrorCode::Owner => ForgeError::Other(format!(
+            "{action}: {message}\nhint: the workspace belongs to another user; mark it a `safe.directory`"
+        )),
+        _ if e.class() == ErrorClass::Http && message.contains("403") => ForgeError::Forbidden {
+            action: action.to_owned(),
+            permission: "contents: write".to_owned(),
+        },
+        _ => ForgeError::Other(format!("{action}: {message}")),
+    }
+}
+
+/// Copy a commit and the objects of its tree that `to` lacks (a tree already there is complete).
+fn copy_objects(from: &git2::Odb<'_>, to: &git2::Odb<'_>, commit: Oid) -> Result<(), git2::Error> {
+    fn copy(from: &git2::Odb<'_>, to: &git2::Odb<'_>, oid: Oid) -> Result<bool, git2::Error> {
+        if to.exists(oid) {
+            return Ok(false);
+        }
+        let obj = from.read(oid)?;
+        to.write(obj.kind(), obj.data())?;
+        Ok(true)
+    }
+    if !copy(from, to, commit)? {
+        return Ok(());
+    }
+    let data = from.read(commit)?;
+    let text = String::from_utf8_lossy(data.data());
+    let tree = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("tree "))
+        .ok_or_else(|| git2::Error::from_str("commit without a tree"))?;
+    let mut stack = vec![Oid::from_str(tree.trim())?];
+    while let Some(oid) = stack.pop() {
+        if !copy(from, to, oid)? {
+            continue;
+        }
+        let raw = from.read(oid)?;
+        let mut rest = raw.data();
+        // Tree entries: `<mode> <name>\0<20-byte id>`.
+        while let Some(nul) = rest.iter().position(|&b| b == 0) {
+            let mode = rest[..nul].split(|&b| b == b' ').next().unwrap_or_default();
+            let id = Oid::from_bytes(&rest[nul + 1..nul + 21])?;
+            if mode == b"40000" {
+                stack.push(id);
+            } else if mode != b"160000" {
+                copy(from, to, id)?;
+            }
+            rest = &rest[nul + 21..];
+        }
+    }
+    Ok(())
+}
+
+fn unsupported(what: &str) -> ForgeError {
+    ForgeError::Other(format!(
+        "{what} need commit-mode = api\nhint: a plain git remote has no {what}; set `commit-mode = \"api\"`"
+    ))
+}
+
+impl GitForge {
+    /// Open the clone at `workspace`, pushing to `origin`.
+    pub fn open(workspace: &Path, token: Option<Token>) -> Result<Self, ForgeError> {
+        let action = format!("opening the git repository at `{}`", workspace.display());
+        let repo = Repository::open(workspace).map_err(|e| git_error(&action, &e))?;
+        let author = repo
+            .signature()
+            .ok()
+            .and_then(|s| Some((s.name().ok()?.to_owned(), s.email().ok()?.to_owned())))
+            .unwrap_or_else(|| {
+                (
+                    "github-actions[bot]".to_owned(),
+                    "41898282+github-actions[bot]@users.noreply.github.com".to_owned(),
+                )
+            });
+        Ok(GitForge {
+            repo,
+            remote: "origin".to_owned(),
+            token,
+            author,
+        })
+    }
+
+    /// Push to and read from another remote than `origin`.
+    pub fn with_remote(mut self, remote: &str) -> Self {
+        self.remote = remote.to_owned();
+        self
+    }
+
+    /// Author and committer of promote's commits.
+    pub fn with_author(mut self, name: &str, email: &str) -> Self {
+        self.author = (name.to_owned(), email.to_owned());
+        self
+    }
+
+    fn callbacks(&self) -> RemoteCallbacks<'_> {
+        let mut callbacks = RemoteCallbacks::new();
+        let mut asked = false;
+        callbacks.credentials(move |_url, _user, allowed| {
+            // libgit2 asks again after a rejected credential: answer once, then give up.
+            match &self.token {
+                Some(token) if !asked && allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
+                    asked = true;
+                    Cred::userpass_plaintext("x-access-token", token.expose())
+                }
+                _ => Err(git2::Error::new(
+                    ErrorCode::Auth,
+                    ErrorClass::Http,
+                    "no usable credentials",
+                )),
+            }
+        });
+        callbacks
+    }
+
+    /// The remote's refs (`ls-remote`), peeled tags as `refs/tags/NAME^{}`.
+    fn remote_refs(&self) -> Result<HashMap<String, Oid>, ForgeError> {
+        let action = format!("listing the refs of `{}`", self.remote);
+        let mut remote = self
+            .repo
+            .find_remote(&self.remote)
+            .map_err(|e| git_error(&action, &e))?;
+        let connection = remote
+            .connect_auth(Direction::Fetch, Some(self.callbacks()), None)
+            .map_err(|e| git_error(&action, &e))?;
+        let heads = connection.list().map_err(|e| git_error(&action, &e))?;
+        Ok(heads
+            .iter()
+            .map(|h| (h.name().to_owned(), h.oid()))
+            .collect())
+    }
+
+    fn fetch(&self, refspec: &str) -> Result<(), ForgeError> {
+        let action = format!("fetching `{refspec}` from `{}`", self.remote);
+        let mut remote = self
+            .repo
+            .find_remote(&self.remote)
+            .map_err(|e| git_error(&action, &e))?;
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks());
+        remote
+            .fetch(&[refspec], Some(&mut options), None)
+            .map_err(|e| git_error(&action, &e))
+    }
+
+    /// The remote head of `branch`, fetched so the commit is available locally.
+    fn remote_head(&self, branch: &str) -> Result<Oid, ForgeError> {
+        let name = format!("refs/heads/{branch}");
+        let oid = *self
+            .remote_refs()?
+            .get(&name)
+            .ok_or_else(|| ForgeError::NotFound {
+                what: format!("branch `{branch}` on `{}`", self.remote),
+            })?;
+        if self.repo.find_commit(oid).is_err() {
+            self.fetch(&format!("+{name}:refs/remotes/{}/{branch}", self.remote))?;
+        }
+        Ok(oid)
+    }
+
+    fn resolve(&self, rev: &str) -> Result<Oid, ForgeError> {
+        if let Ok(oid) = Oid::from_str(rev)
+            && rev.len() == 40
+            && self.repo.find_commit(oid).is_ok()
+        {
+            return Ok(oid);
+        }
+        let refs = self.remote_refs()?;
+        if refs.contains_key(&format!("refs/heads/{rev}")) {
+            return self.remote_head(rev);
+        }
+        let tag = format!("refs/tags/{rev}");
+        if let Some(oid) = refs.get(&format!("{tag}^{{}}")).or_else(|| refs.get(&tag)) {
+            if self.repo.find_commit(*oid).is_err() {
+                self.fetch(&format!("+{tag}:{tag}"))?;
+            }
+            return Ok(*oid);
+        }
+        let object = self
+            .repo
+            .revparse_single(rev)
+            .map_err(|e| git_error(&format!("resolving `{rev}`"), &e))?;
+        Ok(object.id())
+    }
+
+    /// Push `oid` to `dest` on the remote; a rejection is a `Conflict`.
+    fn push(&self, oid: Oid, dest: &str, force: bool) -> Result<(), ForgeError> {
+        let action = format!("pushing {oid} to `{dest}` on `{}`", self.remote);
+        self.repo
+            .reference(PUSH_REF, oid, true, "promote: push")
+            .map_err(|e| git_error(&action, &e))?;
+        let mut remote = self
+            .repo
+            .find_remote(&self.remote)
+            .map_err(|e| git_error(&action, &e))?;
+        let mut rejected = None;
+        let result = {
+            let mut callbacks = self.callbacks();
+            callbacks.push_update_reference(|_refname, status| {
+                rejected = status.map(str::to_owned);
+                Ok(())
+            });
+            let mut options = PushOptions::new();
+            options.remote_callbacks(callbacks);
+            let refspec = format!("{}{PUSH_REF}:{dest}", if force { "+" } else { "" });
+            remote.push(&[refspec], Some(&mut options))
+        };
+        if let Ok(mut reference) = self.repo.find_reference(PUSH_REF) {
+            reference.delete().ok();
+        }
+        result.map_err(|e| git_error(&action, &e))?;
+        match rejected {
+            Some(reason) => Err(ForgeError::Conflict {
+                what: format!("{action}: rejected ({reason})"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The remote's folder when it is a repository on disk (a path or `file://` URL).
+    fn local_remote_path(&self) -> Option<std::path::PathBuf> {
+        let remote = self.repo.find_remote(&self.remote).ok()?;
+        let url = remote.url().ok()?;
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        (!path.contains("://") && !path.contains('@')).then(|| std::path::PathBuf::from(path))
+    }
+
+    /// Move `branch` on the remote from `expected` to `oid`, never losing a commit pushed in
+    /// between. A network remote refuses a non-fast-forward push itself; libgit2's push to a
+    /// repository on disk does not, so there the new objects are copied into it and the branch
+    /// moves with a compare-and-swap on the remote's reference.
+    fn push_fast_forward(&self, oid: Oid, expected: Oid, branch: &str) -> Result<(), ForgeError> {
+        let dest = format!("refs/heads/{branch}");
+        let Some(path) = self.local_remote_path() else {
+            return self.push(oid, &dest, false);
+        };
+        let action = format!("moving `{dest}` in `{}`", path.display());
+        let remote = Repository::open(&path).map_err(|e| git_error(&action, &e))?;
+        let (from, to) = (
+            self.repo.odb().map_err(|e| git_error(&action, &e))?,
+            remote.odb().map_err(|e| git_error(&action, &e))?,
+        );
+        copy_objects(&from, &to, oid).map_err(|e| git_error(&action, &e))?;
+        match remote.reference_matching(&dest, oid, true, expected, "promote: fast-forward") {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked) => {
+                Err(ForgeError::Conflict {
+                    what: format!("{action}: the branch moved ({})", e.message()),
+                })
+            }
+            Err(e) => Err(git_error(&action, &e)),
+        }
+    }
+
+    /// The tree of `parent` with `changes` applied, written to the object database.
+    fn tree_with(
+        &self,
+        parent: &git2::Commit<'_>,
+        changes: &[FileChange],
+    ) -> Result<Oid, git2::Error> {
+        let mut index = Index::new()?;
+        index.read_tree(&parent.tree()?)?;
+        for change in changes {
+            let path = Path::new(&change.path);
+            match &change.contents {
+                None => index.remove_path(path)?,
+                Some(bytes) => {
+                    // Keep an existing file's mode (an executable script stays executable).
+                    let mode = index.get_path(path, 0).map_or(0o100644, |e| e.mode);
+                    let entry = IndexEntry {
+                        ctime: IndexTime::new(0, 0),
+                        mtime: IndexTime::new(0, 0),
+                        dev: 0,
+                        ino: 0,
+                        mode,
+                        uid: 0,
+                        gid: 0,
+                        file_size: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+                        id: self.repo.blob(bytes)?,
+                        flags: 0,
+                        flags_extended: 0,
+                        path: change.path.as_bytes().to_vec(),
+                    };
+                    index.add(&entry)?;
+                }
+            }
+        }
+        index.write_tree_to(&self.repo)
+    }
+
+    fn commit_on(
+        &self,
+        expected: Oid,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<Oid, git2::Error> {
+        let parent = self.repo.find_commit(expected)?;
+        let tree = self.repo.find_tree(self.tree_with(&parent, changes)?)?;
+        let signature = Signature::now(&self.author.0, &self.author.1)?;
+        self.repo
+            .commit(None, &signature, &signature, message, &tree, &[&parent])
+    }
+}
+
+impl Forge for GitForge {
+    fn list_statuses(&self, _sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        Err(unsupported("commit statuses"))
+    }
+
+    fn branch_head(&self, branch: &str) -> Result<String, ForgeError> {
+        Ok(self.remote_head(branch)?.to_string())
+    }
+
+    fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError> {
+        let action = format!("reading `{path}` at `{rev}`");
+        let oid = self.resolve(rev)?;
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| git_error(&action, &e))?;
+        let tree = commit.tree().map_err(|e| git_error(&action, &e))?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            return Ok(None);
+        };
+        let blob = self
+            .repo
+            .find_blob(entry.id())
+            .map_err(|e| git_error(&action, &e))?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {
+        let head = self.remote_head(branch)?;
+        let Ok(oid) = Oid::from_str(sha) else {
+            return Ok(false);
+        };
+        if oid == head {
+            return Ok(true);
+        }
+        Ok(self.repo.graph_descendant_of(head, oid).unwrap_or(false))
+    }
+
+    fn create_commit(
+        &self,
+        branch: &str,
+        expected_head: &str,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<String, ForgeError> {
+        let head = self.remote_head(branch)?;
+        if head.to_string() != expected_head {
+            return Err(ForgeError::Conflict {
+                what: format!("branch `{branch}` moved to {head}, expected {expected_head}"),
+            });
+        }
+        let action = format!("committing to `{branch}`");
+        let oid = self
+            .commit_on(head, message, changes)
+            .map_err(|e| git_error(&action, &e))?;
+        self.push_fast_forward(oid, head, branch)?;
+        let tracking = format!("refs/remotes/{}/{branch}", self.remote);
+        self.repo
+            .reference(&tracking, oid, true, "promote: pushed")
+            .map_err(|e| git_error(&action, &e))?;
+        Ok(oid.to_string())
+    }
+
+    fn set_branch(&self, branch: &str, sha: &str, force: bool) -> Result<(), ForgeError> {
+        let oid = self.resolve(sha)?;
+        self.push(oid, &format!("refs/heads/{branch}"), force)
+    }
+
+    fn find_open_pr(&self, _head: &str, _base: &str) -> Result<Option<PullRequest>, ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn list_open_prs(&self, _prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn create_pr(&self, _spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn update_pr(&self, _number: u64, _spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn close_pr(&self, _number: u64, _comment: Option<&str>) -> Result<(), ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn enable_auto_merge(&self, _pr: &PullRequest) -> Result<(), ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn merge_pr(&self, _number: u64) -> Result<String, ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+
+    fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError> {
+        let tag = format!("refs/tags/{name}");
+        let refs = self.remote_refs()?;
+        if let Some(existing) = refs.get(&format!("{tag}^{{}}")).or_else(|| refs.get(&tag)) {
+            return if existing.to_string() == sha {
+                Ok(TagOutcome::Exists)
+            } else {
+                Err(ForgeError::Conflict {
+                    what: format!("tag `{name}` already points at {existing}, not {sha}"),
+                })
+            };
+        }
+        let oid = self.resolve(sha)?;
+        self.push(oid, &tag, false)?;
+        Ok(TagOutcome::Created)
+    }
+
+    fn comment(&self, _number: u64, _body: &str) -> Result<(), ForgeError> {
+        Err(unsupported("pull requests"))
+    }
+}

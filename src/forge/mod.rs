@@ -4,6 +4,7 @@
 //! through `Forge`. `github` speaks the REST/GraphQL API through octocrab, `git` works on a local
 //! clone with git2 and pushes to `origin`, `memory` is the stateful fake used by logic tests.
 
+pub mod deliver;
 pub mod git;
 pub mod github;
 pub mod memory;
@@ -61,6 +62,33 @@ pub enum TagOutcome {
     Created,
     /// The tag already points at the same commit.
     Exists,
+}
+
+/// An API token. `Debug` and `Display` never show it; only `expose` does, at the call that sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Token(secret.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// Errors of talking to the forge, by meaning rather than by status code.

@@ -1,11 +1,35 @@
-//! Placeholder: implemented in its own change.
+//! `dotenv`: each `KEY=value` pin is a component named `KEY`.
 
-use super::{Inventory, Locator};
-use crate::edit::EditError;
+use super::{Component, Inventory, Locator, Syntax};
+use crate::edit::{self, EditError, LineIndex, QuoteStyle, dotenv};
 
-pub fn read(loc: &Locator, file: &str, _text: &str) -> Result<Inventory, EditError> {
-    Err(EditError::Other {
+pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
+    let index = LineIndex::new(text);
+    let components = dotenv::parse(file, text)?
+        .into_iter()
+        .map(|e| {
+            let (line, column) = index.line_col(e.span.start);
+            // Single quotes are literal in dotenv: no substitution happens inside them.
+            let indirect = match e.style {
+                QuoteStyle::Single => None,
+                _ => edit::indirect_variable(&e.value),
+            };
+            Component {
+                address: e.key.clone(),
+                name: e.key,
+                version: e.value,
+                indirect,
+                line,
+                column,
+                span: e.span,
+                style: e.style,
+                syntax: Syntax::Dotenv,
+            }
+        })
+        .collect();
+    Ok(Inventory {
         file: file.to_string(),
-        message: format!("kind `{}` is not available yet", loc.kind),
+        components,
+        notes: Vec::new(),
     })
 }

@@ -148,11 +148,14 @@ pub fn detect_kind(file: &str, bytes: &[u8]) -> Option<Kind> {
     ) {
         return Some(Kind::KustomizeImages);
     }
-    if name.ends_with(".hcl") {
+    if name.ends_with(".hcl") && declares_versions(text) {
         return Some(Kind::HclMap);
     }
     if name.ends_with(".env") {
         return Some(Kind::Dotenv);
+    }
+    if name.ends_with(".toml") {
+        return Some(Kind::Toml);
     }
     if name.ends_with(".yaml") || name.ends_with(".yml") {
         let flux = ["HelmRelease", "OCIRepository", "ResourceSet"]
@@ -166,6 +169,18 @@ pub fn detect_kind(file: &str, bytes: &[u8]) -> Option<Kind> {
         }
     }
     None
+}
+
+/// Whether HCL `text` has a `versions = ...` attribute or object key (the `hcl-map` shape).
+fn declares_versions(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let rest = line
+            .strip_prefix("versions")
+            .or_else(|| line.strip_prefix("\"versions\""))
+            .map(str::trim_start);
+        rest.is_some_and(|r| (r.starts_with('=') && !r.starts_with("==")) || r.starts_with(':'))
+    })
 }
 
 /// The default `at` for a kind when none is given (`locals.versions` for `hcl-map`).

@@ -326,6 +326,11 @@ fn bad_input_names_line_and_column() {
         read_err(Kind::KustomizeImages, empty),
         "bad.yaml:3:12: version of `a` is not a string scalar: an empty value"
     );
+    let dup_image = "images:\n  - name: a\n    newTag: v1\n  - name: a\n    newTag: v2\n";
+    assert_eq!(
+        read_err(Kind::KustomizeImages, dup_image),
+        "bad.yaml:5:13: duplicate component `a` (first defined at line 3)"
+    );
     let dup_release = "kind: HelmRelease\nmetadata: {name: a}\nspec: {chart: {spec: {version: 1.0.0}}}\n---\nkind: HelmRelease\nmetadata: {name: a}\nspec: {chart: {spec: {version: 1.0.1}}}\n";
     assert!(read_err(Kind::Flux, dup_release).contains("duplicate component"));
 }
@@ -362,4 +367,136 @@ fn ten_thousand_documents_read_and_edit() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// Set `component` of fixture `rel` to `version`, asserting a byte-local edit and a no-op.
+fn edit(rel: &str, component: &str, version: &str) -> (Vec<u8>, Vec<u8>) {
+    let (loc, before) = load(rel);
+    assert_local_edit(rel, &loc, &before, component, version);
+    let after = source::set_versions(&loc, rel, &before, &[(component, version)]).expect("set");
+    let old = source::read(&loc, rel, &before).expect("reads");
+    let old = old.get(component).expect("component").version.clone();
+    let noop = source::set_versions(&loc, rel, &before, &[(component, &old)]).expect("no-op");
+    assert_eq!(noop, before, "{rel}: a no-op edit must be byte-identical");
+    (before, after)
+}
+
+fn diff(rel: &str, before: &[u8], after: &[u8]) -> String {
+    promote::cmd::file::unified_diff(&format!("edit/{rel}"), before, after)
+}
+
+fn contains(bytes: &[u8], needle: &str) -> bool {
+    String::from_utf8_lossy(bytes).contains(needle)
+}
+
+#[test]
+fn flux_helmrelease_keeps_quotes_comments_and_block_scalars() {
+    let rel = "flux/live-charts.yaml";
+    let (before, after) = edit(rel, "cilium", "1.19.0");
+    insta::assert_snapshot!(diff(rel, &before, &after));
+}
+
+#[test]
+fn flux_flow_mapping_oci_tag_and_resourceset_inputs() {
+    let rel = "flux/live-charts.yaml";
+    let (_, after) = edit(rel, "cert-manager", "v1.19.2");
+    assert!(contains(
+        &after,
+        "{chart: cert-manager, version: v1.19.2, sourceRef"
+    ));
+    let (_, after) = edit(rel, "podinfo", "6.10.0");
+    assert!(contains(&after, "    tag: '6.10.0'\n"));
+    let (before, after) = edit(rel, "prometheus", "78.0.0");
+    insta::assert_snapshot!(diff(rel, &before, &after));
+}
+
+#[test]
+fn flux_chart_ref_release_is_skipped_with_a_note() {
+    let inv = read("flux/live-charts.yaml");
+    assert_eq!(
+        inv.names(),
+        ["cilium", "cert-manager", "podinfo", "prometheus", "loki"]
+    );
+    let note = inv.notes.iter().find(|n| n.contains("HelmRelease/podinfo"));
+    assert!(
+        note.is_some_and(|n| n.contains("`spec.chartRef`")),
+        "{:?}",
+        inv.notes
+    );
+}
+
+#[test]
+fn resourceset_nested_version_in_crlf_file_without_final_newline() {
+    let rel = "flux/resourceset-nested-crlf.yaml";
+    let (_, after) = edit(rel, "tempo", "1.25.0");
+    assert!(after.ends_with(b"        version: 1.25.0"));
+    let (_, after) = edit(rel, "grafana", "10.2.0");
+    assert!(contains(&after, "version: \"10.2.0\"\r\n"));
+}
+
+#[test]
+fn substitutions_are_indirect_and_anchored_literals_editable() {
+    let rel = "flux/substituted.yaml";
+    let (loc, bytes) = load(rel);
+    let inv = source::read(&loc, rel, &bytes).expect("read");
+    assert_eq!(
+        inv.get("traefik").and_then(|c| c.indirect.as_deref()),
+        Some("traefik_version")
+    );
+    let err =
+        source::set_versions(&loc, rel, &bytes, &[("traefik", "38.0.0")]).expect_err("indirect");
+    assert!(matches!(err, EditError::Indirect { line: 9, .. }), "{err}");
+    let (_, after) = edit(rel, "external-dns", "1.20.0");
+    assert!(contains(&after, "version: &edns 1.20.0\n"));
+}
+
+#[test]
+fn kustomize_images_tags_digests_and_flow_items() {
+    let rel = "kustomize-images/stage-overlay.yaml";
+    let (before, after) = edit(rel, "ghcr.io/org/dex", "sha-def45678");
+    insta::assert_snapshot!(diff(rel, &before, &after));
+    let (_, after) = edit(rel, "ghcr.io/org/dex-init", "sha-def45678");
+    assert!(contains(&after, "newTag: \"sha-def45678\"}"));
+    let digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    edit(rel, "docker.io/library/redis", digest);
+    // A plain-looking float keeps its single quotes.
+    let (_, after) = edit(rel, "busybox", "1.40");
+    assert!(contains(&after, "newTag: '1.40'\n"));
+}
+
+#[test]
+fn kustomize_crlf_and_no_final_newline() {
+    let rel = "kustomize-images/crlf-no-final-newline.yaml";
+    let (_, after) = edit(rel, "sidecar", "v1.0.0");
+    assert!(after.ends_with(b"newTag: \"v1.0.0\""));
+    edit(rel, "app", "v1.2.4");
+}
+
+#[test]
+fn chart_dependencies_plain_number_gets_quoted_when_needed() {
+    let rel = "chart-dependencies/wrapper-chart.yaml";
+    edit(rel, "cert-manager", "v1.18.2");
+    edit(rel, "common", "2.31.5");
+    let (_, after) = edit(rel, "redis", "1.30");
+    assert!(contains(&after, "    version: \"1.30\"\n"));
+    let (_, after) = edit(rel, "redis", "1.3");
+    assert!(contains(&after, "    version: 1.3\n"));
+}
+
+#[test]
+fn applicationset_elements_by_key() {
+    let rel = "yaml/applicationset-prod.yaml";
+    let (before, after) = edit(rel, "cert-manager", "cert-manager-v1.19.0");
+    insta::assert_snapshot!(diff(rel, &before, &after));
+    edit(rel, "external-dns", "external-dns-1.20.0");
+    edit(rel, "ingress-nginx", "ingress-nginx-4.14.0");
+}
+
+#[test]
+fn one_scalar_at_a_path_next_to_anchors() {
+    let (_, after) = edit("yaml/values-anchors.yaml", "tag", "2.5.0");
+    assert!(contains(
+        &after,
+        "tag: &tag \"2.5.0\"   # the promoted tag\n"
+    ));
 }

@@ -1,4 +1,18 @@
 //! The one integration-test binary. Each module is one area; `support` holds shared helpers.
 
+mod action_e2e;
+mod api_calls;
+mod cli_file;
+mod deliver;
+mod edit_hcl;
+mod edit_props;
 mod edit_yaml;
+mod events;
+mod fake_github;
+mod git_forge;
+mod github_contract;
+mod github_delivery;
+mod plan;
+mod repo;
+mod robustness;
 mod support;

@@ -1,0 +1,196 @@
+//! Pull requests, labels, comments, auto-merge and merging.
+
+use http::Method;
+use serde_json::{Value, json};
+
+use super::{GitHubForge, PULLS_WRITE, encode_query, str_field};
+use crate::forge::{ForgeError, PullRequest, PullRequestSpec};
+
+fn pr_from_json(value: &Value) -> Result<PullRequest, ForgeError> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    Ok(PullRequest {
+        number: value["number"]
+            .as_u64()
+            .ok_or_else(|| ForgeError::Other("github's answer has no `number`".to_owned()))?,
+        url: text(&value["html_url"]),
+        head: text(&value["head"]["ref"]),
+        base: text(&value["base"]["ref"]),
+        title: text(&value["title"]),
+        body: text(&value["body"]),
+        node_id: value["node_id"].as_str().map(str::to_owned),
+    })
+}
+
+impl GitHubForge {
+    pub(super) async fn find_pr(
+        &self,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<PullRequest>, ForgeError> {
+        let path = format!(
+            "/pulls?head={}&base={}&state=open&per_page=100",
+            encode_query(&format!("{}:{head}", self.owner)),
+            encode_query(base)
+        );
+        let action = format!("finding the pull request of `{head}`");
+        let page: Vec<Value> = self
+            .get(&path, &action, "pull-requests: read")
+            .await?
+            .json()?;
+        page.first().map(pr_from_json).transpose()
+    }
+
+    pub(super) async fn open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        let action = "listing open pull requests";
+        let mut url = format!("{}/pulls?state=open&per_page=100", self.repo_url);
+        let mut out = Vec::new();
+        loop {
+            let reply = self
+                .http
+                .call(Method::GET, &url, None, None, super::Repeat::Safe)
+                .await?;
+            if !reply.is_success() {
+                return Err(reply.error(action, "pull-requests: read"));
+            }
+            let page: Vec<Value> = reply.json()?;
+            for value in &page {
+                // A fork can name its branch `promote/...` too: only this repository's count.
+                let repo = value["head"]["repo"]["full_name"]
+                    .as_str()
+                    .unwrap_or_default();
+                let head = value["head"]["ref"].as_str().unwrap_or_default();
+                if repo.eq_ignore_ascii_case(&self.repository) && head.starts_with(prefix) {
+                    out.push(pr_from_json(value)?);
+                }
+            }
+            match reply.next_page() {
+                Some(next) => url = next,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Open a pull request. A repeated POST is guarded by GitHub: a second one answers 422
+    /// "A pull request already exists", and then the open one is returned.
+    pub(super) async fn open_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+        let action = format!("opening a pull request from `{}`", spec.head);
+        let body = json!({
+            "title": spec.title, "head": spec.head, "base": spec.base, "body": spec.body,
+        });
+        let reply = self
+            .send(Method::POST, "/pulls", body, super::Repeat::Safe)
+            .await?;
+        let pr = if reply.is_success() {
+            pr_from_json(&reply.json()?)?
+        } else if reply.status == 422 && reply.message().contains("already exists") {
+            self.find_pr(&spec.head, &spec.base)
+                .await?
+                .ok_or_else(|| reply.error(&action, PULLS_WRITE))?
+        } else {
+            return Err(reply.error(&action, PULLS_WRITE));
+        };
+        self.add_labels(pr.number, &spec.labels).await?;
+        Ok(pr)
+    }
+
+    pub(super) async fn edit_pr(
+        &self,
+        number: u64,
+        spec: &PullRequestSpec,
+    ) -> Result<PullRequest, ForgeError> {
+        let action = format!("updating pull request #{number}");
+        let body = json!({ "title": spec.title, "body": spec.body, "base": spec.base });
+        let path = format!("/pulls/{number}");
+        let reply = self
+            .write(Method::PATCH, &path, body, &action, PULLS_WRITE)
+            .await?;
+        self.add_labels(number, &spec.labels).await?;
+        pr_from_json(&reply.json()?)
+    }
+
+    /// Adding labels is a set union, so repeating it is harmless.
+    async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), ForgeError> {
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let action = format!("labelling pull request #{number}");
+        let path = format!("/issues/{number}/labels");
+        let body = json!({ "labels": labels });
+        self.write(Method::POST, &path, body, &action, PULLS_WRITE)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn shut_pr(
+        &self,
+        number: u64,
+        comment: Option<&str>,
+    ) -> Result<(), ForgeError> {
+        if let Some(comment) = comment {
+            self.post_comment(number, comment).await?;
+        }
+        let action = format!("closing pull request #{number}");
+        let path = format!("/pulls/{number}");
+        self.write(
+            Method::PATCH,
+            &path,
+            json!({ "state": "closed" }),
+            &action,
+            PULLS_WRITE,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Comments are sent once: a retried POST could post the comment twice.
+    pub(super) async fn post_comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
+        let action = format!("commenting on #{number}");
+        let path = format!("/issues/{number}/comments");
+        self.write(
+            Method::POST,
+            &path,
+            json!({ "body": body }),
+            &action,
+            PULLS_WRITE,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Enable auto-merge (the repository's default merge method). GitHub refuses it for a pull
+    /// request that is already mergeable ("clean status"): that one is merged right away.
+    pub(super) async fn auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
+        const MUTATION: &str = "mutation($id: ID!) { \
+            enablePullRequestAutoMerge(input: { pullRequestId: $id }) { pullRequest { number } } }";
+        let action = format!("enabling auto-merge on #{}", pr.number);
+        let id = pr.node_id.as_deref().ok_or_else(|| {
+            ForgeError::Other(format!("{action}: the pull request has no node id"))
+        })?;
+        match self
+            .graphql(MUTATION, json!({ "id": id }), &action, PULLS_WRITE)
+            .await
+        {
+            Err(ForgeError::Other(message)) if message.contains("clean status") => {
+                self.merge(pr.number).await.map(drop)
+            }
+            other => other.map(drop),
+        }
+    }
+
+    pub(super) async fn merge(&self, number: u64) -> Result<String, ForgeError> {
+        let action = format!("merging pull request #{number}");
+        let path = format!("/pulls/{number}/merge");
+        let reply = self
+            .send(Method::PUT, &path, json!({}), super::Repeat::Safe)
+            .await?;
+        if reply.status == 405 {
+            return Err(ForgeError::Conflict {
+                what: format!("{action}: {}", reply.message()),
+            });
+        }
+        if !reply.is_success() {
+            return Err(reply.error(&action, "contents: write"));
+        }
+        str_field(&reply.json::<Value>()?["sha"], "sha")
+    }
+}

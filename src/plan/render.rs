@@ -1,0 +1,150 @@
+//! Rendering a plan for people: text for the terminal, markdown for PRs and step summaries,
+//! and the commit message. Pure functions of the plan.
+
+use super::{Action, Item, Plan};
+use crate::config::Promotion;
+
+/// `abc1234` for a full sha (keeping a `-dirty` suffix), anything else as it is.
+fn short(rev: &str) -> String {
+    match (rev.get(..40), rev.get(40..)) {
+        (Some(sha), Some(rest))
+            if sha.chars().all(|c| c.is_ascii_hexdigit()) && matches!(rest, "" | "-dirty") =>
+        {
+            format!("{}{rest}", &sha[..7])
+        }
+        _ => rev.to_string(),
+    }
+}
+
+/// `chore(promote): a -> b`, a line per change, and a `Promoted-From` trailer.
+pub fn commit_message(promotion: &Promotion, plan: &Plan) -> String {
+    let mut msg = promotion.title();
+    msg.push_str("\n\n");
+    for i in plan.changes() {
+        let from = i.from_version.as_deref().unwrap_or("(none)");
+        msg.push_str(&format!("- {} {from} -> {}\n", i.id, i.to_version));
+    }
+    msg.push_str(&format!(
+        "\nPromoted-From: {}@{}\n",
+        plan.from, plan.source_at
+    ));
+    msg
+}
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Change => "change",
+        Action::Unchanged => "unchanged",
+        Action::Held => "held",
+        Action::New => "new",
+    }
+}
+
+/// The terminal view: one line per component, then a count.
+pub fn text(plan: &Plan) -> String {
+    let mut out = format!(
+        "promote {} -> {} (source at {}, target at {})\n",
+        plan.from,
+        plan.to,
+        short(&plan.source_at),
+        short(&plan.target_at)
+    );
+    let w = plan.items.iter().map(|i| i.id.len()).max().unwrap_or(0);
+    for i in &plan.items {
+        let from = i.from_version.as_deref().unwrap_or("-");
+        let versions = match i.action {
+            Action::Unchanged => from.to_string(),
+            _ => format!("{from} -> {}", i.to_version),
+        };
+        let why = match i.action {
+            Action::Held | Action::New => format!("  ({})", i.reason),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  {:<9}  {:<w$}  {versions}{why}\n",
+            action_word(i.action),
+            i.id
+        ));
+    }
+    let count = |a: Action| plan.items.iter().filter(|i| i.action == a).count();
+    out.push_str(&format!(
+        "{} to change, {} held, {} new, {} unchanged\n",
+        count(Action::Change),
+        count(Action::Held),
+        count(Action::New),
+        count(Action::Unchanged)
+    ));
+    if plan.is_empty() {
+        out.push_str("nothing to promote\n");
+    }
+    out
+}
+
+fn table(items: &[&Item], held: bool) -> String {
+    let mut out = if held {
+        String::from("| Component | Target | Offered | Reason |\n|---|---|---|---|\n")
+    } else {
+        String::from("| Component | From | To | File |\n|---|---|---|---|\n")
+    };
+    for i in items {
+        let from = i.from_version.as_deref().unwrap_or("—");
+        let last = if held {
+            i.reason.replace('|', "\\|")
+        } else {
+            match (&i.file, i.line) {
+                (Some(f), Some(l)) => format!("`{f}:{l}`"),
+                _ => String::new(),
+            }
+        };
+        out.push_str(&format!(
+            "| `{}` | `{from}` | `{}` | {last} |\n",
+            i.id, i.to_version
+        ));
+    }
+    out
+}
+
+/// The markdown body of a promotion PR and of the step summary.
+pub fn markdown(plan: &Plan, checklist: &[String]) -> String {
+    let mut out = format!(
+        "### Promote `{}` → `{}`\n\nSource: `{}@{}`\n\n",
+        plan.from,
+        plan.to,
+        plan.from,
+        short(&plan.source_at)
+    );
+    let changes: Vec<&Item> = plan.changes().collect();
+    if changes.is_empty() {
+        out.push_str("Nothing to promote.\n");
+    } else {
+        out.push_str(&table(&changes, false));
+    }
+    let held: Vec<&Item> = plan.held().collect();
+    if !held.is_empty() {
+        out.push_str("\n#### Held\n\n");
+        out.push_str(&table(&held, true));
+    }
+    if !plan.edits.is_empty() {
+        out.push_str("\n<details><summary>Diff</summary>\n\n```diff\n");
+        for e in &plan.edits {
+            out.push_str(&e.diff);
+        }
+        out.push_str("```\n\n</details>\n");
+    }
+    if !checklist.is_empty() {
+        out.push_str("\n#### Checklist\n\n");
+        for c in checklist {
+            out.push_str(&format!("- [ ] {c}\n"));
+        }
+    }
+    out
+}
+
+pub fn pr_body(promotion: &Promotion, plan: &Plan) -> String {
+    markdown(plan, &promotion.checklist)
+}
+
+/// The JSON document of `promote plan --format json`.
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}

@@ -1,0 +1,315 @@
+//! `GitForge` against a bare repository on disk as `origin`, read back with the real `git` CLI.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use promote::forge::deliver::{Delivery, DeliveryMode, PullRequestOptions, deliver};
+use promote::forge::git::GitForge;
+use promote::forge::{FileChange, Forge, ForgeError, TagOutcome, Token};
+
+struct Repos {
+    _dir: tempfile::TempDir,
+    origin: PathBuf,
+    work: PathBuf,
+    other: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=dev", "-c", "user.email=dev@example.com"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "protocol.file.allow=always",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+}
+
+/// `origin.git` with one commit on `main`, and two clones of it: `work` and `other`.
+fn repos() -> Repos {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    git(root, &["init", "--bare", "-b", "main", "origin.git"]);
+    git(root, &["clone", "origin.git", "seed"]);
+    let seed = root.join("seed");
+    std::fs::create_dir_all(seed.join("clusters/live")).unwrap();
+    std::fs::write(
+        seed.join("clusters/live/versions.env"),
+        "CILIUM=1.15.0\r\nDEX=2.38.0\r\n",
+    )
+    .unwrap();
+    std::fs::write(seed.join("run.sh"), "#!/bin/sh\necho 1\n").unwrap();
+    std::fs::write(seed.join("old.txt"), "bye\n").unwrap();
+    git(&seed, &["add", "."]);
+    git(&seed, &["update-index", "--chmod=+x", "run.sh"]);
+    git(&seed, &["commit", "-m", "initial"]);
+    git(&seed, &["push", "origin", "main"]);
+    git(root, &["clone", "origin.git", "work"]);
+    git(root, &["clone", "origin.git", "other"]);
+    Repos {
+        origin: root.join("origin.git"),
+        work: root.join("work"),
+        other: root.join("other"),
+        _dir: dir,
+    }
+}
+
+fn forge(repos: &Repos) -> GitForge {
+    GitForge::open(&repos.work, Some(Token::new("s3cret-token")))
+        .unwrap()
+        .with_author("promote", "promote@example.com")
+}
+
+fn change(path: &str, contents: Option<&str>) -> FileChange {
+    FileChange {
+        path: path.into(),
+        contents: contents.map(|c| c.as_bytes().to_vec()),
+    }
+}
+
+#[test]
+fn commit_is_pushed_without_touching_the_work_tree() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let head = forge.branch_head("main").unwrap();
+    assert_eq!(head, git(&repos.origin, &["rev-parse", "main"]));
+    let changes = [
+        change(
+            "clusters/live/versions.env",
+            Some("CILIUM=1.16.0\r\nDEX=2.38.0\r\n"),
+        ),
+        change("run.sh", Some("#!/bin/sh\necho 2\n")),
+        change("new/dir/file.yaml", Some("a: 1")),
+        change("old.txt", None),
+    ];
+    let sha = forge
+        .create_commit(
+            "main",
+            &head,
+            "promote integration to live\n\n- cilium",
+            &changes,
+        )
+        .unwrap();
+
+    let origin = &repos.origin;
+    assert_eq!(git(origin, &["rev-parse", "main"]), sha);
+    assert_eq!(
+        git(origin, &["log", "-1", "--format=%P|%an <%ae>|%B", "main"]),
+        format!("{head}|promote <promote@example.com>|promote integration to live\n\n- cilium")
+    );
+    assert_eq!(
+        git(origin, &["show", "main:clusters/live/versions.env"]),
+        "CILIUM=1.16.0\r\nDEX=2.38.0"
+    );
+    assert_eq!(git(origin, &["show", "main:new/dir/file.yaml"]), "a: 1");
+    assert_eq!(
+        git(origin, &["ls-tree", "main", "run.sh"])
+            .split(' ')
+            .next(),
+        Some("100755")
+    );
+    assert_eq!(
+        git(origin, &["ls-tree", "--name-only", "main"]),
+        "clusters\nnew\nrun.sh"
+    );
+    // The workspace's checkout is untouched, and no private ref is left behind.
+    assert_eq!(git(&repos.work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&repos.work, &["status", "--porcelain"]), "");
+    assert_eq!(git(&repos.work, &["for-each-ref", "refs/promote"]), "");
+    let config = std::fs::read_to_string(repos.work.join(".git/config")).unwrap();
+    assert!(
+        !config.contains("s3cret"),
+        "the token never lands in .git/config"
+    );
+    assert!(!format!("{forge:?}").contains("s3cret"));
+}
+
+#[test]
+fn moved_remote_is_a_conflict_and_nothing_is_overwritten() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let head = forge.branch_head("main").unwrap();
+    std::fs::write(repos.other.join("other.txt"), "theirs\n").unwrap();
+    git(&repos.other, &["add", "."]);
+    git(&repos.other, &["commit", "-m", "someone else"]);
+    git(&repos.other, &["push", "origin", "main"]);
+    let theirs = git(&repos.other, &["rev-parse", "HEAD"]);
+
+    let changes = [change(
+        "clusters/live/versions.env",
+        Some("CILIUM=1.16.0\n"),
+    )];
+    let err = forge
+        .create_commit("main", &head, "promote", &changes)
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), theirs);
+
+    let new_head = forge.branch_head("main").unwrap();
+    assert_eq!(new_head, theirs);
+    let sha = forge
+        .create_commit("main", &new_head, "promote", &changes)
+        .unwrap();
+    assert_eq!(git(&repos.origin, &["rev-parse", "main~1"]), theirs);
+    assert_eq!(
+        git(&repos.origin, &["show", &format!("{sha}:other.txt")]),
+        "theirs"
+    );
+}
+
+#[test]
+fn non_fast_forward_push_is_rejected_as_conflict_unless_forced() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let first = forge.branch_head("main").unwrap();
+    let second = forge
+        .create_commit("main", &first, "next", &[change("a", Some("1"))])
+        .unwrap();
+    let err = forge.set_branch("main", &first, false).unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), second);
+
+    forge
+        .set_branch("promote/integration-to-live", &second, false)
+        .unwrap();
+    forge
+        .set_branch("promote/integration-to-live", &first, true)
+        .unwrap();
+    assert_eq!(
+        git(&repos.origin, &["rev-parse", "promote/integration-to-live"]),
+        first
+    );
+    assert!(forge.is_on_branch(&first, "main").unwrap());
+    assert!(
+        !forge
+            .is_on_branch(&second, "promote/integration-to-live")
+            .unwrap()
+    );
+}
+
+#[test]
+fn files_are_read_at_branches_and_shas() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let first = forge.branch_head("main").unwrap();
+    forge
+        .create_commit(
+            "main",
+            &first,
+            "edit",
+            &[change("old.txt", Some("hello\n"))],
+        )
+        .unwrap();
+    assert_eq!(
+        forge.read_file("old.txt", "main").unwrap().as_deref(),
+        Some(&b"hello\n"[..])
+    );
+    assert_eq!(
+        forge.read_file("old.txt", &first).unwrap().as_deref(),
+        Some(&b"bye\n"[..])
+    );
+    assert_eq!(
+        forge
+            .read_file("clusters/live/versions.env", &first)
+            .unwrap()
+            .as_deref(),
+        Some(&b"CILIUM=1.15.0\r\nDEX=2.38.0\r\n"[..])
+    );
+    assert_eq!(forge.read_file("missing.txt", "main").unwrap(), None);
+    assert!(matches!(
+        forge.branch_head("nope"),
+        Err(ForgeError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn tags_are_pushed_once() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let first = forge.branch_head("main").unwrap();
+    let second = forge
+        .create_commit("main", &first, "next", &[change("a", Some("1"))])
+        .unwrap();
+    assert_eq!(
+        forge.create_tag("cilium-1.16.0", &second).unwrap(),
+        TagOutcome::Created
+    );
+    assert_eq!(
+        git(&repos.origin, &["rev-parse", "refs/tags/cilium-1.16.0"]),
+        second
+    );
+    assert_eq!(
+        forge.create_tag("cilium-1.16.0", &second).unwrap(),
+        TagOutcome::Exists
+    );
+    let err = forge.create_tag("cilium-1.16.0", &first).unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+    assert_eq!(
+        forge.read_file("a", "cilium-1.16.0").unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
+}
+
+#[test]
+fn statuses_and_pull_requests_need_the_api() {
+    let repos = repos();
+    let forge = forge(&repos);
+    for err in [
+        forge.list_statuses("abc").unwrap_err(),
+        forge.list_open_prs("promote/").unwrap_err(),
+        forge.comment(1, "hi").unwrap_err(),
+    ] {
+        assert!(err.to_string().contains("commit-mode = api"), "{err}");
+    }
+}
+
+#[test]
+fn commit_delivery_lands_through_git() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let head = forge.branch_head("main").unwrap();
+    let delivery = Delivery {
+        target_branch: "main".into(),
+        base: head,
+        mode: DeliveryMode::Commit,
+        message: "promote dex".into(),
+        files: vec![change(
+            "clusters/live/versions.env",
+            Some("CILIUM=1.15.0\r\nDEX=2.39.0\r\n"),
+        )],
+        pull_request: PullRequestOptions::default(),
+        components: Vec::new(),
+        tags: Vec::new(),
+    };
+    let report = deliver(&forge, &delivery, |_: &str| {
+        Ok::<_, std::convert::Infallible>(None)
+    })
+    .unwrap();
+    let sha = report.commit_sha.unwrap();
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), sha);
+    let again = deliver(
+        &forge,
+        &Delivery {
+            base: sha.clone(),
+            ..delivery
+        },
+        |_: &str| Ok::<_, std::convert::Infallible>(None),
+    )
+    .unwrap();
+    assert_eq!(again.commit_sha, None, "nothing left to change");
+    assert_eq!(git(&repos.origin, &["rev-list", "--count", "main"]), "2");
+}

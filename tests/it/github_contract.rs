@@ -1,0 +1,563 @@
+//! Contract tests of `GitHubForge` against the fake GitHub on 127.0.0.1: method, path and body
+//! of every call, GitHub's answers, and the error mapping.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::fake_github::FakeGitHub;
+use promote::forge::github::{GitHubConfig, GitHubForge, RetryPolicy, graphql_url_for};
+use promote::forge::{FileChange, Forge, ForgeError, PullRequestSpec, TagOutcome, Token};
+
+pub(crate) const REPO: &str = "/repos/acme/gitops";
+
+fn forge_at(api_url: &str, graphql_url: Option<String>) -> GitHubForge {
+    GitHubForge::new(GitHubConfig {
+        api_url: api_url.to_owned(),
+        graphql_url,
+        repository: "acme/gitops".into(),
+        token: Token::new("ghs_secret"),
+        retry: RetryPolicy {
+            tries: 3,
+            base_delay: Duration::from_millis(1),
+            max_wait: Duration::from_millis(20),
+        },
+    })
+    .unwrap()
+}
+
+pub(crate) fn setup() -> (FakeGitHub, GitHubForge, String) {
+    let fake = FakeGitHub::start("acme/gitops");
+    let head = fake.commit_files(
+        "main",
+        "initial",
+        &[("clusters/live/versions.env", "CILIUM=1.15.0\n")],
+    );
+    let forge = forge_at(fake.url(), None);
+    (fake, forge, head)
+}
+
+fn spec(head: &str) -> PullRequestSpec {
+    PullRequestSpec {
+        head: head.into(),
+        base: "main".into(),
+        title: "promote integration to live".into(),
+        body: "| component | from | to |".into(),
+        labels: vec!["promotion".into()],
+    }
+}
+
+#[test]
+fn graphql_url_follows_github_enterprise_layout() {
+    assert_eq!(
+        graphql_url_for("https://api.github.com"),
+        "https://api.github.com/graphql"
+    );
+    assert_eq!(
+        graphql_url_for("https://ghe.example.com/api/v3/"),
+        "https://ghe.example.com/api/graphql"
+    );
+}
+
+#[test]
+fn token_is_sent_as_bearer_and_never_shown() {
+    let (fake, forge, _) = setup();
+    forge.branch_head("main").unwrap();
+    let sent = fake.requests()[0].authorization.clone();
+    assert_eq!(sent.as_deref(), Some("Bearer ghs_secret"));
+    let token = Token::new("ghs_secret");
+    assert!(!format!("{token:?} {token}").contains("ghs_secret"));
+    assert!(!format!("{forge:?}").contains("ghs_secret"));
+}
+
+#[test]
+fn statuses_are_read_for_a_sha_across_pages() {
+    let (fake, forge, head) = setup();
+    for i in 0..150 {
+        fake.add_status(
+            &head,
+            &format!("kustomization/app{i}/abcd1234"),
+            "success",
+            "flux[bot]",
+        );
+    }
+    let statuses = forge.list_statuses(&head).unwrap();
+    assert_eq!(statuses.len(), 150);
+    assert_eq!(statuses[0].context, "kustomization/app149/abcd1234");
+    assert_eq!(statuses[0].creator.as_deref(), Some("flux[bot]"));
+    assert_eq!(statuses[0].state, "success");
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/commits/{head}/statuses?per_page=100"),
+            format!("GET {REPO}/commits/{head}/statuses?per_page=100&page=2"),
+        ]
+    );
+}
+
+#[test]
+fn branch_head_and_files_are_read_exactly() {
+    let (fake, forge, head) = setup();
+    fake.commit_files("main", "crlf", &[("dir with space/a.yaml", "a: 1\r\nb: 2")]);
+    let head2 = fake.head("main").unwrap();
+    assert_eq!(forge.branch_head("main").unwrap(), head2);
+    let bytes = forge.read_file("dir with space/a.yaml", &head2).unwrap();
+    assert_eq!(bytes.as_deref(), Some(&b"a: 1\r\nb: 2"[..]));
+    assert_eq!(
+        forge.read_file("dir with space/a.yaml", &head).unwrap(),
+        None
+    );
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/git/ref/heads/main"),
+            format!("GET {REPO}/contents/dir%20with%20space/a.yaml?ref={head2}"),
+            format!("GET {REPO}/contents/dir%20with%20space/a.yaml?ref={head}"),
+        ]
+    );
+}
+
+#[test]
+fn is_on_branch_uses_compare() {
+    let (fake, forge, first) = setup();
+    let second = fake.commit_files("main", "next", &[("x", "1")]);
+    let side = fake.commit_files("feature", "side", &[]);
+    fake.commit_files("feature", "side 2", &[]);
+    assert!(forge.is_on_branch(&first, "main").unwrap());
+    assert!(forge.is_on_branch(&second, "main").unwrap());
+    assert!(!forge.is_on_branch(&side, "main").unwrap());
+    assert_eq!(
+        fake.request_lines()[0],
+        format!("GET {REPO}/compare/main...{first}?per_page=1")
+    );
+}
+
+#[test]
+fn commit_goes_through_create_commit_on_branch() {
+    let (fake, forge, head) = setup();
+    fake.commit_files("main", "more", &[("old.txt", "bye")]);
+    let head = fake.head("main").unwrap_or(head);
+    let changes = [
+        FileChange {
+            path: "clusters/live/versions.env".into(),
+            contents: Some(b"CILIUM=1.16.0\n".to_vec()),
+        },
+        FileChange {
+            path: "old.txt".into(),
+            contents: None,
+        },
+    ];
+    let message = "promote integration to live\n\n- cilium 1.15.0 -> 1.16.0";
+    let sha = forge
+        .create_commit("main", &head, message, &changes)
+        .unwrap();
+
+    assert_eq!(fake.head("main").as_deref(), Some(sha.as_str()));
+    assert_eq!(
+        fake.file("main", "clusters/live/versions.env").unwrap(),
+        "CILIUM=1.16.0\n"
+    );
+    assert_eq!(fake.file("main", "old.txt"), None);
+    assert_eq!(fake.commit(&sha).unwrap().message, message);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("POST", "/graphql")
+    );
+    assert!(
+        requests[0].body["query"]
+            .as_str()
+            .unwrap()
+            .contains("createCommitOnBranch")
+    );
+    assert_eq!(
+        requests[0].body["variables"]["input"],
+        json!({
+            "branch": { "repositoryNameWithOwner": "acme/gitops", "branchName": "main" },
+            "message": { "headline": "promote integration to live", "body": "- cilium 1.15.0 -> 1.16.0" },
+            "expectedHeadOid": head,
+            "fileChanges": {
+                "additions": [{ "path": "clusters/live/versions.env", "contents": "Q0lMSVVNPTEuMTYuMAo=" }],
+                "deletions": [{ "path": "old.txt" }],
+            },
+        })
+    );
+}
+
+#[test]
+fn commit_on_a_moved_branch_is_a_conflict() {
+    let (fake, forge, head) = setup();
+    fake.commit_files("main", "someone else", &[("x", "1")]);
+    let err = forge.create_commit("main", &head, "m", &[]).unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::Conflict { what } if what.contains("Expected branch")),
+        "{err}"
+    );
+    assert_eq!(fake.requests().len(), 1, "a conflict is not retried");
+}
+
+#[test]
+fn github_enterprise_paths_and_graphql_endpoint() {
+    let fake = FakeGitHub::start("acme/gitops");
+    let head = fake.commit_files("main", "initial", &[("a", "1")]);
+    let forge = forge_at(&format!("{}/api/v3", fake.url()), None);
+    assert_eq!(forge.branch_head("main").unwrap(), head);
+    forge
+        .create_commit(
+            "main",
+            &head,
+            "m",
+            &[FileChange {
+                path: "a".into(),
+                contents: Some(b"2".to_vec()),
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET /api/v3{REPO}/git/ref/heads/main"),
+            "POST /api/graphql".to_owned()
+        ]
+    );
+    let explicit = forge_at(fake.url(), Some(format!("{}/api/graphql", fake.url())));
+    let head = fake.head("main").unwrap();
+    explicit.create_commit("main", &head, "m", &[]).unwrap();
+    assert_eq!(fake.request_lines().last().unwrap(), "POST /api/graphql");
+}
+
+#[test]
+fn set_branch_creates_then_patches_without_force() {
+    let (fake, forge, first) = setup();
+    let second = fake.commit_files("main", "next", &[("x", "1")]);
+    forge
+        .set_branch("promote/integration-to-live", &first, false)
+        .unwrap();
+    forge
+        .set_branch("promote/integration-to-live", &second, false)
+        .unwrap();
+    let err = forge
+        .set_branch("promote/integration-to-live", &first, false)
+        .unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::Conflict { what } if what.contains("not a fast forward")),
+        "{err}"
+    );
+    forge
+        .set_branch("promote/integration-to-live", &first, true)
+        .unwrap();
+    assert_eq!(
+        fake.head("promote/integration-to-live"),
+        Some(first.clone())
+    );
+    let requests = fake.requests();
+    let shape: Vec<_> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.body.clone()))
+        .collect();
+    let refs = format!("{REPO}/git/refs");
+    let branch = format!("{REPO}/git/refs/heads/promote/integration-to-live");
+    let create = |sha: &str| json!({ "ref": "refs/heads/promote/integration-to-live", "sha": sha });
+    assert_eq!(
+        shape,
+        [
+            ("POST", refs.as_str(), create(&first)),
+            ("POST", refs.as_str(), create(&second)),
+            (
+                "PATCH",
+                branch.as_str(),
+                json!({ "sha": second, "force": false })
+            ),
+            ("POST", refs.as_str(), create(&first)),
+            (
+                "PATCH",
+                branch.as_str(),
+                json!({ "sha": first, "force": false })
+            ),
+            ("POST", refs.as_str(), create(&first)),
+            (
+                "PATCH",
+                branch.as_str(),
+                json!({ "sha": first, "force": true })
+            ),
+        ]
+    );
+}
+
+#[test]
+fn pull_request_lifecycle() {
+    let (fake, forge, head) = setup();
+    fake.state()
+        .refs
+        .insert("heads/promote/a".into(), head.clone());
+    let pr = forge.create_pr(&spec("promote/a")).unwrap();
+    assert_eq!(
+        (pr.number, pr.head.as_str(), pr.base.as_str()),
+        (1, "promote/a", "main")
+    );
+    assert_eq!(pr.node_id.as_deref(), Some("PR_kwDO1"));
+    assert_eq!(fake.pulls()[0].labels, ["promotion"]);
+    let found = forge.find_open_pr("promote/a", "main").unwrap();
+    assert_eq!(found.as_ref().map(|p| p.number), Some(1));
+    let mut newer = spec("promote/a");
+    newer.title = "promote 2".into();
+    assert_eq!(forge.update_pr(1, &newer).unwrap().title, "promote 2");
+    forge.close_pr(1, Some("superseded by #2")).unwrap();
+    assert_eq!(fake.pulls()[0].state, "closed");
+    assert_eq!(fake.comments(), [(1, "superseded by #2".to_owned())]);
+    assert_eq!(forge.find_open_pr("promote/a", "main").unwrap(), None);
+
+    let requests = fake.requests();
+    let shape: Vec<_> = requests
+        .iter()
+        .map(|r| format!("{} {} {}", r.method, r.path, r.body))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            format!(
+                r#"POST {REPO}/pulls {{"base":"main","body":"| component | from | to |","head":"promote/a","title":"promote integration to live"}}"#
+            ),
+            format!(r#"POST {REPO}/issues/1/labels {{"labels":["promotion"]}}"#),
+            format!(
+                "GET {REPO}/pulls?head=acme%3Apromote%2Fa&base=main&state=open&per_page=100 null"
+            ),
+            format!(
+                r#"PATCH {REPO}/pulls/1 {{"base":"main","body":"| component | from | to |","title":"promote 2"}}"#
+            ),
+            format!(r#"POST {REPO}/issues/1/labels {{"labels":["promotion"]}}"#),
+            format!(r#"POST {REPO}/issues/1/comments {{"body":"superseded by #2"}}"#),
+            format!(r#"PATCH {REPO}/pulls/1 {{"state":"closed"}}"#),
+            format!(
+                "GET {REPO}/pulls?head=acme%3Apromote%2Fa&base=main&state=open&per_page=100 null"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn duplicate_pull_request_answer_returns_the_open_one() {
+    let (fake, forge, head) = setup();
+    fake.state().refs.insert("heads/promote/a".into(), head);
+    let number = fake.open_pull("promote/a", "main", "by hand", None);
+    let pr = forge.create_pr(&spec("promote/a")).unwrap();
+    assert_eq!(pr.number, number);
+    assert_eq!(fake.pulls().len(), 1);
+}
+
+#[test]
+fn lost_answer_on_create_pr_does_not_open_a_second_one() {
+    let (fake, forge, head) = setup();
+    fake.state().refs.insert("heads/promote/a".into(), head);
+    fake.fail_after_effect("POST", "/pulls", 502);
+    let pr = forge.create_pr(&spec("promote/a")).unwrap();
+    assert_eq!(pr.number, 1);
+    assert_eq!(fake.pulls().len(), 1);
+    let lines = fake.request_lines();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| *l == &format!("POST {REPO}/pulls"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn open_prs_by_prefix_skip_forks() {
+    let (fake, forge, head) = setup();
+    fake.state().refs.insert("heads/promote/a".into(), head);
+    fake.open_pull("promote/a", "main", "ours", None);
+    fake.open_pull("promote/b", "main", "fork", Some("mallory/gitops"));
+    fake.open_pull("feature/x", "main", "other", None);
+    let prs = forge.list_open_prs("promote/").unwrap();
+    let titles: Vec<_> = prs.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, ["ours"]);
+    assert_eq!(
+        fake.request_lines(),
+        [format!("GET {REPO}/pulls?state=open&per_page=100")]
+    );
+}
+
+#[test]
+fn auto_merge_and_clean_status_merge() {
+    let (fake, forge, head) = setup();
+    fake.state().refs.insert("heads/promote/a".into(), head);
+    let pr = forge.create_pr(&spec("promote/a")).unwrap();
+    fake.clear_requests();
+    forge.enable_auto_merge(&pr).unwrap();
+    assert!(fake.pulls()[0].auto_merge);
+    let request = &fake.requests()[0];
+    assert_eq!(request.path, "/graphql");
+    assert_eq!(request.body["variables"], json!({ "id": "PR_kwDO1" }));
+
+    fake.state().clean_status = true;
+    fake.clear_requests();
+    forge.enable_auto_merge(&pr).unwrap();
+    assert!(
+        fake.pulls()[0].merged,
+        "a pull request with nothing to wait for is merged"
+    );
+    assert_eq!(
+        fake.request_lines(),
+        [
+            "POST /graphql".to_owned(),
+            format!("PUT {REPO}/pulls/1/merge")
+        ]
+    );
+    let err = forge.merge_pr(1).unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+}
+
+#[test]
+fn tags_are_created_once_and_checked_when_present() {
+    let (fake, forge, first) = setup();
+    let second = fake.commit_files("main", "next", &[("x", "1")]);
+    assert_eq!(
+        forge.create_tag("cilium-1.16.0", &first).unwrap(),
+        TagOutcome::Created
+    );
+    assert_eq!(
+        forge.create_tag("cilium-1.16.0", &first).unwrap(),
+        TagOutcome::Exists
+    );
+    let err = forge.create_tag("cilium-1.16.0", &second).unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::Conflict { what } if what.contains(&first)),
+        "{err}"
+    );
+    assert_eq!(fake.tag("cilium-1.16.0"), Some(first.clone()));
+    let requests = fake.requests();
+    assert_eq!(
+        requests[0].body,
+        json!({ "ref": "refs/tags/cilium-1.16.0", "sha": first })
+    );
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("POST {REPO}/git/refs"),
+            format!("POST {REPO}/git/refs"),
+            format!("GET {REPO}/git/ref/tags/cilium-1.16.0"),
+            format!("POST {REPO}/git/refs"),
+            format!("GET {REPO}/git/ref/tags/cilium-1.16.0"),
+        ]
+    );
+}
+
+#[test]
+fn unauthorized_forbidden_and_not_found() {
+    let (fake, forge, head) = setup();
+    fake.fail(
+        "GET",
+        "/git/ref/heads/main",
+        401,
+        json!({ "message": "Bad credentials" }),
+        1,
+    );
+    assert!(matches!(
+        forge.branch_head("main"),
+        Err(ForgeError::Unauthorized)
+    ));
+    let denied = json!({ "message": "Resource not accessible by integration" });
+    fake.fail("POST", "/pulls", 403, denied, 1);
+    match forge.create_pr(&spec("main")) {
+        Err(ForgeError::Forbidden { permission, .. }) => {
+            assert_eq!(permission, "pull-requests: write")
+        }
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+    assert!(matches!(
+        forge.branch_head("nope"),
+        Err(ForgeError::NotFound { .. })
+    ));
+    let err = forge.create_commit("nope", &head, "m", &[]).unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err}");
+    assert_eq!(fake.requests().len(), 4, "none of these is retried");
+}
+
+#[test]
+fn rate_limits_are_retried_then_reported_with_reset() {
+    let (fake, forge, _) = setup();
+    let limited = json!({ "message": "API rate limit exceeded" });
+    let headers = [
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "1700000000"),
+    ];
+    fake.fail_with_headers("GET", "/git/ref/", 403, limited, &headers, 3);
+    match forge.branch_head("main") {
+        Err(ForgeError::RateLimited { reset }) => assert_eq!(reset, Some(1_700_000_000)),
+        other => panic!("expected rate limited, got {other:?}"),
+    }
+    assert_eq!(fake.requests().len(), 3, "bounded: three tries");
+
+    let secondary = json!({ "message": "You have exceeded a secondary rate limit." });
+    fake.fail("GET", "/git/ref/", 403, secondary, 1);
+    fake.fail_with_headers(
+        "GET",
+        "/git/ref/",
+        429,
+        json!({ "message": "slow down" }),
+        &[("retry-after", "0")],
+        1,
+    );
+    assert!(
+        forge.branch_head("main").is_ok(),
+        "recovers after two limited answers"
+    );
+    assert_eq!(fake.requests().len(), 6);
+}
+
+#[test]
+fn server_errors_retry_reads_but_not_comments() {
+    let (fake, forge, head) = setup();
+    fake.fail(
+        "GET",
+        "/contents/",
+        502,
+        json!({ "message": "Bad Gateway" }),
+        2,
+    );
+    let bytes = forge
+        .read_file("clusters/live/versions.env", &head)
+        .unwrap();
+    assert_eq!(bytes.as_deref(), Some(&b"CILIUM=1.15.0\n"[..]));
+    assert_eq!(fake.requests().len(), 3);
+
+    fake.state().refs.insert("heads/promote/a".into(), head);
+    forge.create_pr(&spec("promote/a")).unwrap();
+    fake.clear_requests();
+    fake.fail(
+        "POST",
+        "/comments",
+        502,
+        json!({ "message": "Bad Gateway" }),
+        1,
+    );
+    let err = forge.comment(1, "hello").unwrap_err();
+    assert!(err.to_string().contains("502"), "{err}");
+    assert_eq!(fake.requests().len(), 1, "a comment is never sent twice");
+}
+
+#[test]
+fn moved_ref_on_patch_is_a_conflict_and_not_retried() {
+    let (fake, forge, first) = setup();
+    fake.state()
+        .refs
+        .insert("heads/promote/a".into(), first.clone());
+    let body: Value = json!({ "message": "Update is not a fast forward" });
+    fake.fail("PATCH", "/git/refs/heads/promote/a", 422, body, 1);
+    let err = forge.set_branch("promote/a", &first, false).unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+    fake.fail(
+        "PATCH",
+        "/git/refs/heads/promote/a",
+        409,
+        json!({ "message": "Conflict" }),
+        1,
+    );
+    let err = forge.set_branch("promote/a", &first, false).unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+}

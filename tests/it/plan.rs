@@ -1,0 +1,330 @@
+//! `promote plan` / `apply` / `check` / `versions` on the seed 002 example repository.
+
+use crate::support::{example_repo, git, run_in, snapshot_tree};
+
+/// A snapshot with commit shas redacted (the example repository is committed afresh per test).
+macro_rules! snap {
+    ($($t:tt)*) => {
+        insta::with_settings!(
+            {filters => vec![(r"\b[0-9a-f]{40}\b", "[sha]"), (r"\b[0-9a-f]{7}\b", "[short-sha]")]},
+            { insta::assert_snapshot!($($t)*) }
+        )
+    };
+}
+
+fn plan(dir: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec!["plan"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run_in(dir, &args);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+#[test]
+fn plan_text_holds_the_downgrade() {
+    let repo = example_repo("flux-terragrunt");
+    snap!(plan(repo.path(), &[]));
+}
+
+#[test]
+fn plan_force_changes_everything_that_differs() {
+    let repo = example_repo("flux-terragrunt");
+    let out = plan(repo.path(), &["--force", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["schema_version"], 1);
+    let changed: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["action"] == "change")
+        .map(|i| i["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(changed.len(), 9, "{changed:?}");
+    assert!(changed.contains(&"helm/loki"));
+    snap!(v["commit_message"].as_str().expect("message"));
+}
+
+#[test]
+fn plan_filters_by_component_glob_and_group() {
+    let repo = example_repo("flux-terragrunt");
+    snap!(
+        "filter_glob",
+        plan(repo.path(), &["--component", "helm/c*"])
+    );
+    snap!(
+        "filter_group",
+        plan(repo.path(), &["--group", "infra", "--component", "talos"])
+    );
+}
+
+#[test]
+fn plan_pin_rolls_back_without_force() {
+    let repo = example_repo("flux-terragrunt");
+    let out = plan(
+        repo.path(),
+        &["--pin", "helm/cilium=1.17.9", "--component", "helm/cilium"],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("helm/cilium "))
+        .expect("cilium line");
+    assert!(
+        line.trim_start().starts_with("change") && line.ends_with("1.18.5 -> 1.17.9"),
+        "{out}"
+    );
+}
+
+#[test]
+fn plan_markdown_for_pull_requests() {
+    let repo = example_repo("flux-terragrunt");
+    snap!(plan(
+        repo.path(),
+        &["--group", "helm", "--format", "markdown"]
+    ));
+}
+
+#[test]
+fn plan_new_component_is_held() {
+    let repo = example_repo("flux-terragrunt");
+    let stack = repo
+        .path()
+        .join("infrastructure/stacks/integration/terragrunt.stack.hcl");
+    let text = std::fs::read_to_string(&stack).expect("stack");
+    std::fs::write(
+        &stack,
+        text.replace(
+            "    prometheus = \"20.0.0\"\n",
+            "    prometheus = \"20.0.0\"\n    spegel     = \"0.3.0\"\n",
+        ),
+    )
+    .expect("write");
+    let out = plan(repo.path(), &["--group", "infra"]);
+    assert!(out.contains("new        infra/spegel"), "{out}");
+    snap!("new_component", out);
+    let out = plan(
+        repo.path(),
+        &["--component", "infra/spegel", "--add-missing"],
+    );
+    assert!(
+        out.contains("(missing in target: cannot insert without reformatting"),
+        "{out}"
+    );
+    assert!(out.contains("nothing to promote"), "{out}");
+}
+
+#[test]
+fn plan_with_nothing_to_do() {
+    let repo = example_repo("flux-terragrunt");
+    snap!(
+        "nothing_text",
+        plan(
+            repo.path(),
+            &[
+                "--component",
+                "*/podinfo",
+                "--component",
+                "infra/gateway_api"
+            ]
+        )
+    );
+    let md = plan(repo.path(), &["--group", "nope", "--format", "markdown"]);
+    assert!(md.contains("Nothing to promote."), "{md}");
+    let (code, out, err) = run_in(repo.path(), &["apply", "--group", "nope"]);
+    assert_eq!((code, err.as_str()), (0, "wrote 0 file(s)\n"), "{out}");
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_pin_naming_no_component_is_an_error() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, _, err) = run_in(repo.path(), &["plan", "--pin", "helm/cilum=1.17.9"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: pin `helm/cilum` names no component of `integration`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn apply_dry_run_writes_nothing() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, out, err) = run_in(repo.path(), &["apply", "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["edits"].as_array().map(Vec::len), Some(2));
+    assert!(err.contains("+      version: \"1.18.6\""), "{err}");
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn apply_then_plan_has_nothing_left_and_only_versions_changed() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, _, err) = run_in(repo.path(), &["apply", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    let out = plan(repo.path(), &[]);
+    assert!(out.contains("nothing to promote"), "{out}");
+    snap!(out);
+    // Every changed line differs from its old self only inside the version.
+    let diff = git(repo.path(), &["diff", "-U0", "--no-color"]);
+    let minus: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+        .collect();
+    let plus: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
+    assert_eq!(minus.len(), 9);
+    assert_eq!(minus.len(), plus.len());
+    for (m, p) in minus.iter().zip(&plus) {
+        let (m, p) = (&m[1..], &p[1..]);
+        let prefix = m.bytes().zip(p.bytes()).take_while(|(a, b)| a == b).count();
+        let suffix = m
+            .bytes()
+            .rev()
+            .zip(p.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let old = &m[prefix..m.len() - suffix.min(m.len() - prefix)];
+        assert!(
+            old.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'),
+            "`{m}` -> `{p}` changed `{old}`"
+        );
+    }
+}
+
+#[test]
+fn a_broken_target_fails_the_whole_apply_and_writes_nothing() {
+    let repo = example_repo("flux-terragrunt");
+    let live = repo
+        .path()
+        .join("kubernetes/clusters/live/helm-charts.yaml");
+    let text = std::fs::read_to_string(&live).expect("live");
+    std::fs::write(
+        &live,
+        text.replace("  interval: 10m\n", "  interval: [10m\n"),
+    )
+    .expect("write");
+    let before = snapshot_tree(repo.path());
+    let (code, _, err) = run_in(repo.path(), &["apply", "--force"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("kubernetes/clusters/live/helm-charts.yaml:"),
+        "{err}"
+    );
+    assert_eq!(snapshot_tree(repo.path()), before);
+}
+
+#[test]
+fn plan_at_a_revision_reads_the_source_there() {
+    let repo = example_repo("flux-terragrunt");
+    let first = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let stack = repo
+        .path()
+        .join("infrastructure/stacks/integration/terragrunt.stack.hcl");
+    let text = std::fs::read_to_string(&stack).expect("stack");
+    std::fs::write(&stack, text.replace("v1.12.1", "v1.13.0")).expect("write");
+    git(repo.path(), &["commit", "-qam", "bump talos"]);
+    let out = plan(repo.path(), &["--at", &first, "--component", "infra/talos"]);
+    assert!(out.contains("v1.12.0 -> v1.12.1"), "{out}");
+    let out = plan(repo.path(), &["--at", "HEAD", "--component", "infra/talos"]);
+    assert!(out.contains("v1.12.0 -> v1.13.0"), "{out}");
+}
+
+#[test]
+fn check_reports_every_problem() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, out, _) = run_in(repo.path(), &["check"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "ok: 3 environments, 2 sources, 33 components\n");
+    std::fs::remove_file(repo.path().join("kubernetes/clusters/dev/helm-charts.yaml")).expect("rm");
+    let live = repo
+        .path()
+        .join("infrastructure/stacks/live/terragrunt.stack.hcl");
+    std::fs::write(&live, "locals {\n  versions = {\n    talos = \n").expect("write");
+    let (code, _, err) = run_in(repo.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "`kubernetes/clusters/dev/helm-charts.yaml` (environment `dev`) does not exist"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("infrastructure/stacks/live/terragrunt.stack.hcl:"),
+        "{err}"
+    );
+    assert!(err.contains("2 problem(s)"), "{err}");
+}
+
+#[test]
+fn config_errors_name_line_and_column() {
+    let repo = example_repo("flux-terragrunt");
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace("partial = true", "partial = true\nsoak = \"1h\""),
+    )
+    .expect("write");
+    let (code, _, err) = run_in(repo.path(), &["plan"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: .github/promote.toml:20:1: unknown field `soak`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn versions_matrix_marks_drift() {
+    let repo = example_repo("flux-terragrunt");
+    let (code, out, _) = run_in(repo.path(), &["versions"]);
+    assert_eq!(code, 0);
+    snap!(out);
+}
+
+#[test]
+fn plan_replays_a_status_event_at_its_commit() {
+    let repo = example_repo("flux-terragrunt");
+    let sha = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let event = repo.path().join("event.json");
+    let payload = std::fs::read_to_string(crate::support::fixture("events/status-success.json"))
+        .expect("fixture")
+        .replace("6dcb09b5b57875f334f61aebed695e2e4193db5e", &sha);
+    std::fs::write(&event, payload).expect("write");
+    let out = plan(
+        repo.path(),
+        &[
+            "--event-name",
+            "status",
+            "--event-path",
+            event.to_str().expect("utf8"),
+        ],
+    );
+    let cilium = out
+        .lines()
+        .find(|l| l.contains("helm/cilium "))
+        .expect("cilium");
+    assert!(cilium.trim_start().starts_with("change"), "{out}");
+    let cm = out
+        .lines()
+        .find(|l| l.contains("helm/cert-manager"))
+        .expect("cert-manager");
+    assert!(cm.contains("held") && cm.contains("no status"), "{out}");
+}
+
+#[test]
+fn plan_snapshots_for_pin_and_new_component() {
+    let repo = example_repo("flux-terragrunt");
+    snap!(
+        "pin",
+        plan(
+            repo.path(),
+            &["--pin", "helm/cilium=1.17.9", "--group", "helm"]
+        )
+    );
+    snap!(
+        "json",
+        plan(repo.path(), &["--group", "infra", "--format", "json"])
+    );
+}

@@ -1,0 +1,111 @@
+//! Reading a repository at a revision without checking it out; changed paths, ancestry, safety.
+
+use promote::repo::{Files, Repo, WorkTree};
+
+use crate::support::git;
+
+/// A repository with two commits on `main` and a branch `live` at the first one.
+fn two_commits() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    git(p, &["init", "-q"]);
+    std::fs::create_dir_all(p.join("envs/dev")).expect("mkdir");
+    std::fs::write(p.join("envs/dev/versions.env"), "CILIUM=1.18.5\n").expect("write");
+    std::fs::write(p.join("README.md"), "hello\n").expect("write");
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-qm", "first"]);
+    let first = git(p, &["rev-parse", "HEAD"]).trim().to_string();
+    git(p, &["branch", "live"]);
+    std::fs::write(p.join("envs/dev/versions.env"), "CILIUM=1.18.6\n").expect("write");
+    git(p, &["commit", "-qam", "bump"]);
+    let second = git(p, &["rev-parse", "HEAD"]).trim().to_string();
+    (dir, first, second)
+}
+
+#[test]
+fn reads_any_revision_without_checking_it_out() {
+    let (dir, first, second) = two_commits();
+    let repo = Repo::open(dir.path()).expect("open");
+    assert_eq!(repo.head_sha().expect("head"), second);
+    assert_eq!(repo.resolve("live").expect("branch"), first);
+    assert_eq!(repo.resolve(&first[..10]).expect("short sha"), first);
+    let at = |rev: &str| {
+        repo.at(rev)
+            .expect("rev")
+            .read("envs/dev/versions.env")
+            .expect("read")
+    };
+    assert_eq!(at("live").as_deref(), Some(&b"CILIUM=1.18.5\n"[..]));
+    assert_eq!(at("HEAD").as_deref(), Some(&b"CILIUM=1.18.6\n"[..]));
+    assert_eq!(
+        repo.at("HEAD")
+            .expect("rev")
+            .read("nope.env")
+            .expect("read"),
+        None
+    );
+    let err = repo.resolve("no-such-branch").expect_err("unknown");
+    assert!(
+        err.to_string()
+            .starts_with("revision `no-such-branch` not found"),
+        "{err}"
+    );
+    // The working tree was never touched.
+    assert_eq!(git(dir.path(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn changed_paths_ancestry_and_cleanliness() {
+    let (dir, first, second) = two_commits();
+    let repo = Repo::open(dir.path()).expect("open");
+    assert_eq!(
+        repo.changed_paths(&first, &second).expect("diff"),
+        vec!["envs/dev/versions.env".to_string()]
+    );
+    assert!(repo.is_ancestor(&first, "main").expect("ancestry"));
+    assert!(repo.is_ancestor(&second, "HEAD").expect("ancestry"));
+    assert!(!repo.is_ancestor(&second, "live").expect("ancestry"));
+    let paths = vec!["envs/dev/versions.env".to_string()];
+    assert!(repo.is_clean(&paths).expect("status"));
+    std::fs::write(dir.path().join("README.md"), "changed\n").expect("write");
+    assert!(
+        repo.is_clean(&paths).expect("status"),
+        "other files do not count"
+    );
+    std::fs::write(dir.path().join("envs/dev/versions.env"), "CILIUM=1.19.0\n").expect("write");
+    assert!(!repo.is_clean(&paths).expect("status"));
+}
+
+#[test]
+fn paths_leaving_the_repository_are_refused() {
+    let (dir, ..) = two_commits();
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("secret.env"), "TOKEN=x\n").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.env"),
+        dir.path().join("envs/dev/link.env"),
+    )
+    .expect("symlink");
+    let tree = WorkTree::new(dir.path());
+    for path in ["../secret.env", "/etc/passwd", "envs/../../x"] {
+        let err = tree.read(path).expect_err(path);
+        assert!(
+            err.to_string().starts_with(&format!("path `{path}`")),
+            "{err}"
+        );
+    }
+    let err = tree.read("envs/dev/link.env").expect_err("symlink");
+    assert!(
+        err.to_string().contains("symlink out of the repository"),
+        "{err}"
+    );
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-qm", "link"]);
+    let repo = Repo::open(dir.path()).expect("open");
+    let err = repo
+        .at("HEAD")
+        .expect("rev")
+        .read("envs/dev/link.env")
+        .expect_err("symlink in git");
+    assert!(err.to_string().contains("is a symlink"), "{err}");
+}
