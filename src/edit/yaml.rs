@@ -173,8 +173,9 @@ enum Frame {
 struct Builder<'a> {
     file: &'a str,
     text: &'a str,
-    /// Byte offset of each character, plus `text.len()` at the end.
-    byte_of: Vec<usize>,
+    /// Byte offset of each character, plus `text.len()` at the end; `None` for ASCII text,
+    /// where characters are bytes.
+    byte_of: Option<Vec<usize>>,
     lines: LineIndex<'a>,
     stack: Vec<Frame>,
     docs: Vec<Node>,
@@ -184,8 +185,11 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(file: &'a str, text: &'a str) -> Self {
-        let mut byte_of: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
-        byte_of.push(text.len());
+        let byte_of = (!text.is_ascii()).then(|| {
+            let mut table: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+            table.push(text.len());
+            table
+        });
         Builder {
             file,
             text,
@@ -208,8 +212,10 @@ impl<'a> Builder<'a> {
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        let last = self.byte_of.len() - 1;
-        self.byte_of[char_index.min(last)]
+        match &self.byte_of {
+            None => char_index.min(self.text.len()),
+            Some(table) => table[char_index.min(table.len() - 1)],
+        }
     }
 
     fn node(&self, value: Value, span: Range<usize>) -> Node {
@@ -224,16 +230,18 @@ impl<'a> Builder<'a> {
 
     fn scan_error(&self, e: &ScanError) -> EditError {
         let mut at = self.byte(e.marker().index());
+        let mut message = format!("invalid YAML: {}", e.info());
         if e.info().contains("tab") {
             // Point at the offending tab, not at the token after it.
             at -= self.text[..at].len() - self.text[..at].trim_end_matches('\t').len();
+            message.push_str("\nhint: indent with spaces; YAML does not allow tabs there");
         }
         let (line, column) = self.lines.line_col(at);
         EditError::Parse {
             file: self.file.to_string(),
             line,
             column,
-            message: format!("invalid YAML: {}", e.info()),
+            message,
         }
     }
 
@@ -346,7 +354,9 @@ impl<'a> Builder<'a> {
                             file: self.file.to_string(),
                             line: node.line,
                             column: node.column,
-                            message: format!("duplicate key `{name}` (first at line {first})"),
+                            message: format!(
+                                "duplicate key `{name}` (first at line {first})\nhint: YAML readers keep only one of them; remove the other"
+                            ),
                         });
                     }
                     *key = Some(node);

@@ -309,7 +309,7 @@ fn bad_input_names_line_and_column() {
     let dup = "images:\n  - name: a\n    newTag: 1.0.0\n    newTag: 1.0.1\n";
     assert_eq!(
         read_err(Kind::KustomizeImages, dup),
-        "bad.yaml:4:5: duplicate key `newTag` (first at line 3)"
+        "bad.yaml:4:5: duplicate key `newTag` (first at line 3)\nhint: YAML readers keep only one of them; remove the other"
     );
     let map = "dependencies:\n  - name: a\n    version:\n      min: 1.0.0\n";
     assert_eq!(
