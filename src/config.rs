@@ -21,15 +21,44 @@ pub enum ConfigError {
     },
     #[error("{file}: {message}")]
     File { file: String, message: String },
+    /// Several problems found in one pass, so a fix-and-rerun loop sees them all at once.
+    #[error("{} problems in the config:{}", .0.len(), list(.0))]
+    Many(Vec<ConfigError>),
+}
+
+fn list(errors: &[ConfigError]) -> String {
+    errors.iter().map(|e| format!("\n  {e}")).collect()
 }
 
 impl ConfigError {
+    /// The file and, where known, line and column (of the first problem for `Many`).
     pub fn location(&self) -> (&str, Option<(usize, usize)>) {
         match self {
             ConfigError::At {
                 file, line, column, ..
             } => (file, Some((*line, *column))),
             ConfigError::File { file, .. } => (file, None),
+            ConfigError::Many(all) => match all.first() {
+                Some(first) => first.location(),
+                None => ("", None),
+            },
+        }
+    }
+
+    /// One error for `errors`: itself when there is one, `Many` when there are more.
+    fn all(mut errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Many(errors)),
+        }
+    }
+
+    /// Each problem on its own (`Many` flattened), for reports that list them one by one.
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many(all) => all.iter().collect(),
+            one => vec![one],
         }
     }
 }
@@ -178,6 +207,10 @@ pub struct Promotion {
     pub commit_mode: CommitMode,
     /// Commit title template; default `chore(promote): {from} -> {to}`.
     pub message: Option<String>,
+    /// Globs of repository paths (`{env}` allowed) whose change on a push counts as a change of
+    /// `from`, besides its sources' version changes (e.g. `apps/*/overlays/{env}/**`).
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 impl Promotion {
@@ -199,6 +232,39 @@ impl Promotion {
 
     pub fn component_branch(&self, component: &str) -> String {
         format!("promote/{}/{}", self.to, component.replace('/', "-"))
+    }
+
+    /// The tag for a promoted component, from the `tag` template (`{component}-{version}`).
+    pub fn tag_name(&self, component: &str, version: &str) -> Option<String> {
+        self.tag.as_ref().map(|t| {
+            t.replace("{component}", component)
+                .replace("{version}", version)
+        })
+    }
+
+    /// The `paths` globs with `{env}` replaced by `from`.
+    fn path_globs(&self) -> Result<globset::GlobSet, globset::Error> {
+        let mut set = globset::GlobSetBuilder::new();
+        for p in &self.paths {
+            set.add(
+                globset::GlobBuilder::new(&p.replace("{env}", &self.from))
+                    .literal_separator(true)
+                    .build()?,
+            );
+        }
+        set.build()
+    }
+
+    /// The changed paths (of a push) that `paths` says are changes of `from`.
+    pub fn watched<'p>(&self, changed: &'p [String]) -> Vec<&'p str> {
+        match self.path_globs() {
+            Ok(set) if !self.paths.is_empty() => changed
+                .iter()
+                .map(String::as_str)
+                .filter(|p| set.is_match(p))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -286,14 +352,18 @@ impl Config {
         }
         let main_branch = raw.main_branch.unwrap_or_else(|| "main".to_string());
         let spans = KeySpans::parse(text);
+        let mut problems = Vec::new();
         for (i, s) in raw.sources.iter().enumerate() {
-            check_source(s.get_ref(), &environments, &main_branch)
-                .map_err(|(key, msg)| at(spans.get("source", i, key).or(Some(s.span())), msg))?;
+            if let Err((key, msg)) = check_source(s.get_ref(), &environments, &main_branch) {
+                problems.push(at(spans.get("source", i, key).or(Some(s.span())), msg));
+            }
         }
         for (i, p) in raw.promotions.iter().enumerate() {
-            check_promotion(p.get_ref(), &environments)
-                .map_err(|(key, msg)| at(spans.get("promotion", i, key).or(Some(p.span())), msg))?;
+            if let Err((key, msg)) = check_promotion(p.get_ref(), &environments) {
+                problems.push(at(spans.get("promotion", i, key).or(Some(p.span())), msg));
+            }
         }
+        ConfigError::all(problems)?;
         let promotions = if raw.promotions.is_empty() {
             environments
                 .windows(2)
@@ -447,6 +517,14 @@ fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), P
             format!("promotion `{} -> {}` goes nowhere", pr.from, pr.to),
         ));
     }
+    for p in &pr.paths {
+        if let Some(problem) = unsafe_path(p) {
+            return Err(("paths", format!("path `{p}` {problem}")));
+        }
+    }
+    if let Err(e) = pr.path_globs() {
+        return Err(("paths", format!("bad glob in `paths`: {e}")));
+    }
     if let Some(re) = &pr.gate.status_context
         && let Err(e) = regex::Regex::new(re)
     {
@@ -497,6 +575,7 @@ fn default_promotion(from: &str, to: &str) -> Promotion {
         checklist: Vec::new(),
         commit_mode: CommitMode::Api,
         message: None,
+        paths: Vec::new(),
     }
 }
 
@@ -515,123 +594,4 @@ pub fn unsafe_path(path: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-environments = ["dev", "integration", "live"]
-
-[[source]]
-path = "infrastructure/stacks/{env}/terragrunt.stack.hcl"
-kind = "hcl-map"
-at = "locals.versions"
-group = "infra"
-
-[[promotion]]
-from = "integration"
-to = "live"
-[promotion.gate]
-status-context = '^kustomization/(?P<component>[^/]+)/'
-"#;
-
-    #[test]
-    fn loads_a_good_config() {
-        let c = Config::load("promote.toml", GOOD.as_bytes()).expect("load");
-        assert_eq!(c.environments.len(), 3);
-        assert_eq!(
-            c.sources[0].path_for("live").as_deref(),
-            Some("infrastructure/stacks/live/terragrunt.stack.hcl")
-        );
-        let p = c.pick_promotion(None, None).expect("promotion");
-        assert_eq!(
-            (p.from.as_str(), p.to.as_str(), p.partial),
-            ("integration", "live", true)
-        );
-        assert_eq!(p.title(), "chore(promote): integration -> live");
-        assert_eq!(c.next_env("live"), None);
-    }
-
-    #[test]
-    fn errors_point_at_line_and_column() {
-        let bad = GOOD.replace("group = \"infra\"", "group = \"infra\"\ncolour = \"blue\"");
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown key");
-        assert!(
-            e.to_string()
-                .starts_with("p.toml:9:1: unknown field `colour`"),
-            "{e}"
-        );
-        let bad = GOOD.replace("to = \"live\"", "to = \"prod\"");
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown env");
-        assert!(e.to_string().contains("unknown environment `prod`"), "{e}");
-        assert!(e.to_string().starts_with("p.toml:12:6:"), "{e}");
-        let bad = GOOD.replace("to = \"live\"", "to = \"integration\"");
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("same env");
-        assert_eq!(
-            e.to_string(),
-            "p.toml:12:6: promotion `integration -> integration` goes nowhere"
-        );
-        let bad = GOOD.replace(
-            "group = \"infra\"",
-            "group = \"infra\"\nenvironments = [\"qa\"]",
-        );
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("source env");
-        assert!(e.to_string().starts_with("p.toml:9:16: source"), "{e}");
-        let bad = GOOD.replace("infrastructure/stacks", "../elsewhere");
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("escape");
-        assert!(e.to_string().contains("leaves the repository"), "{e}");
-        let bad = GOOD.replace("kind = \"hcl-map\"", "kind = \"xml\"");
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("kind");
-        assert!(
-            e.to_string()
-                .starts_with("p.toml:6:8: unknown variant `xml`"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_path_without_env_needs_branches_or_one_environment() {
-        let shared = GOOD.replace("stacks/{env}/", "stacks/");
-        let e = Config::load("p.toml", shared.as_bytes()).expect_err("shared file");
-        assert!(
-            e.to_string().starts_with(
-                "p.toml:5:8: source path `infrastructure/stacks/terragrunt.stack.hcl` has no `{env}`: environments `dev` and `integration` would share one file"
-            ),
-            "{e}"
-        );
-        let branches = shared.replace(
-            r#"["dev", "integration", "live"]"#,
-            r#"[{ name = "dev", branch = "dev" }, "integration", { name = "live", branch = "live" }]"#,
-        );
-        let c = Config::load("p.toml", branches.as_bytes()).expect("own branches");
-        assert_eq!(c.branch_of("dev"), "dev");
-        assert_eq!(c.branch_of("integration"), "main");
-        let one = shared.replace(
-            "group = \"infra\"",
-            "group = \"infra\"\nenvironments = [\"live\"]",
-        );
-        Config::load("p.toml", one.as_bytes()).expect("one environment");
-        let bad = GOOD.replace("group = \"infra\"", "template = \"{name}-v\"");
-        let e = Config::load("p.toml", bad.as_bytes()).expect_err("template");
-        assert_eq!(
-            e.to_string(),
-            "p.toml:8:12: template `{name}-v` has no `{version}`"
-        );
-    }
-
-    #[test]
-    fn templates_round_trip() {
-        let mut s: Source =
-            toml::from_str("path = \"a.yaml\"\nkind = \"yaml\"\ntemplate = \"{name}-{version}\"")
-                .expect("source");
-        assert_eq!(
-            s.version_from_stored("cert-manager", "cert-manager-v1.18.1"),
-            "v1.18.1"
-        );
-        assert_eq!(
-            s.version_to_stored("cert-manager", "v1.19.0"),
-            "cert-manager-v1.19.0"
-        );
-        s.template = None;
-        assert_eq!(s.version_from_stored("x", "1.0"), "1.0");
-    }
-}
+mod tests;

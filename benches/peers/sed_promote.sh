@@ -6,9 +6,11 @@ repo=$1
 cp "$repo/clusters/integration/helm-charts.yaml" "$repo/clusters/live/helm-charts.yaml"
 cp "$repo/overlays/integration/kustomization.yaml" "$repo/overlays/live/kustomization.yaml"
 # Replace live's `versions = { ... }` block with integration's.
-block=$(sed -n '/^  versions = {/,/^  }/p' "$repo/stacks/integration/terragrunt.stack.hcl")
-awk -v block="$block" '
-  /^  versions = \{/ { print block; skip = 1; next }
+block=$(mktemp)
+trap 'rm -f "$block"' EXIT
+sed -n '/^  versions = {/,/^  }/p' "$repo/stacks/integration/terragrunt.stack.hcl" > "$block"
+awk -v blockfile="$block" '
+  /^  versions = \{/ { while ((getline line < blockfile) > 0) print line; skip = 1; next }
   skip && /^  \}/ { skip = 0; next }
   !skip { print }
 ' "$repo/stacks/live/terragrunt.stack.hcl" > "$repo/stacks/live/terragrunt.stack.hcl.new"

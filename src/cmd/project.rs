@@ -1,11 +1,12 @@
 //! Commands on a whole repository and its config: `plan`, `apply`, `check`, the versions matrix.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::{Format, ProjectArgs};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::gate::Eligibility;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::{Files, Repo, WorkTree};
@@ -165,12 +166,22 @@ pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
     Ok((config, plan))
 }
 
-pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) {
-    match format {
-        Format::Text => print!("{}", plan::render::text(plan)),
-        Format::Json => println!("{}", plan::render::json(plan)),
-        Format::Markdown => print!("{}", plan::render::markdown(plan, checklist)),
+/// Write data to stdout; a reader that went away (`promote plan | head`) is not an error.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
+}
+
+pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) -> anyhow::Result<()> {
+    emit(&match format {
+        Format::Text => plan::render::text(plan),
+        Format::Json => format!("{}\n", plan::render::json(plan)),
+        Format::Markdown => plan::render::markdown(plan, checklist),
+    })
 }
 
 pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
@@ -179,7 +190,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
         .unwrap_or_default();
-    print_plan(&plan, args.format, &checklist);
+    print_plan(&plan, args.format, &checklist)?;
     Ok(0)
 }
 
@@ -189,7 +200,7 @@ pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
         .unwrap_or_default();
-    print_plan(&plan, args.plan.format, &checklist);
+    print_plan(&plan, args.plan.format, &checklist)?;
     if args.dry_run {
         for e in &plan.edits {
             eprint!("{}", e.diff);
@@ -216,7 +227,9 @@ pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
     let tree = WorkTree::new(root);
     let mut staged = Vec::new();
     for e in &plan.edits {
+        // Write through a symlink (inside the repository, `resolve` made sure), never over it.
         let path = tree.resolve(&e.path)?;
+        let path = path.canonicalize().unwrap_or(path);
         let current = fs_err::read(&path)?;
         anyhow::ensure!(
             current == e.before,
@@ -256,7 +269,20 @@ pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
 }
 
 pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
-    let config = load_config(project)?;
+    let config = match load_config(project) {
+        Ok(config) => config,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(cfg) => {
+                let problems = cfg.problems();
+                for p in &problems {
+                    eprintln!("error: {p}");
+                }
+                eprintln!("{} problem(s)", problems.len());
+                return Ok(1);
+            }
+            None => return Err(e),
+        },
+    };
     let repo = Repo::open(&project.repo).ok();
     let mut problems = Vec::new();
     let mut count = 0;
@@ -293,15 +319,76 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
         eprintln!("error: {p}");
     }
     if problems.is_empty() {
-        println!(
-            "ok: {} environments, {} sources, {count} components",
+        emit(&format!(
+            "ok: {} environments, {} sources, {count} components\n",
             config.environments.len(),
             config.sources.len()
-        );
+        ))?;
         Ok(0)
     } else {
         eprintln!("{} problem(s)", problems.len());
         Ok(1)
+    }
+}
+
+/// Versions per environment for each component id, in config and file order.
+struct Matrix<'c> {
+    envs: Vec<&'c str>,
+    ids: Vec<String>,
+    /// One row per environment: id -> version.
+    cells: Vec<BTreeMap<String, String>>,
+}
+
+impl Matrix<'_> {
+    fn drift(&self, id: &str) -> bool {
+        let mut vs = self.cells.iter().filter_map(|r| r.get(id));
+        let first = vs.next();
+        vs.any(|v| Some(v) != first)
+    }
+
+    fn json(&self) -> anyhow::Result<String> {
+        let rows: Vec<serde_json::Value> = self
+            .ids
+            .iter()
+            .map(|id| {
+                let versions: serde_json::Map<String, serde_json::Value> = self
+                    .envs
+                    .iter()
+                    .zip(&self.cells)
+                    .map(|(e, r)| (e.to_string(), r.get(id).cloned().into()))
+                    .collect();
+                serde_json::json!({"id": id, "versions": versions, "drift": self.drift(id)})
+            })
+            .collect();
+        let doc =
+            serde_json::json!({"schema_version": 1, "environments": self.envs, "components": rows});
+        Ok(format!("{}\n", serde_json::to_string_pretty(&doc)?))
+    }
+
+    fn text(&self) -> String {
+        let w = self.ids.iter().map(String::len).max().unwrap_or(9).max(9);
+        let cw: Vec<usize> = self
+            .envs
+            .iter()
+            .zip(&self.cells)
+            .map(|(e, r)| r.values().map(String::len).max().unwrap_or(0).max(e.len()))
+            .collect();
+        let mut line = format!("{:<w$}", "COMPONENT");
+        for (e, c) in self.envs.iter().zip(&cw) {
+            line.push_str(&format!("  {e:<c$}"));
+        }
+        let mut out = format!("{}\n", line.trim_end());
+        for id in &self.ids {
+            let mut line = format!("{id:<w$}");
+            for (r, c) in self.cells.iter().zip(&cw) {
+                line.push_str(&format!("  {:<c$}", r.get(id).map_or("-", String::as_str)));
+            }
+            if self.drift(id) {
+                line.push_str("  *drift*");
+            }
+            out.push_str(&format!("{}\n", line.trim_end()));
+        }
+        out
     }
 }
 
@@ -317,74 +404,36 @@ pub fn matrix(args: &MatrixArgs) -> anyhow::Result<i32> {
         .collect();
     anyhow::ensure!(
         !envs.is_empty(),
-        "unknown environment `{}`",
-        args.env.as_deref().unwrap_or_default()
+        "unknown environment `{}`\nhint: the config has {}",
+        args.env.as_deref().unwrap_or_default(),
+        config
+            .environments
+            .iter()
+            .map(|e| format!("`{}`", e.name))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let mut ids: Vec<String> = Vec::new();
-    let mut cells: Vec<std::collections::BTreeMap<String, String>> = Vec::new();
-    for env in &envs {
+    let mut m = Matrix {
+        envs,
+        ids: Vec::new(),
+        cells: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for env in &m.envs {
         let files = env_files(&config, env, &args.project.repo, repo.as_ref())?;
         let inv = plan::inventory(&config, env, files.as_ref())?;
-        let mut row = std::collections::BTreeMap::new();
+        let mut row = BTreeMap::new();
         for c in inv.components {
-            if !ids.contains(&c.id) {
-                ids.push(c.id.clone());
+            if seen.insert(c.id.clone()) {
+                m.ids.push(c.id.clone());
             }
             row.insert(c.id, c.version);
         }
-        cells.push(row);
+        m.cells.push(row);
     }
-    let drift = |id: &str| {
-        let mut vs = cells.iter().filter_map(|r| r.get(id));
-        let first = vs.next();
-        vs.any(|v| Some(v) != first)
-    };
-    if args.format == Format::Json {
-        let rows: Vec<serde_json::Value> = ids
-            .iter()
-            .map(|id| {
-                let versions: serde_json::Map<String, serde_json::Value> = envs
-                    .iter()
-                    .zip(&cells)
-                    .map(|(e, r)| {
-                        (
-                            e.to_string(),
-                            r.get(id)
-                                .map_or(serde_json::Value::Null, |v| v.clone().into()),
-                        )
-                    })
-                    .collect();
-                serde_json::json!({"id": id, "versions": versions, "drift": drift(id)})
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"schema_version": 1, "environments": envs, "components": rows})
-            )?
-        );
-        return Ok(0);
-    }
-    let w = ids.iter().map(String::len).max().unwrap_or(9).max(9);
-    let cw: Vec<usize> = envs
-        .iter()
-        .zip(&cells)
-        .map(|(e, r)| r.values().map(String::len).max().unwrap_or(0).max(e.len()))
-        .collect();
-    let mut line = format!("{:<w$}", "COMPONENT");
-    for (e, c) in envs.iter().zip(&cw) {
-        line.push_str(&format!("  {e:<c$}"));
-    }
-    println!("{}", line.trim_end());
-    for id in &ids {
-        let mut line = format!("{id:<w$}");
-        for (r, c) in cells.iter().zip(&cw) {
-            line.push_str(&format!("  {:<c$}", r.get(id).map_or("-", String::as_str)));
-        }
-        if drift(id) {
-            line.push_str("  *drift*");
-        }
-        println!("{}", line.trim_end());
-    }
+    emit(&match args.format {
+        Format::Json => m.json()?,
+        _ => m.text(),
+    })?;
     Ok(0)
 }

@@ -74,6 +74,9 @@ pub fn text(plan: &Plan) -> String {
         count(Action::New),
         count(Action::Unchanged)
     ));
+    if !plan.tags.is_empty() {
+        out.push_str(&format!("tags: {}\n", plan.tags.join(", ")));
+    }
     if plan.is_empty() {
         out.push_str("nothing to promote\n");
     }
@@ -123,6 +126,10 @@ pub fn markdown(plan: &Plan, checklist: &[String]) -> String {
     if !held.is_empty() {
         out.push_str("\n#### Held\n\n");
         out.push_str(&table(&held, true));
+    }
+    if !plan.tags.is_empty() {
+        let tags: Vec<String> = plan.tags.iter().map(|t| format!("`{t}`")).collect();
+        out.push_str(&format!("\nTags: {}\n", tags.join(", ")));
     }
     if !plan.edits.is_empty() {
         out.push_str("\n<details><summary>Diff</summary>\n\n```diff\n");

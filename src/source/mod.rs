@@ -248,9 +248,16 @@ pub fn set_versions(
     let before = read(loc, file, bytes)?;
     let mut splices = Vec::with_capacity(changes.len());
     let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
+    // One index for all changes: a file with thousands of components stays linear.
+    let by_name: std::collections::HashMap<&str, &Component> = before
+        .components
+        .iter()
+        .map(|c| (c.name.as_str(), c))
+        .collect();
     for &(name, version) in changes {
-        let c = before
+        let c = by_name
             .get(name)
+            .copied()
             .ok_or_else(|| EditError::UnknownComponent {
                 file: file.to_string(),
                 component: name.to_string(),

@@ -106,7 +106,9 @@ fn plan_new_component_is_held() {
         &["--component", "infra/spegel", "--add-missing"],
     );
     assert!(
-        out.contains("(missing in target: cannot insert without reformatting"),
+        out.contains(
+            "(missing in target: `hcl-map` cannot take a new entry without reformatting; add it by hand once)"
+        ),
         "{out}"
     );
     assert!(out.contains("nothing to promote"), "{out}");
@@ -276,11 +278,95 @@ fn config_errors_name_line_and_column() {
 }
 
 #[test]
+fn check_lists_every_config_problem_with_its_position() {
+    let repo = example_repo("flux-terragrunt");
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace("kubernetes/clusters/{env}", "/srv/clusters/{env}")
+            .replace("to = \"live\"", "to = \"prod\""),
+    )
+    .expect("write");
+    let (code, out, err) = run_in(repo.path(), &["check"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "error: .github/promote.toml:11:8: source path `/srv/clusters/{env}/helm-charts.yaml` is absolute; paths are relative to the repository root\n\
+         error: .github/promote.toml:17:6: promotion `integration -> prod` names unknown environment `prod` (known: dev, integration, live)\n\
+         2 problem(s)\n"
+    );
+}
+
+#[test]
+fn plan_markdown_carries_tags_and_the_checklist() {
+    let repo = example_repo("flux-terragrunt");
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "partial = true",
+            "partial = true\ntag = \"{component}-{version}\"\nchecklist = [\"live dashboards green\", \"rollback plan noted\"]",
+        ),
+    )
+    .expect("write");
+    let out = plan(
+        repo.path(),
+        &["--component", "helm/cilium", "--format", "markdown"],
+    );
+    assert!(out.contains("\nTags: `cilium-1.18.6`\n"), "{out}");
+    assert!(
+        out.ends_with("#### Checklist\n\n- [ ] live dashboards green\n- [ ] rollback plan noted\n"),
+        "{out}"
+    );
+    let text = plan(repo.path(), &["--component", "*cilium"]);
+    assert!(text.contains("\ntags: cilium-1.18.6\n"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn apply_writes_through_a_symlink_and_keeps_it() {
+    let repo = example_repo("flux-terragrunt");
+    let live = repo.path().join("kubernetes/clusters/live");
+    std::fs::rename(
+        live.join("helm-charts.yaml"),
+        live.join("helm-charts.real.yaml"),
+    )
+    .expect("move");
+    std::os::unix::fs::symlink("helm-charts.real.yaml", live.join("helm-charts.yaml"))
+        .expect("symlink");
+    let (code, _, err) = run_in(repo.path(), &["apply", "--component", "helm/cilium"]);
+    assert_eq!(code, 0, "{err}");
+    let link = std::fs::symlink_metadata(live.join("helm-charts.yaml")).expect("meta");
+    assert!(link.file_type().is_symlink());
+    let text = std::fs::read_to_string(live.join("helm-charts.real.yaml")).expect("real");
+    assert!(text.contains("version: \"1.18.6\""), "{text}");
+}
+
+#[test]
 fn versions_matrix_marks_drift() {
     let repo = example_repo("flux-terragrunt");
     let (code, out, _) = run_in(repo.path(), &["versions"]);
     assert_eq!(code, 0);
     snap!(out);
+    let (code, out, _) = run_in(
+        repo.path(),
+        &["versions", "--format", "json", "--env", "live"],
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["environments"], serde_json::json!(["live"]));
+    let loki = &v["components"][10];
+    assert_eq!(
+        (&loki["id"], &loki["versions"]["live"], &loki["drift"]),
+        (&"helm/loki".into(), &"6.41.0".into(), &false.into())
+    );
+    let (code, out, _) = run_in(repo.path(), &["versions", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["components"][10]["versions"]["dev"], "6.41.1");
+    assert_eq!(v["components"][10]["drift"], true);
 }
 
 #[test]

@@ -1,0 +1,172 @@
+//! Unit tests of config loading and validation.
+
+use super::*;
+
+const GOOD: &str = r#"
+environments = ["dev", "integration", "live"]
+
+[[source]]
+path = "infrastructure/stacks/{env}/terragrunt.stack.hcl"
+kind = "hcl-map"
+at = "locals.versions"
+group = "infra"
+
+[[promotion]]
+from = "integration"
+to = "live"
+[promotion.gate]
+status-context = '^kustomization/(?P<component>[^/]+)/'
+"#;
+
+#[test]
+fn loads_a_good_config() {
+    let c = Config::load("promote.toml", GOOD.as_bytes()).expect("load");
+    assert_eq!(c.environments.len(), 3);
+    assert_eq!(
+        c.sources[0].path_for("live").as_deref(),
+        Some("infrastructure/stacks/live/terragrunt.stack.hcl")
+    );
+    let p = c.pick_promotion(None, None).expect("promotion");
+    assert_eq!(
+        (p.from.as_str(), p.to.as_str(), p.partial),
+        ("integration", "live", true)
+    );
+    assert_eq!(p.title(), "chore(promote): integration -> live");
+    assert_eq!(c.next_env("live"), None);
+}
+
+#[test]
+fn errors_point_at_line_and_column() {
+    let bad = GOOD.replace("group = \"infra\"", "group = \"infra\"\ncolour = \"blue\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown key");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:9:1: unknown field `colour`"),
+        "{e}"
+    );
+    let bad = GOOD.replace("to = \"live\"", "to = \"prod\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown env");
+    assert!(e.to_string().contains("unknown environment `prod`"), "{e}");
+    assert!(e.to_string().starts_with("p.toml:12:6:"), "{e}");
+    let bad = GOOD.replace("to = \"live\"", "to = \"integration\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("same env");
+    assert_eq!(
+        e.to_string(),
+        "p.toml:12:6: promotion `integration -> integration` goes nowhere"
+    );
+    let bad = GOOD.replace(
+        "group = \"infra\"",
+        "group = \"infra\"\nenvironments = [\"qa\"]",
+    );
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("source env");
+    assert!(e.to_string().starts_with("p.toml:9:16: source"), "{e}");
+    let bad = GOOD.replace("infrastructure/stacks", "../elsewhere");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("escape");
+    assert!(e.to_string().contains("leaves the repository"), "{e}");
+    let bad = GOOD.replace("kind = \"hcl-map\"", "kind = \"xml\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("kind");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:6:8: unknown variant `xml`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_path_without_env_needs_branches_or_one_environment() {
+    let shared = GOOD.replace("stacks/{env}/", "stacks/");
+    let e = Config::load("p.toml", shared.as_bytes()).expect_err("shared file");
+    assert!(
+        e.to_string().starts_with(
+            "p.toml:5:8: source path `infrastructure/stacks/terragrunt.stack.hcl` has no `{env}`: environments `dev` and `integration` would share one file"
+        ),
+        "{e}"
+    );
+    let branches = shared.replace(
+        r#"["dev", "integration", "live"]"#,
+        r#"[{ name = "dev", branch = "dev" }, "integration", { name = "live", branch = "live" }]"#,
+    );
+    let c = Config::load("p.toml", branches.as_bytes()).expect("own branches");
+    assert_eq!(c.branch_of("dev"), "dev");
+    assert_eq!(c.branch_of("integration"), "main");
+    let one = shared.replace(
+        "group = \"infra\"",
+        "group = \"infra\"\nenvironments = [\"live\"]",
+    );
+    Config::load("p.toml", one.as_bytes()).expect("one environment");
+    let bad = GOOD.replace("group = \"infra\"", "template = \"{name}-v\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("template");
+    assert_eq!(
+        e.to_string(),
+        "p.toml:8:12: template `{name}-v` has no `{version}`"
+    );
+}
+
+#[test]
+fn promotion_paths_are_globs_per_environment() {
+    let with = GOOD.replace(
+        "to = \"live\"",
+        "to = \"live\"\npaths = [\"apps/*/overlays/{env}/**\"]",
+    );
+    let c = Config::load("p.toml", with.as_bytes()).expect("paths");
+    let p = c.first_promotion().expect("promotion");
+    let changed: Vec<String> = [
+        "apps/dex/overlays/integration/values.yaml",
+        "apps/dex/overlays/live/values.yaml",
+        "apps/dex/base/deployment.yaml",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(
+        p.watched(&changed),
+        ["apps/dex/overlays/integration/values.yaml"]
+    );
+    let bad = GOOD.replace("to = \"live\"", "to = \"live\"\npaths = [\"apps/[\"]");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("bad glob");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:13:9: bad glob in `paths`"),
+        "{e}"
+    );
+    let out = GOOD.replace("to = \"live\"", "to = \"live\"\npaths = [\"/etc/**\"]");
+    let e = Config::load("p.toml", out.as_bytes()).expect_err("absolute");
+    assert!(e.to_string().contains("is absolute"), "{e}");
+    assert!(
+        Config::load("p.toml", GOOD.as_bytes())
+            .expect("load")
+            .promotions[0]
+            .watched(&changed)
+            .is_empty()
+    );
+}
+
+#[test]
+fn templates_round_trip() {
+    let mut s: Source =
+        toml::from_str("path = \"a.yaml\"\nkind = \"yaml\"\ntemplate = \"{name}-{version}\"")
+            .expect("source");
+    assert_eq!(
+        s.version_from_stored("cert-manager", "cert-manager-v1.18.1"),
+        "v1.18.1"
+    );
+    assert_eq!(
+        s.version_to_stored("cert-manager", "v1.19.0"),
+        "cert-manager-v1.19.0"
+    );
+    s.template = None;
+    assert_eq!(s.version_from_stored("x", "1.0"), "1.0");
+}
+
+#[test]
+fn every_source_and_promotion_problem_is_reported_at_once() {
+    let bad = GOOD
+        .replace("infrastructure/stacks", "../elsewhere")
+        .replace("to = \"live\"", "to = \"prod\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("two problems");
+    assert_eq!(e.problems().len(), 2, "{e}");
+    assert_eq!(e.location(), ("p.toml", Some((5, 8))));
+    assert_eq!(
+        e.to_string(),
+        "2 problems in the config:\n  p.toml:5:8: source path `../elsewhere/{env}/terragrunt.stack.hcl` leaves the repository (`..`)\n  p.toml:12:6: promotion `integration -> prod` names unknown environment `prod` (known: dev, integration, live)"
+    );
+}

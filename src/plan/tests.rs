@@ -1,0 +1,309 @@
+//! Unit tests of the plan on hand-built inventories and in-memory files.
+
+use std::cmp::Ordering;
+
+use super::*;
+
+#[test]
+fn versions_order_semver_aware() {
+    assert_eq!(
+        compare_versions("v1.12.1", "v1.12.0"),
+        Some(Ordering::Greater)
+    );
+    assert_eq!(compare_versions("1.18", "1.18.1"), Some(Ordering::Less));
+    assert_eq!(
+        compare_versions("v2.0.0-rc.1", "v2.0.0"),
+        Some(Ordering::Less)
+    );
+    assert_eq!(compare_versions("sha-abc12345", "sha-def45678"), None);
+    assert_eq!(compare_versions("sha256:aa", "1.0.0"), None);
+}
+
+fn entry(id: &str, version: &str) -> Entry {
+    let (group, name) = match id.split_once('/') {
+        Some((g, n)) => (Some(g.to_string()), n.to_string()),
+        None => (None, id.to_string()),
+    };
+    Entry {
+        id: id.into(),
+        name,
+        group,
+        version: version.into(),
+        indirect: None,
+        file: "f.yaml".into(),
+        line: 1,
+        column: 1,
+        source: 0,
+    }
+}
+
+fn inv(env: &str, entries: &[(&str, &str)]) -> EnvInventory {
+    EnvInventory {
+        env: env.into(),
+        at: "test".into(),
+        components: entries.iter().map(|(id, v)| entry(id, v)).collect(),
+        notes: Vec::new(),
+    }
+}
+
+fn decisions(opts: &PlanOptions, gate: &Eligibility) -> Vec<(String, Action, String)> {
+    let src = inv(
+        "integration",
+        &[
+            ("helm/cilium", "1.18.6"),
+            ("helm/loki", "6.40.0"),
+            ("apps/dex", "sha-abc12345"),
+            ("helm/podinfo", "6.9.2"),
+            ("infra/spegel", "0.3.0"),
+            ("infra/talos", "v1.12.1"),
+        ],
+    );
+    let tgt = inv(
+        "live",
+        &[
+            ("helm/cilium", "1.18.5"),
+            ("helm/loki", "6.41.0"),
+            ("apps/dex", "sha-fff00000"),
+            ("helm/podinfo", "6.9.2"),
+            ("infra/talos", "v1.12.0"),
+        ],
+    );
+    decide(&src, &tgt, gate, opts)
+        .expect("decide")
+        .into_iter()
+        .map(|i| (i.id, i.action, i.to_version))
+        .collect()
+}
+
+fn action_of(d: &[(String, Action, String)], id: &str) -> Action {
+    d.iter()
+        .find(|(i, ..)| i == id)
+        .map(|(_, a, _)| *a)
+        .expect(id)
+}
+
+#[test]
+fn downgrades_are_held_unless_forced_and_sha_tags_are_unordered() {
+    let all = Eligibility::all("local run");
+    let d = decisions(&PlanOptions::default(), &all);
+    assert_eq!(action_of(&d, "helm/cilium"), Action::Change);
+    assert_eq!(action_of(&d, "helm/loki"), Action::Held);
+    assert_eq!(action_of(&d, "apps/dex"), Action::Change);
+    assert_eq!(action_of(&d, "helm/podinfo"), Action::Unchanged);
+    assert_eq!(action_of(&d, "infra/spegel"), Action::New);
+    let forced = PlanOptions {
+        force: true,
+        ..PlanOptions::default()
+    };
+    assert_eq!(
+        action_of(&decisions(&forced, &all), "helm/loki"),
+        Action::Change
+    );
+}
+
+#[test]
+fn filters_pins_and_the_gate() {
+    let all = Eligibility::all("local run");
+    let opts = PlanOptions {
+        groups: vec!["helm".into()],
+        components: vec!["c*".into(), "helm/loki".into()],
+        pins: vec![("loki".into(), "6.39.0".into())],
+        ..PlanOptions::default()
+    };
+    let d = decisions(&opts, &all);
+    assert_eq!(action_of(&d, "helm/cilium"), Action::Change);
+    assert_eq!(action_of(&d, "infra/talos"), Action::Held);
+    assert_eq!(action_of(&d, "apps/dex"), Action::Held);
+    // A pin is a rollback: no `--force` needed.
+    assert!(d.contains(&("helm/loki".into(), Action::Change, "6.39.0".into())));
+    let mut gate = Eligibility::all("status success");
+    gate.verdicts.insert(
+        "helm/cilium".into(),
+        Verdict::Held {
+            reason: "status failure".into(),
+        },
+    );
+    let d = decisions(&PlanOptions::default(), &gate);
+    assert_eq!(action_of(&d, "helm/cilium"), Action::Held);
+    assert_eq!(action_of(&d, "infra/talos"), Action::Change);
+    let typo = PlanOptions {
+        pins: vec![("helm/cilum".into(), "1.0.0".into())],
+        ..PlanOptions::default()
+    };
+    let src = inv("integration", &[("helm/cilium", "1.18.6")]);
+    let err = decide(&src, &src, &gate, &typo).expect_err("unknown pin");
+    assert!(
+        err.to_string()
+            .starts_with("pin `helm/cilum` names no component of `integration`")
+    );
+}
+
+#[test]
+fn indirect_values_are_never_edited() {
+    let mut src = inv("integration", &[("helm/cilium", "${CILIUM_VERSION}")]);
+    src.components[0].indirect = Some("CILIUM_VERSION".into());
+    let tgt = inv("live", &[("helm/cilium", "1.18.5")]);
+    let items =
+        decide(&src, &tgt, &Eligibility::all("x"), &PlanOptions::default()).expect("decide");
+    assert_eq!(items[0].action, Action::Held);
+    assert!(
+        items[0].reason.contains("`CILIUM_VERSION`"),
+        "{}",
+        items[0].reason
+    );
+}
+
+#[test]
+fn one_id_from_two_sources_is_an_error() {
+    let mut components = inv("dev", &[("cilium", "1.0.0"), ("cilium", "1.0.1")]).components;
+    components[1].file = "g.yaml".into();
+    components[1].line = 7;
+    let err = check_unique(&components).expect_err("duplicate");
+    assert!(
+        err.to_string()
+            .starts_with("g.yaml:7:1: component `cilium` is also at f.yaml:1:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pins_parse() {
+    assert_eq!(
+        parse_pin("dex=sha-1").expect("pin"),
+        ("dex".into(), "sha-1".into())
+    );
+    assert!(parse_pin("dex").is_err());
+}
+
+/// Files held in memory, keyed by repository-relative path.
+struct Memory(BTreeMap<String, Vec<u8>>, &'static str);
+
+impl Files for Memory {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        Ok(self.0.get(path).cloned())
+    }
+
+    fn label(&self) -> String {
+        self.1.to_string()
+    }
+}
+
+fn versions_toml(tools: (&str, &str), charts: &str) -> Vec<u8> {
+    format!(
+        "# pinned per environment\n[tools]\nterraform = \"{}\" # cli\nhelm = '{}'\n\n[charts]\ncilium = \"{charts}\"\n",
+        tools.0, tools.1
+    )
+    .into_bytes()
+}
+
+#[test]
+fn two_sources_in_one_file_are_edited_one_after_the_other() {
+    let config = Config::load(
+        "promote.toml",
+        br#"
+environments = ["integration", "live"]
+
+[[source]]
+path = "{env}/versions.toml"
+kind = "toml"
+at = "tools"
+group = "tools"
+
+[[source]]
+path = "{env}/versions.toml"
+kind = "toml"
+at = "charts"
+group = "helm"
+"#,
+    )
+    .expect("config");
+    let files = |tools, charts, label| {
+        let env = if label == "src" {
+            "integration"
+        } else {
+            "live"
+        };
+        Memory(
+            BTreeMap::from([(format!("{env}/versions.toml"), versions_toml(tools, charts))]),
+            label,
+        )
+    };
+    let source = files(("1.9.0", "3.19.0"), "1.18.6", "src");
+    let target = files(("1.8.5", "3.19.0"), "1.18.5", "tgt");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let plan = build(
+        &config,
+        &promotion,
+        &source,
+        &target,
+        &Eligibility::all("local run"),
+        &PlanOptions::default(),
+    )
+    .expect("plan");
+    let changed: Vec<&str> = plan.changes().map(|i| i.id.as_str()).collect();
+    assert_eq!(changed, ["tools/terraform", "helm/cilium"]);
+    assert_eq!(plan.edits.len(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.edits[0].after),
+        String::from_utf8_lossy(&versions_toml(("1.9.0", "3.19.0"), "1.18.6"))
+    );
+    assert!(
+        plan.commit_message
+            .contains("- helm/cilium 1.18.5 -> 1.18.6\n")
+    );
+}
+
+fn dotenv_plan(target: &str, opts: &PlanOptions, gate: &Eligibility) -> Plan {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\ngroup = \"apps\"\n",
+    )
+    .expect("config");
+    let file =
+        |env: &str, text: &str| BTreeMap::from([(format!("{env}/versions.env"), text.into())]);
+    let source = Memory(
+        file("stage", "DEX_TAG=sha-abc12345\nWEB_TAG='v2.0.0'\n"),
+        "src",
+    );
+    let target = Memory(file("prod", target), "tgt");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    build(&config, &promotion, &source, &target, gate, opts).expect("plan")
+}
+
+#[test]
+fn add_missing_appends_to_dotenv_when_eligible() {
+    let all = Eligibility::all("local run");
+    let held = dotenv_plan("DEX_TAG=sha-0000000\r\n", &PlanOptions::default(), &all);
+    let web = |p: &Plan| {
+        p.items
+            .iter()
+            .find(|i| i.id == "apps/WEB_TAG")
+            .cloned()
+            .expect("web")
+    };
+    assert_eq!(web(&held).action, Action::New);
+    let add = PlanOptions {
+        add_missing: true,
+        ..PlanOptions::default()
+    };
+    let plan = dotenv_plan("DEX_TAG=sha-0000000\r\n", &add, &all);
+    assert_eq!(web(&plan).action, Action::Change);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.edits[0].after),
+        "DEX_TAG=sha-abc12345\r\nWEB_TAG=v2.0.0\r\n"
+    );
+    assert!(
+        plan.commit_message
+            .contains("- apps/WEB_TAG (none) -> v2.0.0\n")
+    );
+    let mut gate = Eligibility::all("status success");
+    gate.verdicts.insert(
+        "apps/WEB_TAG".into(),
+        Verdict::Held {
+            reason: "no status".into(),
+        },
+    );
+    let plan = dotenv_plan("DEX_TAG=sha-abc12345\n", &add, &gate);
+    assert_eq!(web(&plan).action, Action::Held);
+    assert!(plan.edits.is_empty());
+}
