@@ -102,7 +102,10 @@ impl Repo {
     pub fn open(root: &Path) -> Result<Repo, RepoError> {
         // Initialising libgit2 (and its TLS) costs ~30 ms: skip it where there is no repository.
         if !root.join(".git").exists() && !root.join("HEAD").is_file() {
-            return Err(RepoError::Git(format!("{} is not a git repository", root.display())));
+            return Err(RepoError::Git(format!(
+                "{} is not a git repository",
+                root.display()
+            )));
         }
         let repo = git2::Repository::open(root)?;
         Ok(Repo {

@@ -1,52 +1,47 @@
-//! `chart-dependencies`: `dependencies[]` of a Chart.yaml, name (or alias) -> `version`.
+//! `chart-dependencies`: `dependencies[]` of a Chart.yaml, named by `name` (or by `alias` when
+//! two dependencies share a name), versioned by `version`.
 
-use super::{Inventory, Locator, yaml_component};
-use crate::edit::{EditError, yaml};
+use std::collections::HashMap;
+
+use super::yaml_list::component;
+use super::{Inventory, Locator};
+use crate::edit::EditError;
+use crate::edit::yaml::{self, Node};
 
 pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let mut components = Vec::new();
-    let mut notes = Vec::new();
-    for doc in yaml::parse(file, text)? {
-        let deps = doc
-            .get("dependencies")
-            .map(yaml::Node::items)
-            .unwrap_or_default();
-        let name_of = |dep: &yaml::Node| {
-            dep.get("name")
-                .and_then(yaml::Node::as_str)
-                .map(str::to_string)
-        };
-        for (i, dep) in deps.iter().enumerate() {
-            let Some(mut name) = name_of(dep) else {
-                notes.push(format!(
-                    "{file}:{}: dependency {i} has no `name`, skipped",
-                    dep.line
-                ));
-                continue;
-            };
-            // Two dependencies on one chart are told apart by their alias.
-            let shared = deps
-                .iter()
-                .filter(|d| name_of(d).as_deref() == Some(name.as_str()))
-                .count()
-                > 1;
-            if let (true, Some(alias)) = (shared, dep.get("alias").and_then(yaml::Node::as_str)) {
-                name = alias.to_string();
-            }
-            let Some(version) = dep.get("version") else {
-                notes.push(format!(
-                    "{file}:{}: dependency `{name}` has no `version`, skipped",
-                    dep.line
-                ));
-                continue;
-            };
-            let address = format!("dependencies[{i}].version");
-            components.push(yaml_component(file, name, version, address)?);
+    let docs = yaml::parse(file, text)?;
+    let mut inv = Inventory {
+        file: file.to_string(),
+        components: Vec::new(),
+        notes: Vec::new(),
+    };
+    let Some(deps) = docs.iter().find_map(|d| d.get("dependencies")) else {
+        return Ok(inv);
+    };
+    let name_of = |dep: &Node| dep.get("name").and_then(Node::as_str).map(str::to_string);
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for dep in deps.items() {
+        if let Some(name) = name_of(dep) {
+            *count.entry(name).or_default() += 1;
         }
     }
-    Ok(Inventory {
-        file: file.to_string(),
-        components,
-        notes,
-    })
+    for (i, dep) in deps.items().iter().enumerate() {
+        let Some(mut name) = name_of(dep) else {
+            inv.notes
+                .push(format!("dependencies[{i}] has no `name`, skipped"));
+            continue;
+        };
+        let alias = dep.get("alias").and_then(Node::as_str);
+        if let Some(alias) = alias.filter(|_| count[&name] > 1) {
+            name = alias.to_string();
+        }
+        let Some(node) = dep.get("version") else {
+            inv.notes
+                .push(format!("dependency `{name}` has no `version`, skipped"));
+            continue;
+        };
+        let address = format!("dependencies[{i}].version");
+        inv.components.push(component(file, &name, address, node)?);
+    }
+    Ok(inv)
 }

@@ -1,22 +1,21 @@
-//! `flux`: multi-document Flux manifests. HelmRelease `spec.chart.spec.version`, OCIRepository and
-//! GitRepository `spec.ref.tag` (or `semver`), ResourceSet `spec.inputs[]` `name` -> `version`
-//! (or the dotted `version-key`).
+//! `flux`: HelmRelease chart versions, OCIRepository refs and ResourceSet inputs, in every
+//! document of a multi-document file.
+//!
+//! Components are named after the resource (or the ResourceSet input). When two resources of one
+//! file share a name, their names are qualified as `<kind>/<name>`, then `<kind>/<namespace>/<name>`,
+//! so that only a true duplicate is left for the duplicate check.
 
 use std::collections::HashMap;
 
-use super::{Inventory, Locator, yaml_component};
-use crate::edit::{
-    EditError,
-    yaml::{self, Node},
-};
+use super::yaml_list::component;
+use super::{Component, Inventory, Locator};
+use crate::edit::EditError;
+use crate::edit::yaml::{self, Node};
 
-/// A version found in one resource, before names are made unique.
-struct Found<'n> {
-    kind: String,
-    namespace: String,
-    name: String,
-    node: &'n Node,
-    address: String,
+/// A component with the longer names it may take when its plain name is ambiguous.
+struct Found {
+    component: Component,
+    qualified: [String; 2],
 }
 
 pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
@@ -24,115 +23,162 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
     let mut found = Vec::new();
     let mut notes = Vec::new();
     for doc in &docs {
-        collect(loc, file, doc, &mut found, &mut notes);
+        let kind = doc.get("kind").and_then(Node::as_str).unwrap_or_default();
+        let meta = Meta::of(doc);
+        match kind {
+            "HelmRelease" => found.extend(helm_release(file, doc, &meta, &mut notes)?),
+            "OCIRepository" => found.extend(oci_repository(file, doc, &meta, &mut notes)?),
+            "ResourceSet" => {
+                let key = loc.version_key.as_deref().unwrap_or("version");
+                found.extend(resource_set(file, doc, &meta, key, &mut notes)?);
+            }
+            _ => {}
+        }
     }
-    let names = unique_names(&found);
-    let components = found
-        .iter()
-        .zip(names)
-        .map(|(f, name)| yaml_component(file, name, f.node, f.address.clone()))
-        .collect::<Result<_, _>>()?;
     Ok(Inventory {
         file: file.to_string(),
-        components,
+        components: qualify(found),
         notes,
     })
 }
 
-fn collect<'n>(
-    loc: &Locator,
-    file: &str,
-    doc: &'n Node,
-    found: &mut Vec<Found<'n>>,
-    notes: &mut Vec<String>,
-) {
-    let text = |n: Option<&Node>| n.and_then(Node::as_str).unwrap_or_default().to_string();
-    let kind = text(doc.get("kind"));
-    let name = text(doc.path("metadata.name"));
-    let namespace = text(doc.path("metadata.namespace"));
-    let mut push = |name: String, node: &'n Node, address: String| {
-        found.push(Found {
-            kind: kind.clone(),
-            namespace: namespace.clone(),
-            name,
-            node,
-            address,
-        });
-    };
-    match kind.as_str() {
-        "HelmRelease" => {
-            if let Some(v) = doc.path("spec.chart.spec.version") {
-                push(
-                    name.clone(),
-                    v,
-                    format!("HelmRelease/{name}: spec.chart.spec.version"),
-                );
-            } else if doc.path("spec.chartRef").is_some() {
-                notes.push(format!("{file}:{}: HelmRelease `{name}` uses `chartRef`: its version lives in the referenced source", doc.line));
-            } else {
-                notes.push(format!(
-                    "{file}:{}: HelmRelease `{name}` pins no chart version",
-                    doc.line
-                ));
-            }
+struct Meta<'a> {
+    name: &'a str,
+    namespace: &'a str,
+}
+
+impl<'a> Meta<'a> {
+    fn of(doc: &'a Node) -> Self {
+        let field = |k| doc.lookup(k).and_then(Node::as_str).unwrap_or_default();
+        Meta {
+            name: field("metadata.name"),
+            namespace: Some(field("metadata.namespace"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or("default"),
         }
-        "OCIRepository" | "GitRepository" => {
-            let field = ["tag", "semver"]
-                .into_iter()
-                .find(|f| doc.path(&format!("spec.ref.{f}")).is_some());
-            match field.and_then(|f| doc.path(&format!("spec.ref.{f}")).map(|n| (f, n))) {
-                Some((f, v)) => push(name.clone(), v, format!("{kind}/{name}: spec.ref.{f}")),
-                None => notes.push(format!(
-                    "{file}:{}: {kind} `{name}` has no `spec.ref.tag` or `semver`",
-                    doc.line
-                )),
-            }
+    }
+
+    fn found(&self, kind: &str, component: Component) -> Found {
+        let kind = kind.to_ascii_lowercase();
+        Found {
+            qualified: [
+                format!("{kind}/{}", component.name),
+                format!("{kind}/{}/{}", self.namespace, component.name),
+            ],
+            component,
         }
-        "ResourceSet" => {
-            let key = loc.version_key.as_deref().unwrap_or("version");
-            let inputs = doc.path("spec.inputs").map(Node::items).unwrap_or_default();
-            for (i, input) in inputs.iter().enumerate() {
-                let input_name = text(input.get("name"));
-                match (input_name.is_empty(), input.path(key)) {
-                    (false, Some(v)) => push(
-                        input_name,
-                        v,
-                        format!("ResourceSet/{name}: spec.inputs[{i}].{key}"),
-                    ),
-                    _ => notes.push(format!(
-                        "{file}:{}: ResourceSet `{name}` input {i} has no `name` and `{key}`",
-                        input.line
-                    )),
-                }
-            }
-        }
-        _ => {}
     }
 }
 
-/// Names stay plain unless two resources share one; then `kind/name`, then `kind/namespace/name`.
-fn unique_names(found: &[Found<'_>]) -> Vec<String> {
-    let count = |key: &dyn Fn(&Found<'_>) -> String| {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for f in found {
-            *counts.entry(key(f)).or_default() += 1;
-        }
-        counts
+fn helm_release(
+    file: &str,
+    doc: &Node,
+    meta: &Meta,
+    notes: &mut Vec<String>,
+) -> Result<Option<Found>, EditError> {
+    let path = "spec.chart.spec.version";
+    let Some(node) = doc.lookup(path) else {
+        let why = if doc.lookup("spec.chartRef").is_some() {
+            "uses `spec.chartRef`"
+        } else {
+            "has no `spec.chart.spec.version`"
+        };
+        notes.push(format!(
+            "HelmRelease/{} (line {}) {why}, skipped",
+            meta.name, doc.line
+        ));
+        return Ok(None);
     };
-    let plain = |f: &Found<'_>| f.name.clone();
-    let by_kind = |f: &Found<'_>| format!("{}/{}", f.kind.to_lowercase(), f.name);
-    let by_ns = |f: &Found<'_>| format!("{}/{}/{}", f.kind.to_lowercase(), f.namespace, f.name);
-    let (plain_n, kind_n) = (count(&plain), count(&by_kind));
-    found
-        .iter()
-        .map(|f| {
-            if plain_n[&plain(f)] == 1 {
-                plain(f)
-            } else if kind_n[&by_kind(f)] == 1 {
-                by_kind(f)
-            } else {
-                by_ns(f)
+    let address = format!("HelmRelease/{}: {path}", meta.name);
+    let c = component(file, meta.name, address, node)?;
+    Ok(Some(meta.found("HelmRelease", c)))
+}
+
+fn oci_repository(
+    file: &str,
+    doc: &Node,
+    meta: &Meta,
+    notes: &mut Vec<String>,
+) -> Result<Option<Found>, EditError> {
+    // Flux's precedence: digest, then semver, then tag.
+    let path = ["spec.ref.digest", "spec.ref.semver", "spec.ref.tag"]
+        .into_iter()
+        .find(|p| doc.lookup(p).is_some());
+    let Some((path, node)) = path.and_then(|p| Some((p, doc.lookup(p)?))) else {
+        notes.push(format!(
+            "OCIRepository/{} (line {}) has no `spec.ref` tag, semver or digest, skipped",
+            meta.name, doc.line
+        ));
+        return Ok(None);
+    };
+    let shadowed: Vec<&str> = ["spec.ref.semver", "spec.ref.tag"]
+        .into_iter()
+        .filter(|p| *p != path && doc.lookup(p).is_some())
+        .collect();
+    if !shadowed.is_empty() {
+        notes.push(format!(
+            "OCIRepository/{}: `{path}` takes precedence; `{}` not promoted",
+            meta.name,
+            shadowed.join("`, `")
+        ));
+    }
+    let address = format!("OCIRepository/{}: {path}", meta.name);
+    let c = component(file, meta.name, address, node)?;
+    Ok(Some(meta.found("OCIRepository", c)))
+}
+
+fn resource_set(
+    file: &str,
+    doc: &Node,
+    meta: &Meta,
+    version_key: &str,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Found>, EditError> {
+    let mut out = Vec::new();
+    let Some(inputs) = doc.lookup("spec.inputs") else {
+        return Ok(out);
+    };
+    for (i, input) in inputs.items().iter().enumerate() {
+        let Some(name) = input.get("name").and_then(Node::as_str) else {
+            notes.push(format!(
+                "ResourceSet/{}: spec.inputs[{i}] has no `name`, skipped",
+                meta.name
+            ));
+            continue;
+        };
+        let Some(node) = input.lookup(version_key) else {
+            notes.push(format!(
+                "ResourceSet/{}: input `{name}` has no `{version_key}`, skipped",
+                meta.name
+            ));
+            continue;
+        };
+        let address = format!("ResourceSet/{}: spec.inputs[{i}].{version_key}", meta.name);
+        let c = component(file, name, address, node)?;
+        let mut f = meta.found("ResourceSet", c);
+        f.qualified[1] = format!("resourceset/{}/{}/{name}", meta.namespace, meta.name);
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// Replace ambiguous names by their qualified forms, one level at a time.
+fn qualify(mut found: Vec<Found>) -> Vec<Component> {
+    for level in 0..2 {
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for f in &found {
+            *count.entry(f.component.name.clone()).or_default() += 1;
+        }
+        let mut changed = false;
+        for f in &mut found {
+            if count[&f.component.name] > 1 {
+                f.component.name = f.qualified[level].clone();
+                changed = true;
             }
-        })
-        .collect()
+        }
+        if !changed {
+            break;
+        }
+    }
+    found.into_iter().map(|f| f.component).collect()
 }

@@ -1,44 +1,43 @@
-//! `kustomize-images`: `images[]` of a kustomization, name -> `newTag` (or `digest`).
+//! `kustomize-images`: `images[]` of a kustomization, named by `name`, versioned by `newTag`
+//! (or by `digest` when there is no `newTag`).
 
-use super::{Inventory, Locator, yaml_component};
-use crate::edit::{EditError, yaml};
+use super::yaml_list::component;
+use super::{Inventory, Locator};
+use crate::edit::EditError;
+use crate::edit::yaml::{self, Node};
 
 pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let mut components = Vec::new();
-    let mut notes = Vec::new();
-    for doc in yaml::parse(file, text)? {
-        for (i, image) in doc
-            .get("images")
-            .map(yaml::Node::items)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let Some(name) = image.get("name").and_then(yaml::Node::as_str) else {
-                notes.push(format!(
-                    "{file}:{}: image {i} has no `name`, skipped",
-                    image.line
-                ));
-                continue;
-            };
-            let (field, node) = match (image.get("newTag"), image.get("digest")) {
-                (Some(tag), _) => ("newTag", tag),
-                (None, Some(digest)) => ("digest", digest),
-                (None, None) => {
-                    notes.push(format!(
-                        "{file}:{}: image `{name}` sets no `newTag`, skipped",
-                        image.line
-                    ));
-                    continue;
-                }
-            };
-            let address = format!("images[{i}].{field}");
-            components.push(yaml_component(file, name.to_string(), node, address)?);
-        }
-    }
-    Ok(Inventory {
+    let docs = yaml::parse(file, text)?;
+    let mut inv = Inventory {
         file: file.to_string(),
-        components,
-        notes,
-    })
+        components: Vec::new(),
+        notes: Vec::new(),
+    };
+    let Some(images) = docs.iter().find_map(|d| d.get("images")) else {
+        return Ok(inv);
+    };
+    for (i, image) in images.items().iter().enumerate() {
+        let Some(name) = image.get("name").and_then(Node::as_str) else {
+            inv.notes
+                .push(format!("images[{i}] has no `name`, skipped"));
+            continue;
+        };
+        let field = ["newTag", "digest"]
+            .into_iter()
+            .find_map(|f| Some((f, image.get(f)?)));
+        let Some((field, node)) = field else {
+            inv.notes.push(format!(
+                "image `{name}` has no `newTag` or `digest`, skipped"
+            ));
+            continue;
+        };
+        if field == "newTag" && image.get("digest").is_some() {
+            inv.notes.push(format!(
+                "image `{name}` also pins a `digest`, which is not promoted"
+            ));
+        }
+        let address = format!("images[{i}].{field}");
+        inv.components.push(component(file, name, address, node)?);
+    }
+    Ok(inv)
 }

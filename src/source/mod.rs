@@ -276,7 +276,14 @@ pub fn set_versions(
         if c.version != version {
             splices.push(Splice {
                 span: c.span.clone(),
-                text: render(c.syntax, c.style, version),
+                text: match c.syntax {
+                    // A plain YAML number may stay plain: that depends on how it was written.
+                    Syntax::Yaml => {
+                        let old = std::str::from_utf8(&bytes[c.span.clone()]).unwrap_or_default();
+                        edit::yaml::render_replacing(old, version, c.style)
+                    }
+                    _ => render(c.syntax, c.style, version),
+                },
             });
         }
     }
@@ -315,47 +322,4 @@ fn verify(
         }
     }
     Ok(())
-}
-
-/// A component whose version is the YAML node `node`: a string scalar, or an indirect value.
-fn yaml_component(
-    file: &str,
-    name: String,
-    node: &edit::yaml::Node,
-    address: String,
-) -> Result<Component, EditError> {
-    use edit::yaml::NodeKind;
-    let (version, indirect, style) = match &node.kind {
-        NodeKind::Scalar { value, style, .. } => match style.quote() {
-            Some(q) => (value.clone(), edit::indirect_variable(value), q),
-            None => return Err(not_a_string(file, &name, node)),
-        },
-        NodeKind::Alias(anchor) => (
-            format!("*{anchor}"),
-            Some(format!("*{anchor}")),
-            QuoteStyle::Plain,
-        ),
-        _ => return Err(not_a_string(file, &name, node)),
-    };
-    Ok(Component {
-        name,
-        version,
-        indirect,
-        line: node.line,
-        column: node.column,
-        address,
-        span: node.span.clone(),
-        style,
-        syntax: Syntax::Yaml,
-    })
-}
-
-fn not_a_string(file: &str, name: &str, node: &edit::yaml::Node) -> EditError {
-    EditError::NotAString {
-        file: file.to_string(),
-        line: node.line,
-        column: node.column,
-        component: name.to_string(),
-        found: node.describe().to_string(),
-    }
 }

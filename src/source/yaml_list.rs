@@ -1,61 +1,107 @@
-//! `yaml`: a list of items at `items`, named by `key`, versioned by `value` (an ApplicationSet's
-//! list generator elements); or one scalar at `at`.
+//! `yaml`: a list of mappings at `items` keyed by `key` with the version in `value` (an
+//! ApplicationSet's `spec.generators[0].list.elements`), or one scalar at `at`.
+//!
+//! Also holds [`component`], shared by every YAML kind: it turns a version node into a
+//! [`Component`], refusing anything that is not a string scalar.
 
-use super::{Inventory, Locator, yaml_component};
-use crate::edit::{EditError, yaml};
+use super::{Component, Inventory, Locator, Syntax};
+use crate::edit::yaml::{self, Node, Value};
+use crate::edit::{EditError, QuoteStyle, indirect_variable};
 
 pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
     let docs = yaml::parse(file, text)?;
-    let missing = |path: &str| EditError::PathNotFound {
+    let mut inv = Inventory {
         file: file.to_string(),
-        path: path.to_string(),
+        components: Vec::new(),
+        notes: Vec::new(),
     };
-    let mut components = Vec::new();
-    if let Some(at) = &loc.at {
-        let node = docs
-            .iter()
-            .find_map(|d| d.path(at))
-            .ok_or_else(|| missing(at))?;
-        let name = at.rsplit('.').next().unwrap_or(at).to_string();
-        components.push(yaml_component(file, name, node, at.clone())?);
-        return Ok(Inventory {
-            file: file.to_string(),
-            components,
-            notes: Vec::new(),
-        });
+    if let Some(items) = &loc.items {
+        let list = first_with(file, &docs, items)?;
+        let key = loc.key.as_deref().unwrap_or("name");
+        let value = loc.value.as_deref().unwrap_or("version");
+        for (i, item) in list.items().iter().enumerate() {
+            let Some(name) = item.lookup(key).and_then(Node::as_str) else {
+                inv.notes.push(format!("{items}[{i}]: no `{key}`, skipped"));
+                continue;
+            };
+            let Some(version) = item.lookup(value) else {
+                inv.notes
+                    .push(format!("{items}[{i}] `{name}`: no `{value}`, skipped"));
+                continue;
+            };
+            let address = format!("{items}[{i}].{value}");
+            inv.components
+                .push(component(file, name, address, version)?);
+        }
+        return Ok(inv);
     }
-    let (Some(items), Some(key), Some(value)) = (&loc.items, &loc.key, &loc.value) else {
+    let Some(at) = &loc.at else {
         return Err(EditError::Other {
             file: file.to_string(),
-            message: "kind `yaml` needs `at`, or `items` with `key` and `value`".to_string(),
+            message: "kind `yaml` needs `items` (with `key` and `value`) or `at`\nhint: e.g. `--at spec.version`".to_string(),
         });
     };
-    let list = docs
-        .iter()
-        .find_map(|d| d.path(items))
-        .ok_or_else(|| missing(items))?;
-    let mut notes = Vec::new();
-    for (i, item) in list.items().iter().enumerate() {
-        let Some(name) = item.get(key).and_then(yaml::Node::as_str) else {
-            notes.push(format!(
-                "{file}:{}: item {i} has no `{key}`, skipped",
-                item.line
-            ));
-            continue;
-        };
-        let Some(node) = item.get(value) else {
-            notes.push(format!(
-                "{file}:{}: item `{name}` has no `{value}`, skipped",
-                item.line
-            ));
-            continue;
-        };
-        let address = format!("{items}[{i}].{value}");
-        components.push(yaml_component(file, name.to_string(), node, address)?);
-    }
-    Ok(Inventory {
+    let node = first_with(file, &docs, at)?;
+    let name = match yaml::parse_path(at).last() {
+        Some(yaml::Step::Key(k)) => k.clone(),
+        _ => at.clone(),
+    };
+    inv.components
+        .push(component(file, &name, at.clone(), node)?);
+    Ok(inv)
+}
+
+/// The node at `path` in the first document that has it.
+fn first_with<'a>(file: &str, docs: &'a [Node], path: &str) -> Result<&'a Node, EditError> {
+    let steps = yaml::parse_path(path);
+    docs.iter()
+        .find_map(|d| d.walk(&steps))
+        .ok_or_else(|| EditError::PathNotFound {
+            file: file.to_string(),
+            path: path.to_string(),
+        })
+}
+
+/// The component `name` whose version is `node`: a string scalar (plain numbers accepted as
+/// written), an indirect substitution, or an alias (indirect through `*anchor`).
+pub(super) fn component(
+    file: &str,
+    name: &str,
+    address: String,
+    node: &Node,
+) -> Result<Component, EditError> {
+    let not_a_string = |found: &str| EditError::NotAString {
         file: file.to_string(),
-        components,
-        notes,
+        line: node.line,
+        column: node.column,
+        component: name.to_string(),
+        found: found.to_string(),
+    };
+    let (version, style, indirect) = match &node.value {
+        Value::Alias(anchor) => {
+            let var = format!("*{anchor}");
+            (var.clone(), QuoteStyle::Plain, Some(var))
+        }
+        Value::Scalar { value, style } => {
+            let Some(quote) = style.quote() else {
+                return Err(not_a_string("a block scalar"));
+            };
+            if quote == QuoteStyle::Plain && (value.is_empty() || value == "~" || value == "null") {
+                return Err(not_a_string("an empty value"));
+            }
+            (value.clone(), quote, indirect_variable(value))
+        }
+        _ => return Err(not_a_string(node.describe())),
+    };
+    Ok(Component {
+        name: name.to_string(),
+        version,
+        indirect,
+        line: node.line,
+        column: node.column,
+        address,
+        span: node.span.clone(),
+        style,
+        syntax: Syntax::Yaml,
     })
 }
