@@ -207,10 +207,6 @@ pub struct Promotion {
     pub commit_mode: CommitMode,
     /// Commit title template; default `chore(promote): {from} -> {to}`.
     pub message: Option<String>,
-    /// Globs of repository paths (`{env}` allowed) whose change on a push counts as a change of
-    /// `from`, besides its sources' version changes (e.g. `apps/*/overlays/{env}/**`).
-    #[serde(default)]
-    pub paths: Vec<String>,
 }
 
 impl Promotion {
@@ -240,31 +236,6 @@ impl Promotion {
             t.replace("{component}", component)
                 .replace("{version}", version)
         })
-    }
-
-    /// The `paths` globs with `{env}` replaced by `from`.
-    fn path_globs(&self) -> Result<globset::GlobSet, globset::Error> {
-        let mut set = globset::GlobSetBuilder::new();
-        for p in &self.paths {
-            set.add(
-                globset::GlobBuilder::new(&p.replace("{env}", &self.from))
-                    .literal_separator(true)
-                    .build()?,
-            );
-        }
-        set.build()
-    }
-
-    /// The changed paths (of a push) that `paths` says are changes of `from`.
-    pub fn watched<'p>(&self, changed: &'p [String]) -> Vec<&'p str> {
-        match self.path_globs() {
-            Ok(set) if !self.paths.is_empty() => changed
-                .iter()
-                .map(String::as_str)
-                .filter(|p| set.is_match(p))
-                .collect(),
-            _ => Vec::new(),
-        }
     }
 }
 
@@ -517,14 +488,6 @@ fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), P
             format!("promotion `{} -> {}` goes nowhere", pr.from, pr.to),
         ));
     }
-    for p in &pr.paths {
-        if let Some(problem) = unsafe_path(p) {
-            return Err(("paths", format!("path `{p}` {problem}")));
-        }
-    }
-    if let Err(e) = pr.path_globs() {
-        return Err(("paths", format!("bad glob in `paths`: {e}")));
-    }
     if let Some(re) = &pr.gate.status_context
         && let Err(e) = regex::Regex::new(re)
     {
@@ -575,7 +538,6 @@ fn default_promotion(from: &str, to: &str) -> Promotion {
         checklist: Vec::new(),
         commit_mode: CommitMode::Api,
         message: None,
-        paths: Vec::new(),
     }
 }
 

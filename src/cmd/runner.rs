@@ -332,18 +332,14 @@ impl Runner<'_> {
             DeliveryKind::Commit => TagTarget::PromotedCommit,
             _ => TagTarget::Sha(source_sha.to_string()),
         };
-        let tags = match &p.tag {
-            Some(t) => plan
-                .changes()
-                .map(|i| TagSpec {
-                    name: t
-                        .replace("{component}", &i.name)
-                        .replace("{version}", &i.to_version),
-                    at: at.clone(),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        let tags = plan
+            .tags
+            .iter()
+            .map(|name| TagSpec {
+                name: name.clone(),
+                at: at.clone(),
+            })
+            .collect();
         let mut components = Vec::new();
         if kind == DeliveryKind::PullRequestPerComponent {
             for item in plan.changes() {

@@ -103,44 +103,6 @@ fn a_path_without_env_needs_branches_or_one_environment() {
 }
 
 #[test]
-fn promotion_paths_are_globs_per_environment() {
-    let with = GOOD.replace(
-        "to = \"live\"",
-        "to = \"live\"\npaths = [\"apps/*/overlays/{env}/**\"]",
-    );
-    let c = Config::load("p.toml", with.as_bytes()).expect("paths");
-    let p = c.first_promotion().expect("promotion");
-    let changed: Vec<String> = [
-        "apps/dex/overlays/integration/values.yaml",
-        "apps/dex/overlays/live/values.yaml",
-        "apps/dex/base/deployment.yaml",
-    ]
-    .map(String::from)
-    .to_vec();
-    assert_eq!(
-        p.watched(&changed),
-        ["apps/dex/overlays/integration/values.yaml"]
-    );
-    let bad = GOOD.replace("to = \"live\"", "to = \"live\"\npaths = [\"apps/[\"]");
-    let e = Config::load("p.toml", bad.as_bytes()).expect_err("bad glob");
-    assert!(
-        e.to_string()
-            .starts_with("p.toml:13:9: bad glob in `paths`"),
-        "{e}"
-    );
-    let out = GOOD.replace("to = \"live\"", "to = \"live\"\npaths = [\"/etc/**\"]");
-    let e = Config::load("p.toml", out.as_bytes()).expect_err("absolute");
-    assert!(e.to_string().contains("is absolute"), "{e}");
-    assert!(
-        Config::load("p.toml", GOOD.as_bytes())
-            .expect("load")
-            .promotions[0]
-            .watched(&changed)
-            .is_empty()
-    );
-}
-
-#[test]
 fn templates_round_trip() {
     let mut s: Source =
         toml::from_str("path = \"a.yaml\"\nkind = \"yaml\"\ntemplate = \"{name}-{version}\"")
