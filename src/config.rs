@@ -370,12 +370,6 @@ impl Config {
         self.environments.iter().find(|e| e.name == name)
     }
 
-    /// The environment after `env`, if any.
-    pub fn next_env(&self, env: &str) -> Option<&Environment> {
-        let i = self.environments.iter().position(|e| e.name == env)?;
-        self.environments.get(i + 1)
-    }
-
     pub fn promotion(&self, from: &str, to: &str) -> Option<&Promotion> {
         self.promotions
             .iter()

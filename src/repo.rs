@@ -157,14 +157,6 @@ impl Repo {
         Ok(a == b || self.repo.graph_descendant_of(b, a)?)
     }
 
-    /// Whether the commit exists locally (a shallow checkout may lack it).
-    pub fn has_commit(&self, sha: &str) -> bool {
-        git2::Oid::from_str(sha)
-            .ok()
-            .and_then(|oid| self.repo.find_commit(oid).ok())
-            .is_some()
-    }
-
     /// Whether none of `paths` differs from `HEAD` in the working tree or the index.
     pub fn is_clean(&self, paths: &[String]) -> Result<bool, RepoError> {
         if paths.is_empty() {
