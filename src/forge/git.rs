@@ -20,7 +20,8 @@ use git2::{
 };
 
 use super::{
-    CommitStatus, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec, TagOutcome, Token,
+    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec,
+    TagOutcome, Token,
 };
 
 /// Private ref used to name the commit being pushed; the checked-out branch stays as it is.
@@ -360,6 +361,40 @@ impl GitForge {
 impl Forge for GitForge {
     fn list_statuses(&self, _sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
         Err(unsupported("commit statuses"))
+    }
+
+    fn list_check_runs(&self, _sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        Err(unsupported("check runs"))
+    }
+
+    fn recent_commits(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
+        let action = format!("listing the history of `{rev}`");
+        let start = self.resolve(rev)?;
+        let mut walk = self.repo.revwalk().map_err(|e| git_error(&action, &e))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+            .map_err(|e| git_error(&action, &e))?;
+        walk.push(start).map_err(|e| git_error(&action, &e))?;
+        let mut out = Vec::new();
+        for oid in walk.take(limit) {
+            let oid = oid.map_err(|e| git_error(&action, &e))?;
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| git_error(&action, &e))?;
+            out.push(CommitSummary {
+                sha: oid.to_string(),
+                message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
+                parents: commit.parent_ids().map(|p| p.to_string()).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, ForgeError> {
+        let (Ok(a), d) = (Oid::from_str(ancestor), self.resolve(descendant)?) else {
+            return Ok(false);
+        };
+        Ok(a == d || self.repo.graph_descendant_of(d, a).unwrap_or(false))
     }
 
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError> {

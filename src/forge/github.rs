@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 pub use self::http::RetryPolicy;
 use self::http::{Http, Repeat, Reply};
 use super::{
-    CommitStatus, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec, TagOutcome, Token,
+    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec,
+    TagOutcome, Token,
 };
 
 const CONTENTS_READ: &str = "contents: read";
@@ -214,6 +215,66 @@ impl GitHubForge {
         }
     }
 
+    /// `GET /commits/{sha}/check-runs?filter=latest`, every page (the body is an object with
+    /// `check_runs`, not a list).
+    async fn check_runs(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        let action = format!("listing the check runs of {sha}");
+        let mut url = format!(
+            "{}/commits/{sha}/check-runs?filter=latest&per_page=100",
+            self.repo_url
+        );
+        let mut out = Vec::new();
+        loop {
+            let reply = self
+                .http
+                .call(Method::GET, &url, None, None, Repeat::Safe)
+                .await?;
+            if !reply.is_success() {
+                return Err(reply.error(&action, "checks: read"));
+            }
+            let page: Value = reply.json()?;
+            let runs = page["check_runs"].as_array().ok_or_else(|| {
+                ForgeError::Other(format!("{action}: the answer has no `check_runs` list"))
+            })?;
+            out.extend(runs.iter().map(check_run_from_json));
+            match reply.next_page() {
+                Some(next) => url = next,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// `GET /commits?sha=REV&per_page=N`: one page of history, newest first.
+    async fn history(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
+        let path = format!(
+            "/commits?sha={}&per_page={}",
+            encode_query(rev),
+            limit.clamp(1, 100)
+        );
+        let action = format!("listing the history of `{rev}`");
+        let list: Vec<Value> = self.get(&path, &action, CONTENTS_READ).await?.json()?;
+        list.iter()
+            .take(limit)
+            .map(|c| {
+                Ok(CommitSummary {
+                    sha: str_field(&c["sha"], "sha")?,
+                    message: c["commit"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    parents: c["parents"]
+                        .as_array()
+                        .map(|ps| {
+                            ps.iter()
+                                .filter_map(|p| p["sha"].as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
     async fn head(&self, branch: &str) -> Result<String, ForgeError> {
         let path = format!("/git/ref/heads/{}", encode_path(branch));
         let action = format!("reading branch `{branch}`");
@@ -241,6 +302,7 @@ impl GitHubForge {
         }
     }
 
+    /// Whether `sha` is `branch` (a branch name or a sha) or behind it.
     async fn on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {
         let path = format!("/compare/{}...{sha}?per_page=1", encode_path(branch));
         let action = format!("comparing {sha} with `{branch}`");
@@ -310,6 +372,19 @@ fn status_from_json(value: &Value) -> CommitStatus {
     }
 }
 
+fn check_run_from_json(value: &Value) -> CommitStatus {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let status = value["status"].as_str().unwrap_or_default();
+    CommitStatus {
+        context: text(&value["name"]).unwrap_or_default(),
+        state: super::check_run_state(status, value["conclusion"].as_str()).to_owned(),
+        description: text(&value["output"]["title"]),
+        target_url: text(&value["html_url"]),
+        creator: text(&value["app"]["slug"]),
+        updated_at: text(&value["completed_at"]).or_else(|| text(&value["started_at"])),
+    }
+}
+
 fn graphql_error(error: &Value, action: &str, permission: &str) -> ForgeError {
     let message = error["message"].as_str().unwrap_or_default();
     match error["type"].as_str().unwrap_or_default() {
@@ -358,6 +433,18 @@ mod refs;
 impl Forge for GitHubForge {
     fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
         self.rt.block_on(self.statuses(sha))
+    }
+
+    fn list_check_runs(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        self.rt.block_on(self.check_runs(sha))
+    }
+
+    fn recent_commits(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
+        self.rt.block_on(self.history(rev, limit))
+    }
+
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, ForgeError> {
+        self.rt.block_on(self.on_branch(ancestor, descendant))
     }
 
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError> {

@@ -10,7 +10,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    CommitStatus, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec, TagOutcome,
+    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec,
+    TagOutcome,
 };
 
 /// One commit: its parent and the whole file tree after it.
@@ -47,6 +48,7 @@ struct State {
     branches: BTreeMap<String, String>,
     tags: BTreeMap<String, String>,
     statuses: HashMap<String, Vec<CommitStatus>>,
+    check_runs: HashMap<String, Vec<CommitStatus>>,
     prs: Vec<MemoryPr>,
     comments: Vec<(u64, String)>,
     calls: Vec<String>,
@@ -121,6 +123,28 @@ impl MemoryForge {
             .entry(sha.to_owned())
             .or_default()
             .insert(0, status);
+    }
+
+    /// Add a completed check run named `name` to `sha`; `conclusion` as GitHub reports it
+    /// (`success`, `failure`, `neutral`, `skipped`, ...), or `None` while it runs.
+    pub fn add_check_run(&self, sha: &str, name: &str, conclusion: Option<&str>, app: &str) {
+        let mut guard = self.lock();
+        let status = if conclusion.is_some() {
+            "completed"
+        } else {
+            "in_progress"
+        };
+        let run = CommitStatus {
+            context: name.to_owned(),
+            state: super::check_run_state(status, conclusion).to_owned(),
+            description: None,
+            target_url: None,
+            creator: Some(app.to_owned()),
+            updated_at: None,
+        };
+        let runs = guard.check_runs.entry(sha.to_owned()).or_default();
+        runs.retain(|r| r.context != name);
+        runs.insert(0, run);
     }
 
     /// Make the next call of `operation` (a trait method name, e.g. `create_pr`) fail.
@@ -285,6 +309,38 @@ impl Forge for MemoryForge {
     fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
         self.enter("list_statuses", sha.to_owned())?;
         Ok(self.lock().statuses.get(sha).cloned().unwrap_or_default())
+    }
+
+    fn list_check_runs(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        self.enter("list_check_runs", sha.to_owned())?;
+        Ok(self.lock().check_runs.get(sha).cloned().unwrap_or_default())
+    }
+
+    fn recent_commits(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
+        self.enter("recent_commits", format!("{rev} {limit}"))?;
+        let state = self.lock();
+        let mut next = state.resolve(rev);
+        let mut out = Vec::new();
+        while let Some(sha) = next {
+            if out.len() >= limit {
+                break;
+            }
+            let Some(commit) = state.commits.get(&sha) else {
+                break;
+            };
+            out.push(CommitSummary {
+                sha: sha.clone(),
+                message: commit.message.clone(),
+                parents: commit.parent.iter().cloned().collect(),
+            });
+            next = commit.parent.clone();
+        }
+        Ok(out)
+    }
+
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, ForgeError> {
+        self.enter("is_ancestor", format!("{ancestor} {descendant}"))?;
+        Ok(self.lock().is_ancestor(ancestor, descendant))
     }
 
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError> {

@@ -25,6 +25,31 @@ pub struct CommitStatus {
     pub updated_at: Option<String>,
 }
 
+/// One commit of a branch's history, as `Forge::recent_commits` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitSummary {
+    pub sha: String,
+    pub message: String,
+    /// Parent shas, first parent first.
+    pub parents: Vec<String>,
+}
+
+/// A check run's state in the terms of a commit status: `success`, `pending` or `failure`.
+///
+/// `success`, `neutral` and `skipped` conclusions pass; a run that has not completed is pending;
+/// every other conclusion (`failure`, `cancelled`, `timed_out`, `action_required`, `stale`, ...)
+/// fails.
+pub fn check_run_state(status: &str, conclusion: Option<&str>) -> &'static str {
+    if status != "completed" {
+        return "pending";
+    }
+    match conclusion {
+        Some("success" | "neutral" | "skipped") => "success",
+        None => "pending",
+        Some(_) => "failure",
+    }
+}
+
 /// One file to write in a commit; `None` contents delete it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {
@@ -122,6 +147,14 @@ impl ForgeError {
 pub trait Forge {
     /// All statuses of a commit, newest first, every page.
     fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError>;
+    /// The latest check run per name of a commit, every page, as statuses: `context` is the
+    /// run's name, `state` comes from `check_run_state`, `creator` is the app's slug.
+    fn list_check_runs(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError>;
+    /// Up to `limit` commits reachable from `rev` (a branch or sha), newest first, `rev` itself
+    /// included.
+    fn recent_commits(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError>;
+    /// Whether commit `ancestor` is `descendant` or one of its ancestors.
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, ForgeError>;
     /// The commit a branch points at.
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError>;
     /// A file's bytes at a ref (branch, tag or sha); `None` if it does not exist there.
