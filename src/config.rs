@@ -482,12 +482,10 @@ fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), P
             format!("promotion `{} -> {}` goes nowhere", pr.from, pr.to),
         ));
     }
-    if let Some(re) = &pr.gate.status_context
-        && let Err(e) = regex::Regex::new(re)
-    {
+    if let Some(Err(crate::gate::GateError::BadRegex { message, .. })) = pr.gate.pattern(&pr.from) {
         return Err((
             "gate",
-            format!("`gate.status-context` is not a valid regex: {e}"),
+            format!("`gate.status-context` is not a valid regex: {message}"),
         ));
     }
     Ok(())

@@ -46,6 +46,9 @@ pub enum Trigger {
         message: String,
         revision_sha: Option<String>,
         revision_branch: Option<String>,
+        /// The environment the event names in its metadata (`env`, set by the Alert's
+        /// `eventMetadata`), if any.
+        env: Option<String>,
     },
     /// A pull request was merged (a promotion PR moves on).
     MergedPr {
@@ -312,5 +315,9 @@ fn flux_dispatch(event: &str, event_type: &str, payload: &Value) -> Result<Trigg
         message: field(payload, "message"),
         revision_sha: sha,
         revision_branch: branch,
+        env: payload
+            .pointer("/metadata/env")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }

@@ -2,13 +2,15 @@
 //!
 //! Pure: statuses, triggers and config in; verdicts and decisions out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::event::Trigger;
 use crate::forge::CommitStatus;
+
+pub mod history;
 
 /// `[promotion.gate]` in `promote.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,40 @@ pub struct GateConfig {
     pub creators: Vec<String>,
 }
 
+impl GateConfig {
+    /// Whether this gate reads statuses at all.
+    pub fn is_gated(&self) -> bool {
+        self.status_context.is_some() || !self.require.is_empty()
+    }
+
+    /// `status-context` with `{env}` bound to the source environment's name.
+    pub fn pattern(&self, from: &str) -> Option<Result<regex::Regex, GateError>> {
+        let pattern = self.status_context.as_ref()?;
+        Some(regex(&bind_env(pattern, &regex::escape(from))))
+    }
+
+    /// The `require`d contexts with `{env}` bound to the source environment's name.
+    pub fn required(&self, from: &str) -> Vec<String> {
+        self.require.iter().map(|r| bind_env(r, from)).collect()
+    }
+
+    /// Whether `context` speaks for promotions from `from`: it matches `status-context` or is
+    /// `require`d.
+    pub fn speaks(&self, from: &str, context: &str) -> Result<bool, GateError> {
+        if self.required(from).iter().any(|r| r == context) {
+            return Ok(true);
+        }
+        match self.pattern(from) {
+            Some(re) => Ok(re?.is_match(context)),
+            None => Ok(false),
+        }
+    }
+}
+
+fn bind_env(text: &str, env: &str) -> String {
+    text.replace("{env}", env)
+}
+
 /// Why a component may move now, or must wait.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "kebab-case")]
@@ -39,21 +75,56 @@ pub struct Eligibility {
     pub verdicts: BTreeMap<String, Verdict>,
     /// Verdict for components not listed in `verdicts`.
     pub default: Verdict,
+    /// Components whose source commit is, by history, newer than the one the target's version
+    /// was promoted from: they may move even when their versions cannot be ordered.
+    pub newer: BTreeSet<String>,
+    /// What the gate noticed that a person should read (shared names, unmatched requires).
+    pub notes: Vec<String>,
+    /// No status or check run speaking for this promotion has been reported yet.
+    pub waiting: bool,
 }
 
 impl Eligibility {
     /// Everything may move (a local `promote plan`, or `force`).
     pub fn all(reason: &str) -> Self {
+        Self::with_default(Verdict::Eligible {
+            reason: reason.to_string(),
+        })
+    }
+
+    fn with_default(default: Verdict) -> Self {
         Eligibility {
             verdicts: BTreeMap::new(),
-            default: Verdict::Eligible {
-                reason: reason.to_string(),
-            },
+            default,
+            newer: BTreeSet::new(),
+            notes: Vec::new(),
+            waiting: false,
         }
     }
 
     pub fn verdict(&self, id: &str) -> &Verdict {
         self.verdicts.get(id).unwrap_or(&self.default)
+    }
+
+    /// Hold `id` for `reason`, whatever it was.
+    pub fn hold(&mut self, id: &str, reason: String) {
+        self.verdicts
+            .insert(id.to_string(), Verdict::Held { reason });
+    }
+
+    /// Only the components in `keep` stay as they were; every other one is held for `why_not`.
+    pub fn restrict(&mut self, ids: &[String], keep: &[String], why_not: &str) {
+        for id in ids {
+            if !keep.contains(id) {
+                self.hold(id, why_not.to_string());
+            } else if !self.verdicts.contains_key(id) {
+                let v = self.default.clone();
+                self.verdicts.insert(id.clone(), v);
+            }
+        }
+        self.default = Verdict::Held {
+            reason: why_not.to_string(),
+        };
     }
 }
 
@@ -70,131 +141,220 @@ fn regex(pattern: &str) -> Result<regex::Regex, GateError> {
     })
 }
 
-/// The newest status per context (the API lists newest first), from trusted creators only.
+/// A component as the gate sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// `group/name`, or `name` without a group.
+    pub id: String,
+    pub name: String,
+}
+
+impl Subject {
+    /// Whether the `component` group's text names this subject: its name or its whole id.
+    fn named_by(&self, text: &str) -> bool {
+        text.eq_ignore_ascii_case(&self.name) || text.eq_ignore_ascii_case(&self.id)
+    }
+}
+
+/// The newest status per context (the API lists newest first) and the check runs (the API lists
+/// the latest per name), from trusted creators only; and what was ignored, with why.
 fn latest<'s>(
     rules: &GateConfig,
     statuses: &'s [CommitStatus],
+    check_runs: &'s [CommitStatus],
 ) -> (Vec<&'s CommitStatus>, Vec<String>) {
-    let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let mut ignored = Vec::new();
-    for s in statuses {
-        let trusted = rules.creators.is_empty()
-            || s.creator
-                .as_ref()
-                .is_some_and(|c| rules.creators.iter().any(|t| t == c));
-        if !trusted {
-            ignored.push(format!(
-                "`{}` by untrusted `{}` ignored",
-                s.context,
-                s.creator.as_deref().unwrap_or("unknown")
-            ));
-            continue;
-        }
-        if seen.insert(s.context.as_str()) {
-            out.push(s);
+    for list in [statuses, check_runs] {
+        let mut seen = BTreeSet::new();
+        for s in list {
+            let trusted = rules.creators.is_empty()
+                || s.creator
+                    .as_ref()
+                    .is_some_and(|c| rules.creators.iter().any(|t| t == c));
+            if !trusted {
+                ignored.push(format!(
+                    "`{}` by untrusted `{}` ignored",
+                    s.context,
+                    s.creator.as_deref().unwrap_or("unknown")
+                ));
+                continue;
+            }
+            if seen.insert(s.context.as_str()) {
+                out.push(s);
+            }
         }
     }
     (out, ignored)
 }
 
-/// Decide per component from the statuses of the reported commit.
+/// Decide per component from the statuses and check runs of the source commit.
 ///
-/// A status speaks for a component when its context matches `status-context` and the named group
-/// `component` (if any) equals the component's name. `success` makes it eligible; anything else, or
-/// no status at all, holds it. Every `require`d context must be `success` or everything is held.
-/// With `partial = false`, one held component holds all.
+/// A status (or a check run, by its name) speaks for `from` when its context matches
+/// `status-context` (with `{env}` bound to `from`). With a named group `component`, it speaks
+/// for the components whose name or `group/name` id the group's text equals; without it, for
+/// every component. A component is eligible only when at least one context speaks for it and
+/// **every** one that does (newest per context) is `success`. Every `require`d context must be
+/// `success` or everything is held. With `partial = false`, one held component holds all.
 pub fn from_statuses(
     rules: &GateConfig,
+    from: &str,
     partial: bool,
-    component_ids: &[String],
+    subjects: &[Subject],
     statuses: &[CommitStatus],
+    check_runs: &[CommitStatus],
 ) -> Result<Eligibility, GateError> {
-    let (latest, ignored) = latest(rules, statuses);
+    let (latest, ignored) = latest(rules, statuses, check_runs);
     let note = if ignored.is_empty() {
         String::new()
     } else {
         format!(" ({})", ignored.join("; "))
     };
-    for ctx in &rules.require {
+    let required = rules.required(from);
+    let pattern = rules.pattern(from).transpose()?;
+    let speaks_at_all = latest.iter().any(|s| {
+        required.contains(&s.context) || pattern.as_ref().is_some_and(|re| re.is_match(&s.context))
+    });
+    let mut notes = Vec::new();
+    for ctx in &required {
         let state = latest
             .iter()
             .find(|s| &s.context == ctx)
             .map(|s| s.state.as_str());
         if state != Some("success") {
+            if state.is_none() {
+                notes.push(not_seen(ctx, &latest));
+            }
             let reason = format!(
                 "required status `{ctx}` is {}{note}",
                 state.unwrap_or("missing")
             );
-            return Ok(all_held(reason));
+            let mut e = all_held(reason);
+            e.notes = notes;
+            e.waiting = !speaks_at_all;
+            return Ok(e);
         }
     }
-    let Some(pattern) = &rules.status_context else {
-        return Ok(Eligibility::all("no status gate configured"));
+    let Some(re) = pattern else {
+        let mut e = Eligibility::all("every required status is success");
+        e.notes = notes;
+        return Ok(e);
     };
-    let re = regex(pattern)?;
-    let mut verdicts = BTreeMap::new();
-    for id in component_ids {
-        let name = id.rsplit('/').next().unwrap_or(id);
-        let speaking = latest.iter().find(|s| {
-            re.captures(&s.context).is_some_and(|c| {
-                c.name("component")
-                    .is_none_or(|m| m.as_str().eq_ignore_ascii_case(name))
-            })
-        });
-        let verdict = match speaking {
-            Some(s) if s.state == "success" => Verdict::Eligible {
-                reason: format!("`{}` is success", s.context),
-            },
-            Some(s) => Verdict::Held {
-                reason: format!("`{}` is {}{note}", s.context, s.state),
-            },
-            None => Verdict::Held {
-                reason: format!("no status matching `{pattern}` at this commit{note}"),
-            },
+    // Per component: the contexts that speak for it.
+    let mut speaking: BTreeMap<&str, Vec<&CommitStatus>> = BTreeMap::new();
+    for s in &latest {
+        let Some(caps) = re.captures(&s.context) else {
+            continue;
         };
-        verdicts.insert(id.clone(), verdict);
+        let Some(named) = caps.name("component") else {
+            for subject in subjects {
+                speaking.entry(&subject.id).or_default().push(s);
+            }
+            continue;
+        };
+        let text = named.as_str();
+        let by_id: Vec<&Subject> = subjects
+            .iter()
+            .filter(|c| c.id.eq_ignore_ascii_case(text))
+            .collect();
+        let named: Vec<&Subject> = if by_id.is_empty() {
+            subjects.iter().filter(|c| c.named_by(text)).collect()
+        } else {
+            by_id
+        };
+        if named.len() > 1 {
+            let ids: Vec<String> = named.iter().map(|c| format!("`{}`", c.id)).collect();
+            notes.push(format!(
+                "`{}` names `{text}`, which is {}: it speaks for each of them (name `group/name` in the context to tell them apart)",
+                s.context,
+                ids.join(" and ")
+            ));
+        }
+        for subject in named {
+            speaking.entry(&subject.id).or_default().push(s);
+        }
+    }
+    let mut verdicts = BTreeMap::new();
+    for subject in subjects {
+        let list = speaking
+            .get(subject.id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let bad: Vec<String> = list
+            .iter()
+            .filter(|s| s.state != "success")
+            .map(|s| format!("`{}` is {}", s.context, s.state))
+            .collect();
+        let verdict = if list.is_empty() {
+            Verdict::Held {
+                reason: format!("no status matching `{}` at this commit{note}", re.as_str()),
+            }
+        } else if !bad.is_empty() {
+            Verdict::Held {
+                reason: format!("{}{note}", bad.join(", ")),
+            }
+        } else {
+            let ok: Vec<String> = list.iter().map(|s| format!("`{}`", s.context)).collect();
+            Verdict::Eligible {
+                reason: format!("{} success", ok.join(", ")),
+            }
+        };
+        verdicts.insert(subject.id.clone(), verdict);
     }
     let first_held = verdicts.iter().find_map(|(id, v)| match v {
         Verdict::Held { reason } => Some(format!("`{id}`: {reason}")),
         Verdict::Eligible { .. } => None,
     });
     if let (false, Some(why)) = (partial, first_held) {
-        return Ok(all_held(format!("partial promotion is off and {why}")));
+        let mut e = all_held(format!("partial promotion is off and {why}"));
+        e.notes = notes;
+        e.waiting = !speaks_at_all;
+        return Ok(e);
     }
     Ok(Eligibility {
         verdicts,
         default: Verdict::Held {
             reason: "no status speaks for it".to_string(),
         },
+        newer: BTreeSet::new(),
+        notes,
+        waiting: !speaks_at_all,
     })
 }
 
+/// A note for a required context that nothing reported.
+fn not_seen(ctx: &str, latest: &[&CommitStatus]) -> String {
+    let mut seen: Vec<String> = latest.iter().map(|s| format!("`{}`", s.context)).collect();
+    seen.truncate(10);
+    let seen = if seen.is_empty() {
+        "none".to_string()
+    } else {
+        seen.join(", ")
+    };
+    format!(
+        "required context `{ctx}` was not reported at this commit (reported: {seen}); check its spelling in `require`"
+    )
+}
+
 fn all_held(reason: String) -> Eligibility {
-    Eligibility {
-        verdicts: BTreeMap::new(),
-        default: Verdict::Held { reason },
-    }
+    Eligibility::with_default(Verdict::Held { reason })
 }
 
 /// Only the components in `changed` may move (a push changed them).
 pub fn only(changed: &[String], why: &str) -> Eligibility {
-    Eligibility {
-        verdicts: changed
-            .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    Verdict::Eligible {
-                        reason: why.to_string(),
-                    },
-                )
-            })
-            .collect(),
-        default: Verdict::Held {
-            reason: "not changed by this push".to_string(),
-        },
-    }
+    let mut e = all_held("not changed by this push".to_string());
+    e.verdicts = changed
+        .iter()
+        .map(|id| {
+            (
+                id.clone(),
+                Verdict::Eligible {
+                    reason: why.to_string(),
+                },
+            )
+        })
+        .collect();
+    e
 }
 
 /// Where the source environment's versions are read.
@@ -209,10 +369,11 @@ pub enum SourceRev {
 /// What one event asks for, in terms of the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Promote `from` -> `to`.
-    Promote(Request),
-    /// A push or merge: the glue works out which environments changed between `before` and
-    /// `after` on `branch` and promotes each onward.
+    /// Promote `from` -> `to`, for each request (a status may speak for several promotions).
+    Promote(Vec<Request>),
+    /// A push or merge: the glue works out which environments changed between `before` (the
+    /// first parent of `after` when unknown) and `after` on `branch`, and promotes each onward
+    /// through the same gate.
     Changed {
         branch: String,
         before: Option<String>,
@@ -227,7 +388,8 @@ pub struct Request {
     pub from: String,
     pub to: String,
     pub source: SourceRev,
-    /// Gate on the commit's statuses (status and Flux events; never with `force`).
+    /// Gate on the commit's statuses and check runs (every trigger, when the promotion has a
+    /// gate; never with `force`).
     pub check_statuses: bool,
     /// Only this component name may move (a Flux event about one object).
     pub only_component: Option<String>,
@@ -238,12 +400,13 @@ pub struct Request {
 }
 
 impl Request {
-    fn new(from: &str, to: &str, source: SourceRev) -> Self {
+    /// A request for `promotion`, gated when the promotion has a gate.
+    pub fn new(promotion: &crate::config::Promotion, source: SourceRev) -> Self {
         Request {
-            from: from.to_string(),
-            to: to.to_string(),
+            from: promotion.from.clone(),
+            to: promotion.to.clone(),
             source,
-            check_statuses: false,
+            check_statuses: promotion.gate.is_gated(),
             only_component: None,
             components: Vec::new(),
             pins: Vec::new(),
@@ -253,26 +416,28 @@ impl Request {
     }
 }
 
-/// The promotion whose `status-context` (or `require`) speaks for `context`, with the component
-/// name the context names, if any.
-fn promotion_for_context<'c>(
+/// The promotions whose gate a `context` speaks for.
+fn promotions_for_context<'c>(
     config: &'c Config,
     context: &str,
-) -> Result<Option<(&'c crate::config::Promotion, Option<String>)>, GateError> {
+) -> Result<Vec<&'c crate::config::Promotion>, GateError> {
+    let mut out = Vec::new();
     for p in &config.promotions {
-        if let Some(pattern) = &p.gate.status_context
-            && let Some(c) = regex(pattern)?.captures(context)
-        {
-            return Ok(Some((
-                p,
-                c.name("component").map(|m| m.as_str().to_string()),
-            )));
-        }
-        if p.gate.require.iter().any(|r| r == context) {
-            return Ok(Some((p, None)));
+        if p.gate.speaks(&p.from, context)? {
+            out.push(p);
         }
     }
-    Ok(None)
+    Ok(out)
+}
+
+/// Whether a Flux event says the object is healthy: only `ReconciliationSucceeded`, or a
+/// message saying that health checks passed. `Progressing` comes right after apply, before
+/// health checks.
+fn flux_healthy(reason: &str, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    reason == "ReconciliationSucceeded"
+        || message.contains("health check passed")
+        || message.contains("health checks passed")
 }
 
 /// Turn an event into what to do, for this config.
@@ -285,39 +450,70 @@ pub fn decide(trigger: &Trigger, config: &Config) -> Result<Decision, GateError>
             context,
             ..
         } => {
-            let Some((p, _)) = promotion_for_context(config, context)? else {
+            let promotions = promotions_for_context(config, context)?;
+            if promotions.is_empty() {
                 return Ok(Decision::Nothing(format!(
                     "status context `{context}` speaks for no promotion"
                 )));
-            };
+            }
             if state != "success" {
                 return Ok(Decision::Nothing(format!(
                     "status `{context}` is `{state}` for {}: nothing promoted",
                     short(sha)
                 )));
             }
-            let mut r = Request::new(&p.from, &p.to, SourceRev::Commit(sha.clone()));
-            r.check_statuses = true;
-            Decision::Promote(r)
+            Decision::Promote(
+                promotions
+                    .into_iter()
+                    .map(|p| Request::new(p, SourceRev::Commit(sha.clone())))
+                    .collect(),
+            )
         }
         Trigger::FluxDispatch {
             kind,
             name,
             severity,
             reason,
+            message,
             revision_sha,
+            env,
             ..
         } => {
             let context = format!("{}/{name}", kind.to_lowercase());
-            let Some((p, component)) = promotion_for_context(config, &format!("{context}/"))?
-            else {
+            let mut matched = Vec::new();
+            for p in &config.promotions {
+                if env.as_ref().is_some_and(|e| e != &p.from) {
+                    continue;
+                }
+                let Some(re) = p.gate.pattern(&p.from) else {
+                    continue;
+                };
+                let re = re?;
+                let component =
+                    |c: regex::Captures<'_>| c.name("component").map(|m| m.as_str().to_string());
+                let (with_env, bare) = (format!("{context}/{}", p.from), format!("{context}/"));
+                if let Some(c) = re.captures(&with_env).or_else(|| re.captures(&bare)) {
+                    matched.push((p, component(c)));
+                }
+            }
+            let Some((p, component)) = matched.first().cloned() else {
                 return Ok(Decision::Nothing(format!(
                     "Flux event for `{context}` speaks for no promotion"
                 )));
             };
-            if severity != "info" {
+            if matched.len() > 1 {
+                let froms: Vec<String> = matched
+                    .iter()
+                    .map(|(p, _)| format!("`{}`", p.from))
+                    .collect();
                 return Ok(Decision::Nothing(format!(
-                    "Flux reports `{context}` {severity} ({reason}): nothing promoted"
+                    "Flux event for `{context}` could come from {}: nothing promoted\nhint: add `eventMetadata: {{env: <environment>}}` to the Flux Alert so the event names its environment",
+                    froms.join(" or ")
+                )));
+            }
+            if severity != "info" || !flux_healthy(reason, message) {
+                return Ok(Decision::Nothing(format!(
+                    "Flux reports `{context}` {severity} ({reason}), not healthy: nothing promoted (only `ReconciliationSucceeded` or passed health checks count)"
                 )));
             }
             let Some(sha) = revision_sha else {
@@ -325,9 +521,9 @@ pub fn decide(trigger: &Trigger, config: &Config) -> Result<Decision, GateError>
                     "Flux event for `{context}` names no git revision: nothing promoted"
                 )));
             };
-            let mut r = Request::new(&p.from, &p.to, SourceRev::Commit(sha.clone()));
+            let mut r = Request::new(p, SourceRev::Commit(sha.clone()));
             r.only_component = component.or_else(|| Some(name.clone()));
-            Decision::Promote(r)
+            Decision::Promote(vec![r])
         }
         Trigger::Dispatch {
             from,
@@ -344,13 +540,13 @@ pub fn decide(trigger: &Trigger, config: &Config) -> Result<Decision, GateError>
                     to.as_deref().unwrap_or("*")
                 )));
             };
-            let mut r = Request::new(&p.from, &p.to, SourceRev::Head);
-            r.check_statuses = !force && p.gate.status_context.is_some();
+            let mut r = Request::new(p, SourceRev::Head);
+            r.check_statuses &= !force;
             r.components = components.clone();
             r.pins = pins.clone();
             r.force = *force;
             r.dry_run = *dry_run;
-            Decision::Promote(r)
+            Decision::Promote(vec![r])
         }
         Trigger::Push {
             branch,
@@ -405,3 +601,6 @@ fn changed(config: &Config, branch: &str, before: Option<String>, after: &str) -
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(7)]
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod project;
+pub mod replay;
 pub mod run;
 pub mod runner;
 

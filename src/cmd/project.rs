@@ -46,6 +46,10 @@ pub struct PlanArgs {
     /// Replay a GitHub event: the payload file.
     #[arg(long, requires = "event_name")]
     pub event_path: Option<PathBuf>,
+    /// Replay: the source commit's statuses, as `GET /repos/{o}/{r}/commits/{sha}/statuses`
+    /// lists them (default: from the API when `GITHUB_TOKEN` and `GITHUB_REPOSITORY` are set).
+    #[arg(long, requires = "event_name", value_name = "FILE")]
+    pub statuses: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -140,9 +144,10 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
 
 /// Compute the plan `plan`/`apply` print or write.
 pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
-    if args.event_name.is_some() {
-        return crate::cmd::run::replay(args);
-    }
+    anyhow::ensure!(
+        args.event_name.is_none(),
+        "`--event-name` replays an event with `promote plan`; `promote run` delivers it"
+    );
     let config = load_config(&args.project)?;
     let promotion = config
         .pick_promotion(args.from.as_deref(), args.to.as_deref())?
@@ -185,12 +190,32 @@ pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) -> anyhow::
 }
 
 pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
+    if args.event_name.is_some() {
+        return replay(args);
+    }
     let (config, plan) = compute(args)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
         .unwrap_or_default();
     print_plan(&plan, args.format, &checklist)?;
+    Ok(0)
+}
+
+/// `plan --event-*`: what `promote run` would do with the event, printed as plans; a no-op event
+/// says why and exits 0.
+fn replay(args: &PlanArgs) -> anyhow::Result<i32> {
+    let (config, out) = crate::cmd::replay::replay(args)?;
+    for plan in &out.plans {
+        let checklist = config
+            .promotion(&plan.from, &plan.to)
+            .map(|p| p.checklist.clone())
+            .unwrap_or_default();
+        print_plan(plan, args.format, &checklist)?;
+    }
+    for m in &out.messages {
+        eprintln!("{m}");
+    }
     Ok(0)
 }
 

@@ -5,15 +5,12 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::project::PlanArgs;
 use super::runner::{Outcome, Overrides, Runner, with_inputs};
 use crate::action::{self, RunnerEnv};
 use crate::config::{CommitMode, Config};
 use crate::event::{self, Trigger};
 use crate::forge::{Forge, Token};
-use crate::gate::{self, Decision, Eligibility, SourceRev};
-use crate::plan::{self, Plan};
-use crate::repo::{Repo, WorkTree};
+use crate::plan;
 
 /// Read the action's inputs into overrides.
 fn overrides(env: &RunnerEnv) -> anyhow::Result<Overrides> {
@@ -219,74 +216,4 @@ fn annotation(e: &anyhow::Error) -> String {
         return action::error_annotation(Some(file), pos, &msg);
     }
     action::error_annotation(None, None, &msg)
-}
-
-/// `promote plan --event-name N --event-path F`: replay an event against the local repository,
-/// reading statuses nowhere (a status event gates on its own state only).
-pub fn replay(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
-    let name = args.event_name.as_deref().context("--event-name")?;
-    let path = args.event_path.as_deref().context("--event-path")?;
-    let trigger = event::parse(name, &fs_err::read(path)?)?;
-    let config = super::project::load_config(&args.project)?;
-    let root = &args.project.repo;
-    let (from, to, rev, eligibility) = match gate::decide(&trigger, &config)? {
-        Decision::Nothing(why) => anyhow::bail!("{why}"),
-        Decision::Promote(req) => {
-            let rev = match &req.source {
-                SourceRev::Commit(sha) => Some(sha.clone()),
-                SourceRev::Head => args.rev.clone(),
-            };
-            let e = if let (Trigger::Status { context, .. }, true) = (&trigger, req.check_statuses)
-            {
-                let status = crate::forge::CommitStatus {
-                    context: context.clone(),
-                    state: "success".into(),
-                    description: None,
-                    target_url: None,
-                    creator: None,
-                    updated_at: None,
-                };
-                let p = config.promotion(&req.from, &req.to).context("promotion")?;
-                Some((p.gate.clone(), p.partial, status))
-            } else {
-                None
-            };
-            (req.from, req.to, rev, e)
-        }
-        Decision::Changed { branch, after, .. } => {
-            let env = config
-                .environments
-                .iter()
-                .find(|e| config.branch_of(&e.name) == branch)
-                .context("no environment on that branch")?;
-            let p = config
-                .promotions
-                .iter()
-                .find(|p| p.from == env.name)
-                .context("it promotes nowhere")?;
-            (p.from.clone(), p.to.clone(), Some(after), None)
-        }
-    };
-    let promotion = config.promotion(&from, &to).context("promotion")?.clone();
-    let repo = Repo::open(root)?;
-    let source = repo.at(rev.as_deref().unwrap_or("HEAD"))?;
-    let target = WorkTree::new(root);
-    let ids: Vec<String> = plan::inventory(&config, &from, &source)?
-        .components
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let eligibility = match eligibility {
-        Some((rules, partial, status)) => gate::from_statuses(&rules, partial, &ids, &[status])?,
-        None => Eligibility::all("replayed event"),
-    };
-    let plan = plan::build(
-        &config,
-        &promotion,
-        &source,
-        &target,
-        &eligibility,
-        &args.options()?,
-    )?;
-    Ok((config, plan))
 }

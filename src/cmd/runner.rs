@@ -4,6 +4,8 @@
 //! source, the target branch's head for the target), so a shallow checkout never matters and a
 //! later commit on the branch is never what gets promoted.
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use serde::Serialize;
 
@@ -11,7 +13,7 @@ use crate::config::{Config, DeliveryKind, Promotion};
 use crate::event::Trigger;
 use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, TagSpec, TagTarget};
 use crate::forge::{FileChange, Forge};
-use crate::gate::{self, Decision, Eligibility, Request, SourceRev};
+use crate::gate::{self, Decision, Eligibility, Request, SourceRev, Subject, Verdict};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::ForgeFiles;
 
@@ -40,6 +42,9 @@ pub struct Outcome {
     pub pull_requests: Vec<serde_json::Value>,
     pub messages: Vec<String>,
     pub summary: String,
+    /// Every plan made, in order (a replay prints them).
+    #[serde(skip)]
+    pub plans: Vec<Plan>,
 }
 
 /// Inputs that can override what the event says (action inputs).
@@ -103,9 +108,11 @@ impl Runner<'_> {
         let mut out = Outcome::default();
         match gate::decide(trigger, self.config)? {
             Decision::Nothing(why) => out.messages.push(why),
-            Decision::Promote(mut req) => {
-                self.overrides.apply(&mut req);
-                self.promote(&req, None, &mut out)?;
+            Decision::Promote(requests) => {
+                for mut req in requests {
+                    self.overrides.apply(&mut req);
+                    self.promote(&req, None, &mut out)?;
+                }
             }
             Decision::Changed {
                 branch,
@@ -116,7 +123,8 @@ impl Runner<'_> {
         Ok(out)
     }
 
-    /// A push (or merge) to `branch`: every environment whose components changed promotes on.
+    /// A push (or merge) to `branch`: every environment whose components changed promotes on,
+    /// through the same gate as a status event.
     fn changed(
         &self,
         branch: &str,
@@ -124,48 +132,55 @@ impl Runner<'_> {
         after: &str,
         out: &mut Outcome,
     ) -> anyhow::Result<()> {
+        // A merge (or a new branch) compares with the first parent of what landed.
+        let first_parent;
+        let before = match before {
+            Some(b) => Some(b),
+            None => {
+                first_parent = self
+                    .forge
+                    .recent_commits(after, 1)?
+                    .into_iter()
+                    .next()
+                    .and_then(|c| c.parents.into_iter().next());
+                first_parent.as_deref()
+            }
+        };
         let mut any = false;
         for env in &self.config.environments {
             if self.config.branch_of(&env.name) != branch {
                 continue;
             }
-            let Some(p) = self.config.promotions.iter().find(|p| p.from == env.name) else {
-                continue;
-            };
-            let now = plan::inventory(self.config, &env.name, &ForgeFiles::new(self.forge, after))?;
-            let changed: Vec<String> = match before {
-                Some(before) => {
-                    let then = plan::inventory(
-                        self.config,
-                        &env.name,
-                        &ForgeFiles::new(self.forge, before),
-                    )?;
-                    now.components
-                        .iter()
-                        .filter(|c| then.get(&c.id).is_none_or(|t| t.version != c.version))
-                        .map(|c| c.id.clone())
-                        .collect()
+            for p in self.config.promotions.iter().filter(|p| p.from == env.name) {
+                let now =
+                    plan::inventory(self.config, &env.name, &ForgeFiles::new(self.forge, after))?;
+                let changed: Vec<String> = match before {
+                    Some(before) => {
+                        let then = plan::inventory(
+                            self.config,
+                            &env.name,
+                            &ForgeFiles::new(self.forge, before),
+                        )?;
+                        let then = then.index();
+                        now.components
+                            .iter()
+                            .filter(|c| {
+                                then.get(c.id.as_str())
+                                    .is_none_or(|t| t.version != c.version)
+                            })
+                            .map(|c| c.id.clone())
+                            .collect()
+                    }
+                    None => now.components.iter().map(|c| c.id.clone()).collect(),
+                };
+                if changed.is_empty() {
+                    continue;
                 }
-                None => now.components.iter().map(|c| c.id.clone()).collect(),
-            };
-            if changed.is_empty() {
-                continue;
+                any = true;
+                let mut req = Request::new(p, SourceRev::Commit(after.to_string()));
+                self.overrides.apply(&mut req);
+                self.promote(&req, Some(&changed), out)?;
             }
-            any = true;
-            let mut req = Request {
-                from: p.from.clone(),
-                to: p.to.clone(),
-                source: SourceRev::Commit(after.to_string()),
-                check_statuses: false,
-                only_component: None,
-                components: Vec::new(),
-                pins: Vec::new(),
-                force: false,
-                dry_run: false,
-            };
-            self.overrides.apply(&mut req);
-            let eligibility = gate::only(&changed, &format!("changed by the push to `{branch}`"));
-            self.promote(&req, Some(eligibility), out)?;
         }
         if !any {
             out.messages.push(format!(
@@ -175,10 +190,127 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// The gate's answer for `req` at `source_sha`: statuses and check runs (unless forced),
+    /// restricted to what a push changed or a Flux event names.
+    fn eligibility(
+        &self,
+        req: &Request,
+        promotion: &Promotion,
+        source_sha: &str,
+        inventory: &plan::EnvInventory,
+        changed: Option<&[String]>,
+        out: &mut Outcome,
+    ) -> anyhow::Result<Eligibility> {
+        let ids: Vec<String> = inventory.components.iter().map(|c| c.id.clone()).collect();
+        let mut e = if req.force {
+            Eligibility::all("forced")
+        } else if req.check_statuses {
+            let statuses = self.forge.list_statuses(source_sha)?;
+            let check_runs = self.forge.list_check_runs(source_sha)?;
+            let subjects: Vec<Subject> = inventory
+                .components
+                .iter()
+                .map(|c| Subject {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                })
+                .collect();
+            let e = gate::from_statuses(
+                &promotion.gate,
+                &promotion.from,
+                promotion.partial,
+                &subjects,
+                &statuses,
+                &check_runs,
+            )?;
+            out.messages.extend(e.notes.iter().cloned());
+            if promotion.gate.creators.is_empty() {
+                out.summary.push_str(&format!(
+                    "> [!NOTE]\n> `{} -> {}` trusts statuses and check runs from anyone with write access: `creators` is empty. List the logins that report (Flux's token owner, `github-actions`) in `[promotion.gate] creators`.\n\n",
+                    promotion.from, promotion.to
+                ));
+            }
+            e
+        } else if promotion.gate.is_gated() {
+            Eligibility::all("requested")
+        } else {
+            Eligibility::all("no gate configured")
+        };
+        if let Some(changed) = changed {
+            e.restrict(&ids, changed, "not changed by this push");
+        }
+        if let Some(name) = &req.only_component {
+            let keep: Vec<String> = inventory
+                .components
+                .iter()
+                .filter(|c| c.name.eq_ignore_ascii_case(name) || c.id.eq_ignore_ascii_case(name))
+                .map(|c| c.id.clone())
+                .collect();
+            e.restrict(
+                &ids,
+                &keep,
+                &format!("Flux reported `{name}`, not this component"),
+            );
+        }
+        Ok(e)
+    }
+
+    /// Staleness by history: a component whose source commit is (an ancestor of) the one the
+    /// target's version was last promoted from is held; one whose source commit descends from it
+    /// is marked newer, so that versions that cannot be ordered may still move forward.
+    fn judge_history(
+        &self,
+        req: &Request,
+        target_branch: &str,
+        source_sha: &str,
+        e: &mut Eligibility,
+        inventory: &plan::EnvInventory,
+    ) -> anyhow::Result<()> {
+        let history = self
+            .forge
+            .recent_commits(target_branch, gate::history::HISTORY_LIMIT)?;
+        let records = gate::history::records(&req.from, &history);
+        let mut ancestry: HashMap<String, (bool, bool)> = HashMap::new();
+        for c in &inventory.components {
+            let pinned = req.pins.iter().any(|(k, _)| k == &c.id || k == &c.name);
+            if pinned || matches!(e.verdict(&c.id), Verdict::Held { .. }) {
+                continue;
+            }
+            let Some(r) = records.get(&c.id) else {
+                continue;
+            };
+            let (stale, newer) = match ancestry.get(&r.source_sha) {
+                Some(known) => *known,
+                None => {
+                    let stale = self.forge.is_ancestor(source_sha, &r.source_sha)?;
+                    let newer = !stale && self.forge.is_ancestor(&r.source_sha, source_sha)?;
+                    ancestry.insert(r.source_sha.clone(), (stale, newer));
+                    (stale, newer)
+                }
+            };
+            if stale {
+                e.hold(
+                    &c.id,
+                    format!(
+                        "stale: `{}` already has what `{}` had at {} (promoted as {} in {}); use `pin` or `force` to move it anyway",
+                        req.to,
+                        req.from,
+                        short(&r.source_sha),
+                        r.version,
+                        short(&r.commit)
+                    ),
+                );
+            } else if newer {
+                e.newer.insert(c.id.clone());
+            }
+        }
+        Ok(())
+    }
+
     fn promote(
         &self,
         req: &Request,
-        eligibility: Option<Eligibility>,
+        changed: Option<&[String]>,
         out: &mut Outcome,
     ) -> anyhow::Result<()> {
         let promotion = self
@@ -200,27 +332,28 @@ impl Runner<'_> {
             }
         };
         let source = ForgeFiles::new(self.forge, &source_sha);
-        let ids: Vec<String> = plan::inventory(self.config, &req.from, &source)?
-            .components
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
-        let mut eligibility = match eligibility {
-            Some(e) => e,
-            None if req.force => Eligibility::all("forced"),
-            None if req.check_statuses => {
-                let statuses = self.forge.list_statuses(&source_sha)?;
-                gate::from_statuses(&promotion.gate, promotion.partial, &ids, &statuses)?
-            }
-            None => Eligibility::all("requested"),
-        };
-        if let Some(name) = &req.only_component {
-            let keep: Vec<String> = ids
-                .iter()
-                .filter(|id| id.rsplit('/').next() == Some(name))
-                .cloned()
-                .collect();
-            eligibility = gate::only(&keep, &format!("Flux reported `{name}` ready"));
+        let inventory = plan::inventory(self.config, &req.from, &source)?;
+        let mut eligibility =
+            self.eligibility(req, promotion, &source_sha, &inventory, changed, out)?;
+        if req.check_statuses && eligibility.waiting {
+            out.messages.push(format!(
+                "{} -> {}: waiting for statuses at {}: nothing reported for `{}` yet; the status event that follows promotes",
+                req.from,
+                req.to,
+                short(&source_sha),
+                req.from
+            ));
+            return Ok(());
+        }
+        let target_branch = self.config.branch_of(&req.to).to_string();
+        if !req.force {
+            self.judge_history(
+                req,
+                &target_branch,
+                &source_sha,
+                &mut eligibility,
+                &inventory,
+            )?;
         }
         let opts = PlanOptions {
             components: req.components.clone(),
@@ -229,7 +362,6 @@ impl Runner<'_> {
             force: req.force,
             add_missing: false,
         };
-        let target_branch = self.config.branch_of(&req.to).to_string();
         let head = self.forge.branch_head(&target_branch)?;
         let plan_at = |head: &str| -> Result<Plan, plan::PlanError> {
             let target = ForgeFiles::new(self.forge, head);
@@ -247,6 +379,7 @@ impl Runner<'_> {
             Ok(p)
         };
         let plan = plan_at(&head)?;
+        out.plans.push(plan.clone());
         out.summary.push_str(&plan::render::markdown(&plan, &[]));
         out.held.extend(plan.held().map(|i| Held {
             component: i.id.clone(),
@@ -364,7 +497,13 @@ impl Runner<'_> {
                     component: item.id.clone(),
                     version: item.to_version.clone(),
                     branch: p.component_branch(&item.id),
-                    message: format!("{title}\n\nPromoted-From: {}@{source_sha}\n", p.from),
+                    message: format!(
+                        "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\n",
+                        item.id,
+                        item.from_version.as_deref().unwrap_or("(none)"),
+                        item.to_version,
+                        p.from
+                    ),
                     title,
                     body: plan::render::pr_body(p, &one),
                     files: one

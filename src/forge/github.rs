@@ -360,7 +360,8 @@ fn str_field(value: &Value, name: &str) -> Result<String, ForgeError> {
         .ok_or_else(|| ForgeError::Other(format!("github's answer has no `{name}`")))
 }
 
-fn status_from_json(value: &Value) -> CommitStatus {
+/// A status in the REST shape (`creator.login` as the creator).
+pub fn status_from_json(value: &Value) -> CommitStatus {
     let text = |v: &Value| v.as_str().map(str::to_owned);
     CommitStatus {
         context: text(&value["context"]).unwrap_or_default(),

@@ -7,31 +7,81 @@ use std::collections::BTreeMap;
 use super::{Action, Entry, EnvInventory, Item, PlanError, PlanOptions};
 use crate::gate::{Eligibility, Verdict};
 
-/// Compare two versions: semver-aware with or without `v`; `None` when they are not ordered
-/// (sha tags, digests, anything else).
-pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
-    fn parse(v: &str) -> Option<semver::Version> {
-        let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
-        if let Ok(ver) = semver::Version::parse(v) {
-            return Some(ver);
+/// A version split for ordering: dotted numbers (any count, leading zeros ignored), then an
+/// optional pre-release (`-rc.1`), build metadata (`+...`) ignored.
+struct Ordered<'v> {
+    numbers: Vec<&'v str>,
+    pre: Option<&'v str>,
+}
+
+fn ordered(v: &str) -> Option<Ordered<'_>> {
+    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+    let v = v.split_once('+').map_or(v, |(core, _)| core);
+    let (core, pre) = match v.split_once('-') {
+        Some((core, pre)) if !pre.is_empty() => (core, Some(pre)),
+        Some(_) => return None,
+        None => (v, None),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    numbers
+        .iter()
+        .all(numeric)
+        .then_some(Ordered { numbers, pre })
+}
+
+/// Compare two digit strings as numbers of any size (`01` = `1`).
+fn cmp_number(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Pre-release identifiers compared as semver does: numbers numerically and below words.
+fn cmp_pre(a: &str, b: &str) -> Ordering {
+    let mut xs = a.split('.');
+    let mut ys = b.split('.');
+    loop {
+        match (xs.next(), ys.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                let o = match (digits(x), digits(y)) {
+                    (true, true) => cmp_number(x, y),
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    (false, false) => x.cmp(y),
+                };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
         }
-        // `1.18` and `1` count as `1.18.0` and `1.0.0`.
-        let (core, rest) = match v.find(['-', '+']) {
-            Some(i) => v.split_at(i),
-            None => (v, ""),
-        };
-        let parts: Vec<&str> = core.split('.').collect();
-        if parts.len() < 3
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        {
-            let padded = format!("{}{}{rest}", parts.join("."), ".0".repeat(3 - parts.len()));
-            return semver::Version::parse(&padded).ok();
-        }
-        None
     }
-    Some(parse(a)?.cmp(&parse(b)?))
+}
+
+/// Compare two versions: dotted numbers of any length (`4.0.19.3001`), leading zeros
+/// (`2.85.01` < `2.86.01`), an optional `v`, calver (`2024.05.01`), semver pre-releases (below
+/// their release) and build metadata (ignored). `None` when either cannot be ordered (`sha-`
+/// tags, digests, branch names, anything else).
+pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
+    let (x, y) = (ordered(a)?, ordered(b)?);
+    let n = x.numbers.len().max(y.numbers.len());
+    for i in 0..n {
+        let p = x.numbers.get(i).copied().unwrap_or("0");
+        let q = y.numbers.get(i).copied().unwrap_or("0");
+        let o = cmp_number(p, q);
+        if o != Ordering::Equal {
+            return Some(o);
+        }
+    }
+    Some(match (x.pre, y.pre) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(p), Some(q)) => cmp_pre(p, q),
+    })
 }
 
 struct Filter {
@@ -162,10 +212,17 @@ fn judge(
     if pin.is_some() {
         return (Action::Change, format!("pinned to {wanted}"));
     }
-    if compare_versions(wanted, &t.version) == Some(Ordering::Less) && !opts.force {
-        return held("downgrade: pass `--force`, or `--pin` to roll back".into());
+    if opts.force {
+        return (Action::Change, eligible);
     }
-    (Action::Change, eligible)
+    match compare_versions(wanted, &t.version) {
+        Some(Ordering::Less) => held("downgrade: pass `--force`, or `--pin` to roll back".into()),
+        None if !gate.newer.contains(&e.id) => held(format!(
+            "cannot order `{wanted}` against `{}`, and no promotion record shows which is newer; use `pin` or `force`",
+            t.version
+        )),
+        _ => (Action::Change, eligible),
+    }
 }
 
 fn src_env_hint(e: &Entry) -> String {

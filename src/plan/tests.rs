@@ -88,7 +88,14 @@ fn downgrades_are_held_unless_forced_and_sha_tags_are_unordered() {
     let d = decisions(&PlanOptions::default(), &all);
     assert_eq!(action_of(&d, "helm/cilium"), Action::Change);
     assert_eq!(action_of(&d, "helm/loki"), Action::Held);
-    assert_eq!(action_of(&d, "apps/dex"), Action::Change);
+    // `sha-` tags cannot be ordered: held, unless history shows the source is newer.
+    assert_eq!(action_of(&d, "apps/dex"), Action::Held);
+    let mut newer = Eligibility::all("status success");
+    newer.newer.insert("apps/dex".into());
+    assert_eq!(
+        action_of(&decisions(&PlanOptions::default(), &newer), "apps/dex"),
+        Action::Change
+    );
     assert_eq!(action_of(&d, "helm/podinfo"), Action::Unchanged);
     assert_eq!(action_of(&d, "infra/spegel"), Action::New);
     let forced = PlanOptions {
@@ -272,7 +279,8 @@ fn dotenv_plan(target: &str, opts: &PlanOptions, gate: &Eligibility) -> Plan {
 
 #[test]
 fn add_missing_appends_to_dotenv_when_eligible() {
-    let all = Eligibility::all("local run");
+    let mut all = Eligibility::all("local run");
+    all.newer.insert("apps/DEX_TAG".into());
     let held = dotenv_plan("DEX_TAG=sha-0000000\r\n", &PlanOptions::default(), &all);
     let web = |p: &Plan| {
         p.items
@@ -306,4 +314,78 @@ fn add_missing_appends_to_dotenv_when_eligible() {
     let plan = dotenv_plan("DEX_TAG=sha-abc12345\n", &add, &gate);
     assert_eq!(web(&plan).action, Action::Held);
     assert!(plan.edits.is_empty());
+}
+
+#[test]
+fn versions_order_by_numbers_of_any_length_and_unorderable_ones_say_so() {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let cases: &[(&str, &str, Option<std::cmp::Ordering>)] = &[
+        ("1.18.7", "1.18.6", Some(Greater)),
+        ("v1.19.0", "1.18.9", Some(Greater)),
+        ("1.18", "1.18.0", Some(Equal)),
+        ("4.0.19.3001", "4.0.17.2953", Some(Greater)),
+        ("4.0.17.2953", "4.0.19.3001", Some(Less)),
+        ("2.85.01", "2.86.01", Some(Less)),
+        ("2.86.010", "2.86.9", Some(Greater)),
+        ("2024.05.01", "2024.04.30", Some(Greater)),
+        ("2024.5.1", "2024.05.01", Some(Equal)),
+        ("1.0.0-rc.1", "1.0.0", Some(Less)),
+        ("1.0.0-rc.2", "1.0.0-rc.10", Some(Less)),
+        ("1.0.0-alpha", "1.0.0-1", Some(Greater)),
+        ("1.2.3+build.5", "1.2.3+build.9", Some(Equal)),
+        (
+            "99999999999999999999999.1",
+            "99999999999999999999998.9",
+            Some(Greater),
+        ),
+        ("sha-aaaa111", "sha-bbbb222", None),
+        ("sha256:0123abcd", "sha256:4567ef01", None),
+        ("1.2.3", "sha-bbbb222", None),
+        ("latest", "1.0.0", None),
+        ("1..2", "1.2", None),
+        ("1.2.3-", "1.2.3", None),
+        ("", "1", None),
+    ];
+    for (a, b, want) in cases {
+        assert_eq!(compare_versions(a, b), *want, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn a_stale_non_semver_version_is_held_not_changed() {
+    // Live has what a newer integration commit had; integration's older sha tag comes back.
+    let src = inv(
+        "integration",
+        &[("apps/dex", "sha-aaaa111"), ("apps/web", "4.0.17.2953")],
+    );
+    let tgt = inv(
+        "live",
+        &[("apps/dex", "sha-bbbb222"), ("apps/web", "4.0.19.3001")],
+    );
+    let items = decide(
+        &src,
+        &tgt,
+        &Eligibility::all("status success"),
+        &PlanOptions::default(),
+    )
+    .expect("decide");
+    let reasons: Vec<(&str, Action, &str)> = items
+        .iter()
+        .map(|i| (i.id.as_str(), i.action, i.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "apps/dex",
+                Action::Held,
+                "cannot order `sha-aaaa111` against `sha-bbbb222`, and no promotion record shows which is newer; use `pin` or `force`"
+            ),
+            (
+                "apps/web",
+                Action::Held,
+                "downgrade: pass `--force`, or `--pin` to roll back"
+            ),
+        ]
+    );
 }

@@ -2,8 +2,7 @@
 
 use promote::config::Config;
 use promote::event::{self, Trigger};
-use promote::forge::CommitStatus;
-use promote::gate::{self, Decision, GateConfig, SourceRev, Verdict};
+use promote::gate::{self, Decision, SourceRev, Verdict};
 
 use crate::support::fixture;
 
@@ -145,10 +144,16 @@ fn malformed_payloads_name_the_field() {
 #[test]
 fn events_decide_promotions() {
     let promote = |d: &Decision| match d {
-        Decision::Promote(r) => format!(
-            "{}->{} {:?} statuses={} force={}",
-            r.from, r.to, r.source, r.check_statuses, r.force
-        ),
+        Decision::Promote(rs) => rs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}->{} {:?} statuses={} force={}",
+                    r.from, r.to, r.source, r.check_statuses, r.force
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
         other => format!("{other:?}"),
     };
     let cases = [
@@ -167,12 +172,79 @@ fn events_decide_promotions() {
 
 #[test]
 fn flux_dispatch_names_one_component_at_its_revision() {
-    let Decision::Promote(r) = decide("repository_dispatch", "repository-dispatch-flux.json", FLUX)
-    else {
+    let Decision::Promote(rs) = decide(
+        "repository_dispatch",
+        "repository-dispatch-flux-ready.json",
+        FLUX,
+    ) else {
         panic!("expected a promotion");
     };
-    assert_eq!(r.source, SourceRev::Commit(SHA.into()));
-    assert_eq!(r.only_component.as_deref(), Some("cilium"));
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0].source, SourceRev::Commit(SHA.into()));
+    assert_eq!(rs[0].only_component.as_deref(), Some("cilium"));
+    assert!(rs[0].check_statuses, "the gate still applies");
+}
+
+#[test]
+fn flux_dispatch_counts_only_healthy_reconciliations() {
+    let ready = String::from_utf8(payload("repository-dispatch-flux-ready.json")).expect("utf8");
+    let cases = [
+        (
+            ready.replace("ReconciliationSucceeded", "Progressing"),
+            "Flux reports `kustomization/cilium` info (Progressing), not healthy: nothing promoted (only `ReconciliationSucceeded` or passed health checks count)",
+        ),
+        (
+            ready.replace("\"severity\": \"info\"", "\"severity\": \"error\""),
+            "Flux reports `kustomization/cilium` error (ReconciliationSucceeded), not healthy: nothing promoted (only `ReconciliationSucceeded` or passed health checks count)",
+        ),
+        (
+            String::from_utf8(payload("repository-dispatch-flux.json")).expect("utf8"),
+            "Flux reports `helmrelease/cilium` info (UpgradeSucceeded), not healthy: nothing promoted (only `ReconciliationSucceeded` or passed health checks count)",
+        ),
+    ];
+    for (body, want) in cases {
+        let t = event::parse("repository_dispatch", body.as_bytes()).expect("parse");
+        assert_eq!(
+            gate::decide(&t, &config(FLUX)).expect("decide"),
+            Decision::Nothing(want.into())
+        );
+    }
+    // Positive control: a message that says health checks passed counts.
+    let healthy = ready
+        .replace("ReconciliationSucceeded", "Progressing")
+        .replace("Reconciliation finished", "Health check passed");
+    let t = event::parse("repository_dispatch", healthy.as_bytes()).expect("parse");
+    assert!(matches!(
+        gate::decide(&t, &config(FLUX)).expect("decide"),
+        Decision::Promote(_)
+    ));
+}
+
+#[test]
+fn flux_dispatch_picks_the_environment_it_names_or_refuses_to_guess() {
+    let two = format!(
+        "{FLUX}\n[[promotion]]\nfrom = \"dev\"\nto = \"integration\"\n[promotion.gate]\nstatus-context = '^kustomization/(?P<component>[^/]+)/{{env}}$'\n"
+    )
+    .replace(
+        "'^(kustomization|helmrelease)/(?P<component>[^/]+)/'",
+        "'^kustomization/(?P<component>[^/]+)/{env}$'",
+    );
+    let ready = String::from_utf8(payload("repository-dispatch-flux-ready.json")).expect("utf8");
+    let t = event::parse("repository_dispatch", ready.as_bytes()).expect("parse");
+    let d = gate::decide(&t, &config(&two)).expect("decide");
+    assert!(
+        matches!(&d, Decision::Nothing(why) if why.starts_with("Flux event for `kustomization/cilium` could come from `integration` or `dev`")),
+        "{d:?}"
+    );
+    let named = ready.replace("\"revision\":", "\"env\": \"dev\", \"revision\":");
+    let t = event::parse("repository_dispatch", named.as_bytes()).expect("parse");
+    let Decision::Promote(rs) = gate::decide(&t, &config(&two)).expect("decide") else {
+        panic!("expected a promotion");
+    };
+    assert_eq!(
+        (rs[0].from.as_str(), rs[0].to.as_str()),
+        ("dev", "integration")
+    );
 }
 
 #[test]
@@ -203,25 +275,6 @@ fn pushes_to_environment_branches() {
     );
 }
 
-fn status(context: &str, state: &str, creator: &str) -> CommitStatus {
-    CommitStatus {
-        context: context.into(),
-        state: state.into(),
-        description: None,
-        target_url: None,
-        creator: Some(creator.into()),
-        updated_at: None,
-    }
-}
-
-fn rules(ctx: &str) -> GateConfig {
-    GateConfig {
-        status_context: Some(ctx.into()),
-        require: vec![],
-        creators: vec![],
-    }
-}
-
 fn verdicts(e: &gate::Eligibility, ids: &[&str]) -> Vec<String> {
     ids.iter()
         .map(|id| match e.verdict(id) {
@@ -229,136 +282,6 @@ fn verdicts(e: &gate::Eligibility, ids: &[&str]) -> Vec<String> {
             Verdict::Held { reason } => format!("{id}: held ({reason})"),
         })
         .collect()
-}
-
-#[test]
-fn gate_rules_table() {
-    let ids: Vec<String> = ["helm/cilium", "helm/cert-manager", "infra/talos"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let per_component = "^kustomization/(?P<component>[^/]+)/";
-    let both = vec![
-        status("kustomization/cilium/5c3a9f0e", "success", "flux"),
-        status("kustomization/cert-manager/5c3a9f0e", "failure", "flux"),
-    ];
-    struct Case {
-        name: &'static str,
-        rules: GateConfig,
-        partial: bool,
-        statuses: Vec<CommitStatus>,
-        want: [&'static str; 3],
-    }
-    let cases = vec![
-        Case {
-            name: "partial promotion",
-            rules: rules(per_component),
-            partial: true,
-            statuses: both.clone(),
-            want: [
-                "helm/cilium: eligible",
-                "helm/cert-manager: held (`kustomization/cert-manager/5c3a9f0e` is failure)",
-                "infra/talos: held (no status matching `^kustomization/(?P<component>[^/]+)/` at this commit)",
-            ],
-        },
-        Case {
-            name: "partial off holds all",
-            rules: rules(per_component),
-            partial: false,
-            statuses: both.clone(),
-            want: [
-                "helm/cilium: held",
-                "helm/cert-manager: held",
-                "infra/talos: held",
-            ],
-        },
-        Case {
-            name: "newest status per context wins",
-            rules: rules(per_component),
-            partial: true,
-            statuses: vec![
-                status("kustomization/cilium/5c3a9f0e", "failure", "flux"),
-                status("kustomization/cilium/5c3a9f0e", "success", "flux"),
-            ],
-            want: [
-                "helm/cilium: held (`kustomization/cilium/5c3a9f0e` is failure)",
-                "helm/cert-manager: held",
-                "infra/talos: held",
-            ],
-        },
-        Case {
-            name: "untrusted creator is ignored",
-            rules: GateConfig {
-                creators: vec!["flux".into()],
-                ..rules(per_component)
-            },
-            partial: true,
-            statuses: vec![
-                status("kustomization/talos/1", "success", "mallory"),
-                status("kustomization/cilium/1", "success", "flux"),
-            ],
-            want: [
-                "helm/cilium: eligible",
-                "helm/cert-manager: held",
-                "infra/talos: held (no status matching `^kustomization/(?P<component>[^/]+)/` at this commit (`kustomization/talos/1` by untrusted `mallory` ignored))",
-            ],
-        },
-        Case {
-            name: "one status without a component group covers all",
-            rules: rules("^kustomization/apps/integration$"),
-            partial: true,
-            statuses: vec![status("kustomization/apps/integration", "success", "flux")],
-            want: [
-                "helm/cilium: eligible",
-                "helm/cert-manager: eligible",
-                "infra/talos: eligible",
-            ],
-        },
-        Case {
-            name: "required context missing fails closed",
-            rules: GateConfig {
-                require: vec!["e2e".into()],
-                ..rules(per_component)
-            },
-            partial: true,
-            statuses: both.clone(),
-            want: [
-                "helm/cilium: held (required status `e2e` is missing)",
-                "helm/cert-manager: held (required status `e2e` is missing)",
-                "infra/talos: held (required status `e2e` is missing)",
-            ],
-        },
-        Case {
-            name: "required context pending fails closed",
-            rules: GateConfig {
-                require: vec!["e2e".into()],
-                ..rules(per_component)
-            },
-            partial: true,
-            statuses: vec![
-                status("e2e", "pending", "ci"),
-                status("kustomization/cilium/1", "success", "flux"),
-            ],
-            want: [
-                "helm/cilium: held (required status `e2e` is pending)",
-                "helm/cert-manager: held",
-                "infra/talos: held",
-            ],
-        },
-    ];
-    for c in cases {
-        let e = gate::from_statuses(&c.rules, c.partial, &ids, &c.statuses).expect(c.name);
-        let got = verdicts(&e, &["helm/cilium", "helm/cert-manager", "infra/talos"]);
-        for (g, w) in got.iter().zip(c.want) {
-            assert!(g.starts_with(w), "{}: got `{g}`, want `{w}`", c.name);
-        }
-    }
-    let bad = gate::from_statuses(&rules("(unclosed"), true, &ids, &both).expect_err("bad regex");
-    assert!(
-        bad.to_string()
-            .starts_with("`gate.status-context` `(unclosed` is not a valid regex"),
-        "{bad}"
-    );
 }
 
 #[test]

@@ -1,0 +1,412 @@
+//! Table tests of the gate: statuses and check runs in, verdicts out.
+
+use super::*;
+
+fn status(context: &str, state: &str, creator: &str) -> CommitStatus {
+    CommitStatus {
+        context: context.into(),
+        state: state.into(),
+        description: None,
+        target_url: None,
+        creator: Some(creator.into()),
+        updated_at: None,
+    }
+}
+
+fn rules(ctx: &str) -> GateConfig {
+    GateConfig {
+        status_context: Some(ctx.into()),
+        require: vec![],
+        creators: vec![],
+    }
+}
+
+fn subjects(ids: &[&str]) -> Vec<Subject> {
+    ids.iter()
+        .map(|id| Subject {
+            id: id.to_string(),
+            name: id.split_once('/').map_or(*id, |(_, n)| n).to_string(),
+        })
+        .collect()
+}
+
+const IDS: [&str; 4] = [
+    "helm/cilium",
+    "helm/cert-manager",
+    "infra/talos",
+    "infra/cilium",
+];
+const PER_COMPONENT: &str = "^kustomization/(?P<component>[^/]+)/";
+
+fn verdicts(e: &Eligibility) -> Vec<String> {
+    IDS.iter()
+        .map(|id| match e.verdict(id) {
+            Verdict::Eligible { .. } => format!("{id}: eligible"),
+            Verdict::Held { reason } => format!("{id}: held ({reason})"),
+        })
+        .collect()
+}
+
+struct Case {
+    name: &'static str,
+    rules: GateConfig,
+    partial: bool,
+    statuses: Vec<CommitStatus>,
+    check_runs: Vec<CommitStatus>,
+    /// Prefixes of each verdict, in `IDS` order.
+    want: [&'static str; 4],
+}
+
+fn case(
+    name: &'static str,
+    rules: GateConfig,
+    statuses: Vec<CommitStatus>,
+    want: [&'static str; 4],
+) -> Case {
+    Case {
+        name,
+        rules,
+        partial: true,
+        statuses,
+        check_runs: vec![],
+        want,
+    }
+}
+
+#[test]
+fn gate_rules_table() {
+    let cases = vec![
+        case(
+            "partial promotion: success moves, failure and silence hold",
+            rules(PER_COMPONENT),
+            vec![
+                status("kustomization/helm%2Fcilium/x", "success", "flux"),
+                status("kustomization/cert-manager/5c3a9f0e", "failure", "flux"),
+                status("kustomization/talos/5c3a9f0e", "success", "flux"),
+            ],
+            [
+                "helm/cilium: held (no status matching",
+                "helm/cert-manager: held (`kustomization/cert-manager/5c3a9f0e` is failure)",
+                "infra/talos: eligible",
+                "infra/cilium: held (no status matching",
+            ],
+        ),
+        case(
+            "one success does not hide a failure from another provider",
+            rules(PER_COMPONENT),
+            vec![
+                status("kustomization/talos/bbbb2222", "success", "flux"),
+                status("kustomization/talos/aaaa1111", "failure", "flux"),
+            ],
+            [
+                "helm/cilium: held",
+                "helm/cert-manager: held",
+                "infra/talos: held (`kustomization/talos/aaaa1111` is failure)",
+                "infra/cilium: held",
+            ],
+        ),
+        case(
+            "pending holds, like failure and error",
+            rules(PER_COMPONENT),
+            vec![
+                status("kustomization/talos/a", "success", "flux"),
+                status("kustomization/talos/b", "pending", "ci"),
+                status("kustomization/cert-manager/a", "error", "ci"),
+            ],
+            [
+                "helm/cilium: held",
+                "helm/cert-manager: held (`kustomization/cert-manager/a` is error)",
+                "infra/talos: held (`kustomization/talos/b` is pending)",
+                "infra/cilium: held",
+            ],
+        ),
+        case(
+            "{env} binds contexts to the source environment: the live cluster's failure does not speak for integration",
+            rules("^kustomization/(?P<component>[^/]+)/{env}$"),
+            vec![
+                status("kustomization/talos/live", "failure", "flux"),
+                status("kustomization/talos/integration", "success", "flux"),
+                status("kustomization/cert-manager/live", "success", "flux"),
+            ],
+            [
+                "helm/cilium: held",
+                "helm/cert-manager: held (no status matching `^kustomization/(?P<component>[^/]+)/integration$`",
+                "infra/talos: eligible",
+                "infra/cilium: held",
+            ],
+        ),
+        case(
+            "a shared name speaks for every group that has it",
+            rules(PER_COMPONENT),
+            vec![status("kustomization/cilium/a", "success", "flux")],
+            [
+                "helm/cilium: eligible",
+                "helm/cert-manager: held",
+                "infra/talos: held",
+                "infra/cilium: eligible",
+            ],
+        ),
+        case(
+            "group/name in the context speaks for that group only",
+            rules("^(?P<component>[^:]+):"),
+            vec![
+                status("infra/cilium:integration", "success", "flux"),
+                status("HELM/CERT-MANAGER:integration", "success", "flux"),
+            ],
+            [
+                "helm/cilium: held",
+                "helm/cert-manager: eligible",
+                "infra/talos: held",
+                "infra/cilium: eligible",
+            ],
+        ),
+        case(
+            "newest status per context wins",
+            rules(PER_COMPONENT),
+            vec![
+                status("kustomization/talos/5c3a9f0e", "failure", "flux"),
+                status("kustomization/talos/5c3a9f0e", "success", "flux"),
+                status("kustomization/cert-manager/5c3a9f0e", "success", "flux"),
+                status("kustomization/cert-manager/5c3a9f0e", "failure", "flux"),
+            ],
+            [
+                "helm/cilium: held",
+                "helm/cert-manager: eligible",
+                "infra/talos: held (`kustomization/talos/5c3a9f0e` is failure)",
+                "infra/cilium: held",
+            ],
+        ),
+        case(
+            "untrusted creator is ignored, and said so",
+            GateConfig {
+                creators: vec!["flux".into()],
+                ..rules(PER_COMPONENT)
+            },
+            vec![
+                status("kustomization/talos/1", "success", "mallory"),
+                status("kustomization/cert-manager/1", "success", "flux"),
+            ],
+            [
+                "helm/cilium: held",
+                "helm/cert-manager: eligible",
+                "infra/talos: held (no status matching `^kustomization/(?P<component>[^/]+)/` at this commit (`kustomization/talos/1` by untrusted `mallory` ignored))",
+                "infra/cilium: held",
+            ],
+        ),
+        case(
+            "one status without a component group covers all",
+            rules("^kustomization/apps/{env}$"),
+            vec![status("kustomization/apps/integration", "success", "flux")],
+            [
+                "helm/cilium: eligible",
+                "helm/cert-manager: eligible",
+                "infra/talos: eligible",
+                "infra/cilium: eligible",
+            ],
+        ),
+        case(
+            "required context missing fails closed",
+            GateConfig {
+                require: vec!["e2e".into()],
+                ..rules(PER_COMPONENT)
+            },
+            vec![status("kustomization/talos/1", "success", "flux")],
+            [
+                "helm/cilium: held (required status `e2e` is missing)",
+                "helm/cert-manager: held (required status `e2e` is missing)",
+                "infra/talos: held (required status `e2e` is missing)",
+                "infra/cilium: held (required status `e2e` is missing)",
+            ],
+        ),
+        case(
+            "required context pending fails closed",
+            GateConfig {
+                require: vec!["e2e/{env}".into()],
+                ..rules(PER_COMPONENT)
+            },
+            vec![
+                status("e2e/integration", "pending", "ci"),
+                status("kustomization/talos/1", "success", "flux"),
+            ],
+            [
+                "helm/cilium: held (required status `e2e/integration` is pending)",
+                "helm/cert-manager: held",
+                "infra/talos: held",
+                "infra/cilium: held",
+            ],
+        ),
+        case(
+            "require alone: every component moves once it passes",
+            GateConfig {
+                require: vec!["e2e".into()],
+                status_context: None,
+                creators: vec![],
+            },
+            vec![status("e2e", "success", "ci")],
+            [
+                "helm/cilium: eligible",
+                "helm/cert-manager: eligible",
+                "infra/talos: eligible",
+                "infra/cilium: eligible",
+            ],
+        ),
+        Case {
+            name: "partial off: one held component holds all",
+            partial: false,
+            ..case(
+                "",
+                rules(PER_COMPONENT),
+                vec![
+                    status("kustomization/talos/1", "success", "flux"),
+                    status("kustomization/cilium/1", "success", "flux"),
+                ],
+                [
+                    "helm/cilium: held (partial promotion is off and `helm/cert-manager`: no status",
+                    "helm/cert-manager: held",
+                    "infra/talos: held",
+                    "infra/cilium: held",
+                ],
+            )
+        },
+        Case {
+            name: "check runs count: a required job by name, and a failed run holds its component",
+            check_runs: vec![
+                status("build", "success", "github-actions"),
+                status("kustomization/talos/e2e", "failure", "github-actions"),
+            ],
+            ..case(
+                "",
+                GateConfig {
+                    require: vec!["build".into()],
+                    ..rules(PER_COMPONENT)
+                },
+                vec![
+                    status("kustomization/talos/1", "success", "flux"),
+                    status("kustomization/cert-manager/1", "success", "flux"),
+                ],
+                [
+                    "helm/cilium: held",
+                    "helm/cert-manager: eligible",
+                    "infra/talos: held (`kustomization/talos/e2e` is failure)",
+                    "infra/cilium: held",
+                ],
+            )
+        },
+        Case {
+            name: "a pending check run holds what it speaks for",
+            check_runs: vec![status(
+                "kustomization/cert-manager/ci",
+                "pending",
+                "github-actions",
+            )],
+            ..case(
+                "",
+                rules(PER_COMPONENT),
+                vec![status("kustomization/cert-manager/1", "success", "flux")],
+                [
+                    "helm/cilium: held",
+                    "helm/cert-manager: held (`kustomization/cert-manager/ci` is pending)",
+                    "infra/talos: held",
+                    "infra/cilium: held",
+                ],
+            )
+        },
+    ];
+    for c in cases {
+        let e = from_statuses(
+            &c.rules,
+            "integration",
+            c.partial,
+            &subjects(&IDS),
+            &c.statuses,
+            &c.check_runs,
+        )
+        .expect(c.name);
+        let got = verdicts(&e);
+        for (g, w) in got.iter().zip(c.want) {
+            assert!(g.starts_with(w), "{}: got `{g}`, want `{w}`", c.name);
+        }
+    }
+}
+
+#[test]
+fn shared_names_and_unseen_requires_are_noted_and_silence_is_waiting() {
+    let e = from_statuses(
+        &rules(PER_COMPONENT),
+        "integration",
+        true,
+        &subjects(&IDS),
+        &[status("kustomization/cilium/a", "success", "flux")],
+        &[],
+    )
+    .expect("gate");
+    assert_eq!(
+        e.notes,
+        [
+            "`kustomization/cilium/a` names `cilium`, which is `helm/cilium` and `infra/cilium`: it speaks for each of them (name `group/name` in the context to tell them apart)"
+        ]
+    );
+    assert!(!e.waiting);
+
+    let gated = GateConfig {
+        require: vec!["e2e".into()],
+        ..rules(PER_COMPONENT)
+    };
+    let e = from_statuses(
+        &gated,
+        "integration",
+        true,
+        &subjects(&IDS),
+        &[status("lint", "success", "ci")],
+        &[],
+    )
+    .expect("gate");
+    assert!(
+        e.waiting,
+        "nothing that speaks for the promotion was reported"
+    );
+    assert_eq!(
+        e.notes,
+        [
+            "required context `e2e` was not reported at this commit (reported: `lint`); check its spelling in `require`"
+        ]
+    );
+}
+
+#[test]
+fn restrict_keeps_verdicts_of_kept_components_only() {
+    let mut e = Eligibility::all("forced");
+    let ids: Vec<String> = IDS.iter().map(|s| s.to_string()).collect();
+    e.restrict(
+        &ids,
+        &["infra/talos".to_string()],
+        "not changed by this push",
+    );
+    assert_eq!(
+        verdicts(&e),
+        [
+            "helm/cilium: held (not changed by this push)",
+            "helm/cert-manager: held (not changed by this push)",
+            "infra/talos: eligible",
+            "infra/cilium: held (not changed by this push)",
+        ]
+    );
+}
+
+#[test]
+fn a_bad_regex_is_an_error() {
+    let bad = from_statuses(
+        &rules("(unclosed"),
+        "integration",
+        true,
+        &subjects(&IDS),
+        &[],
+        &[],
+    )
+    .expect_err("bad regex");
+    assert!(
+        bad.to_string()
+            .starts_with("`gate.status-context` `(unclosed` is not a valid regex"),
+        "{bad}"
+    );
+}
