@@ -705,6 +705,33 @@ fn recent_commits_are_newest_first_with_parents_and_limited() {
 }
 
 #[test]
+fn recent_commits_beyond_one_page_follow_the_next_link() {
+    let (fake, forge, _) = setup();
+    for i in 0..149 {
+        fake.commit_files("main", &format!("commit {i}"), &[("n", &i.to_string())]);
+    }
+    let commits = forge.recent_commits("main", 120).unwrap();
+    assert_eq!(commits.len(), 120);
+    assert_eq!(commits[0].message, "commit 148");
+    assert_eq!(commits[119].message, "commit 29");
+    for pair in commits.windows(2) {
+        assert_eq!(pair[0].parents, [pair[1].sha.clone()]);
+    }
+    assert_eq!(forge.recent_commits("main", 500).unwrap().len(), 150);
+    assert_eq!(forge.recent_commits("main", 0).unwrap(), []);
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/commits?sha=main&per_page=100"),
+            format!("GET {REPO}/commits?sha=main&per_page=100&page=2"),
+            format!("GET {REPO}/commits?sha=main&per_page=100"),
+            format!("GET {REPO}/commits?sha=main&per_page=100&page=2"),
+        ],
+        "a limit of 0 asks nothing"
+    );
+}
+
+#[test]
 fn is_ancestor_compares_descendant_with_ancestor() {
     let (fake, forge, first) = setup();
     let second = fake.commit_files("main", "next", &[("x", "1")]);
