@@ -370,6 +370,47 @@ fn merge_history(repos: &Repos) -> (String, String, String, String) {
 }
 
 #[test]
+fn recent_commits_list_a_merge_with_first_parent_first() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let (initial, feature, main, merge) = merge_history(&repos);
+
+    let commits = forge.recent_commits("main", 10).unwrap();
+    let shape: Vec<_> = commits
+        .iter()
+        .map(|c| (c.sha.as_str(), c.message.as_str(), c.parents.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (
+                merge.as_str(),
+                "merge feature\n\ninto main",
+                vec![main.clone(), feature.clone()]
+            ),
+            (main.as_str(), "main work", vec![initial.clone()]),
+            (feature.as_str(), "feature work", vec![initial.clone()]),
+            (initial.as_str(), "initial", vec![]),
+        ]
+    );
+    // `initial` is dated now, its descendants in 2024: still listed after all of them, like
+    // `git log --date-order` (plain `git log` lists it before `feature work`).
+    let log = git(
+        &repos.origin,
+        &["log", "--date-order", "--format=%H", "main"],
+    );
+    let shas: Vec<_> = commits.iter().map(|c| c.sha.as_str()).collect();
+    assert_eq!(shas, log.lines().collect::<Vec<_>>());
+
+    let two = forge.recent_commits("main", 2).unwrap();
+    assert_eq!(two, commits[..2]);
+    assert_eq!(forge.recent_commits(&main, 1).unwrap(), commits[1..2]);
+    let branch = forge.recent_commits("feature", 10).unwrap();
+    assert_eq!(branch, [commits[2].clone(), commits[3].clone()]);
+    assert_eq!(forge.recent_commits("main", 0).unwrap(), []);
+}
+
+#[test]
 fn is_ancestor_follows_every_parent() {
     let repos = repos();
     let forge = forge(&repos);
