@@ -383,7 +383,10 @@ impl Forge for GitForge {
                 .map_err(|e| git_error(&action, &e))?;
             out.push(CommitSummary {
                 sha: oid.to_string(),
-                message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
+                // Without git's trailing newline, as GitHub's API and the other forges give it.
+                message: String::from_utf8_lossy(commit.message_bytes())
+                    .trim_end_matches('\n')
+                    .to_owned(),
                 parents: commit.parent_ids().map(|p| p.to_string()).collect(),
             });
         }

@@ -244,19 +244,28 @@ impl GitHubForge {
         }
     }
 
-    /// `GET /commits?sha=REV&per_page=N`: one page of history, newest first.
+    /// `GET /commits?sha=REV&per_page=N`: history newest first, following the `next` page link
+    /// while fewer than `limit` commits were read (a page holds at most 100).
     async fn history(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
-        let path = format!(
-            "/commits?sha={}&per_page={}",
+        let action = format!("listing the history of `{rev}`");
+        let mut url = format!(
+            "{}/commits?sha={}&per_page={}",
+            self.repo_url,
             encode_query(rev),
             limit.clamp(1, 100)
         );
-        let action = format!("listing the history of `{rev}`");
-        let list: Vec<Value> = self.get(&path, &action, CONTENTS_READ).await?.json()?;
-        list.iter()
-            .take(limit)
-            .map(|c| {
-                Ok(CommitSummary {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let reply = self
+                .http
+                .call(Method::GET, &url, None, None, Repeat::Safe)
+                .await?;
+            if !reply.is_success() {
+                return Err(reply.error(&action, CONTENTS_READ));
+            }
+            let list: Vec<Value> = reply.json()?;
+            for c in list.iter().take(limit - out.len()) {
+                out.push(CommitSummary {
                     sha: str_field(&c["sha"], "sha")?,
                     message: c["commit"]["message"]
                         .as_str()
@@ -270,9 +279,14 @@ impl GitHubForge {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                })
-            })
-            .collect()
+                });
+            }
+            match reply.next_page() {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     async fn head(&self, branch: &str) -> Result<String, ForgeError> {

@@ -34,6 +34,8 @@ pub struct FakeCommit {
     pub parent: Option<String>,
     pub message: String,
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Creation order (1, 2, ...): the commit's date in the REST shape.
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,8 @@ pub struct State {
     pub refs: BTreeMap<String, String>,
     /// Per sha, newest first, in the REST shape.
     pub statuses: HashMap<String, Vec<Value>>,
+    /// Per sha, newest first, every run (`filter=all`) in the REST shape.
+    pub check_runs: HashMap<String, Vec<Value>>,
     pub pulls: Vec<FakePull>,
     pub comments: Vec<(u64, String)>,
     pub requests: Vec<Recorded>,
@@ -101,6 +105,7 @@ impl State {
             parent,
             message: message.to_owned(),
             files,
+            seq: self.counter,
         };
         self.commits.insert(sha.clone(), commit);
         sha
@@ -215,6 +220,57 @@ impl FakeGitHub {
             .entry(sha.to_owned())
             .or_default()
             .insert(0, status);
+    }
+
+    /// Add a check run in the REST shape (newest first). `status` is `queued`, `in_progress` or
+    /// `completed`; a newer run with the same name hides the older one under `filter=latest`.
+    pub fn add_check_run(
+        &self,
+        sha: &str,
+        name: &str,
+        status: &str,
+        conclusion: Option<&str>,
+        app_slug: &str,
+    ) {
+        let mut guard = self.state();
+        let id = guard.check_runs.values().map(Vec::len).sum::<usize>() + 1;
+        let repo = guard.repository.clone();
+        let time = |offset: usize| {
+            let t = id * 2 + offset;
+            format!(
+                "2024-05-01T{:02}:{:02}:{:02}Z",
+                10 + t / 3600,
+                t / 60 % 60,
+                t % 60
+            )
+        };
+        let completed = status == "completed";
+        let run = json!({
+            "id": id, "node_id": format!("CR_{id}"), "name": name, "head_sha": sha,
+            "external_id": "", "url": format!("{}/repos/{repo}/check-runs/{id}", self.url),
+            "html_url": format!("https://github.test/{repo}/runs/{id}"),
+            "details_url": format!("https://ci.example.test/{app_slug}/{id}"),
+            "status": status, "conclusion": conclusion,
+            "started_at": time(0),
+            "completed_at": if completed { json!(time(1)) } else { Value::Null },
+            "output": {
+                "title": format!("{name} {}", conclusion.unwrap_or(status)),
+                "summary": format!("{name} summary"), "text": null,
+                "annotations_count": 0,
+                "annotations_url": format!("{}/repos/{repo}/check-runs/{id}/annotations", self.url),
+            },
+            "check_suite": { "id": 5000 + id },
+            "app": {
+                "id": 15368, "slug": app_slug, "node_id": format!("A_{app_slug}"),
+                "name": app_slug, "owner": { "login": "acme", "id": 1, "type": "Organization" },
+            },
+            "pull_requests": [],
+        });
+        guard
+            .check_runs
+            .entry(sha.to_owned())
+            .or_default()
+            .insert(0, run);
     }
 
     /// Open a pull request directly (as if someone else did).

@@ -17,6 +17,19 @@ struct Repos {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
+    git_with(dir, &[], args)
+}
+
+/// `git` with commits dated `date` (author and committer), for a deterministic history order.
+fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
+    git_with(
+        dir,
+        &[("GIT_AUTHOR_DATE", date), ("GIT_COMMITTER_DATE", date)],
+        args,
+    )
+}
+
+fn git_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = Command::new("git")
         .args(["-c", "user.name=dev", "-c", "user.email=dev@example.com"])
         .args([
@@ -29,6 +42,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -312,4 +326,128 @@ fn commit_delivery_lands_through_git() {
     .unwrap();
     assert_eq!(again.commit_sha, None, "nothing left to change");
     assert_eq!(git(&repos.origin, &["rev-list", "--count", "main"]), "2");
+}
+
+/// On `other`: `feature` off `main` with one commit, one more commit on `main`, then `main`
+/// merges `feature` (no fast-forward); both branches pushed. Returns (initial, feature commit,
+/// main commit, merge).
+fn merge_history(repos: &Repos) -> (String, String, String, String) {
+    let other = &repos.other;
+    let initial = git(other, &["rev-parse", "HEAD"]);
+    git(other, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(other.join("feature.txt"), "f\n").unwrap();
+    git(other, &["add", "."]);
+    git_at(
+        other,
+        "2024-05-01T10:00:01Z",
+        &["commit", "-qm", "feature work"],
+    );
+    let feature = git(other, &["rev-parse", "HEAD"]);
+    git(other, &["checkout", "-q", "main"]);
+    std::fs::write(other.join("main.txt"), "m\n").unwrap();
+    git(other, &["add", "."]);
+    git_at(
+        other,
+        "2024-05-01T10:00:02Z",
+        &["commit", "-qm", "main work"],
+    );
+    let main = git(other, &["rev-parse", "HEAD"]);
+    git_at(
+        other,
+        "2024-05-01T10:00:03Z",
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "feature",
+            "-m",
+            "merge feature\n\ninto main",
+        ],
+    );
+    let merge = git(other, &["rev-parse", "HEAD"]);
+    git(other, &["push", "-q", "origin", "main", "feature"]);
+    (initial, feature, main, merge)
+}
+
+#[test]
+fn recent_commits_list_a_merge_with_first_parent_first() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let (initial, feature, main, merge) = merge_history(&repos);
+
+    let commits = forge.recent_commits("main", 10).unwrap();
+    let shape: Vec<_> = commits
+        .iter()
+        .map(|c| (c.sha.as_str(), c.message.as_str(), c.parents.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (
+                merge.as_str(),
+                "merge feature\n\ninto main",
+                vec![main.clone(), feature.clone()]
+            ),
+            (main.as_str(), "main work", vec![initial.clone()]),
+            (feature.as_str(), "feature work", vec![initial.clone()]),
+            (initial.as_str(), "initial", vec![]),
+        ]
+    );
+    // `initial` is dated now, its descendants in 2024: still listed after all of them, like
+    // `git log --date-order` (plain `git log` lists it before `feature work`).
+    let log = git(
+        &repos.origin,
+        &["log", "--date-order", "--format=%H", "main"],
+    );
+    let shas: Vec<_> = commits.iter().map(|c| c.sha.as_str()).collect();
+    assert_eq!(shas, log.lines().collect::<Vec<_>>());
+
+    let two = forge.recent_commits("main", 2).unwrap();
+    assert_eq!(two, commits[..2]);
+    assert_eq!(forge.recent_commits(&main, 1).unwrap(), commits[1..2]);
+    let branch = forge.recent_commits("feature", 10).unwrap();
+    assert_eq!(branch, [commits[2].clone(), commits[3].clone()]);
+    assert_eq!(forge.recent_commits("main", 0).unwrap(), []);
+}
+
+#[test]
+fn is_ancestor_follows_every_parent() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let (initial, feature, main, merge) = merge_history(&repos);
+    // `work` has not fetched: resolving `main` brings the commits.
+    assert!(forge.is_ancestor(&initial, "main").unwrap());
+    assert!(
+        forge.is_ancestor(&feature, &merge).unwrap(),
+        "second parent"
+    );
+    assert!(forge.is_ancestor(&main, &merge).unwrap(), "first parent");
+    assert!(forge.is_ancestor(&initial, &merge).unwrap());
+    assert!(
+        forge.is_ancestor(&merge, &merge).unwrap(),
+        "the commit itself"
+    );
+    assert!(!forge.is_ancestor(&merge, &main).unwrap(), "a descendant");
+    assert!(
+        !forge.is_ancestor(&feature, &main).unwrap(),
+        "another branch"
+    );
+    assert!(
+        !forge.is_ancestor(&main, &feature).unwrap(),
+        "another branch"
+    );
+    assert!(!forge.is_ancestor(&merge, "feature").unwrap());
+}
+
+#[test]
+fn check_runs_need_the_api() {
+    let repos = repos();
+    let forge = forge(&repos);
+    let head = forge.branch_head("main").unwrap();
+    let err = forge.list_check_runs(&head).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("check runs"), "{text}");
+    assert!(text.contains("hint: "), "{text}");
+    assert!(text.contains("commit-mode = \"api\""), "{text}");
+    assert!(!err.is_transient());
 }

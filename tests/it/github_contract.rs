@@ -561,3 +561,206 @@ fn moved_ref_on_patch_is_a_conflict_and_not_retried() {
     let err = forge.set_branch("promote/a", &first, false).unwrap_err();
     assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
 }
+
+#[test]
+fn check_runs_are_read_across_pages_latest_per_name() {
+    let (fake, forge, head) = setup();
+    fake.add_check_run(&head, "deploy", "completed", Some("failure"), "argo-cd");
+    for i in 0..150 {
+        let name = format!("build ({i})");
+        fake.add_check_run(&head, &name, "completed", Some("success"), "github-actions");
+    }
+    fake.add_check_run(&head, "deploy", "completed", Some("success"), "argo-cd");
+    let runs = forge.list_check_runs(&head).unwrap();
+    assert_eq!(runs.len(), 151, "the older `deploy` run is not listed");
+    let deploy: Vec<_> = runs.iter().filter(|r| r.context == "deploy").collect();
+    assert_eq!(deploy.len(), 1);
+    assert_eq!(
+        (
+            deploy[0].state.as_str(),
+            deploy[0].creator.as_deref(),
+            deploy[0].description.as_deref(),
+            deploy[0].target_url.as_deref(),
+            deploy[0].updated_at.as_deref(),
+        ),
+        (
+            "success",
+            Some("argo-cd"),
+            Some("deploy success"),
+            Some("https://github.test/acme/gitops/runs/152"),
+            Some("2024-05-01T10:05:05Z"),
+        )
+    );
+    assert_eq!(runs[150].context, "build (0)");
+    assert_eq!(runs[150].creator.as_deref(), Some("github-actions"));
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/commits/{head}/check-runs?filter=latest&per_page=100"),
+            format!("GET {REPO}/commits/{head}/check-runs?filter=latest&per_page=100&page=2"),
+        ]
+    );
+}
+
+#[test]
+fn check_run_conclusions_map_to_states() {
+    let (fake, forge, head) = setup();
+    let cases = [
+        ("completed", Some("success"), "success"),
+        ("completed", Some("neutral"), "success"),
+        ("completed", Some("skipped"), "success"),
+        ("completed", Some("failure"), "failure"),
+        ("completed", Some("cancelled"), "failure"),
+        ("completed", Some("timed_out"), "failure"),
+        ("completed", Some("action_required"), "failure"),
+        ("completed", Some("stale"), "failure"),
+        ("queued", None, "pending"),
+        ("in_progress", None, "pending"),
+    ];
+    for (status, conclusion, _) in cases {
+        let name = conclusion.unwrap_or(status);
+        fake.add_check_run(&head, name, status, conclusion, "github-actions");
+    }
+    let runs = forge.list_check_runs(&head).unwrap();
+    let mut got: Vec<_> = runs
+        .iter()
+        .map(|r| (r.context.as_str(), r.state.as_str(), r.creator.as_deref()))
+        .collect();
+    got.sort();
+    let mut want: Vec<_> = cases
+        .iter()
+        .map(|(status, conclusion, state)| {
+            (conclusion.unwrap_or(status), *state, Some("github-actions"))
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let queued = runs.iter().find(|r| r.context == "queued").unwrap();
+    assert!(
+        queued.updated_at.is_some(),
+        "a run that has not completed is dated by `started_at`"
+    );
+    assert_eq!(fake.requests().len(), 1, "ten runs fit on one page");
+}
+
+#[test]
+fn check_runs_of_an_unknown_commit_or_without_permission() {
+    let (fake, forge, head) = setup();
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let err = forge.list_check_runs(missing).unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::NotFound { what } if what.contains(missing)),
+        "{err}"
+    );
+    let denied = json!({ "message": "Resource not accessible by integration" });
+    fake.fail("GET", "/check-runs", 403, denied, 1);
+    match forge.list_check_runs(&head) {
+        Err(ForgeError::Forbidden { permission, .. }) => assert_eq!(permission, "checks: read"),
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+    assert_eq!(fake.requests().len(), 2, "neither is retried");
+}
+
+#[test]
+fn recent_commits_are_newest_first_with_parents_and_limited() {
+    let (fake, forge, first) = setup();
+    let second = fake.commit_files("main", "bump cilium\n\nto 1.16.0", &[("x", "1")]);
+    let third = fake.commit_files("main", "bump dex", &[("x", "2")]);
+    fake.state()
+        .refs
+        .insert("heads/release/v1".into(), second.clone());
+
+    let all = forge.recent_commits("main", 10).unwrap();
+    let shape: Vec<_> = all
+        .iter()
+        .map(|c| (c.sha.as_str(), c.message.as_str(), c.parents.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (third.as_str(), "bump dex", vec![second.clone()]),
+            (
+                second.as_str(),
+                "bump cilium\n\nto 1.16.0",
+                vec![first.clone()]
+            ),
+            (first.as_str(), "initial", vec![]),
+        ]
+    );
+    let two = forge.recent_commits("main", 2).unwrap();
+    assert_eq!(two, all[..2]);
+    let one = forge.recent_commits(&second, 1).unwrap();
+    assert_eq!(one, all[1..2]);
+    let branch = forge.recent_commits("release/v1", 5).unwrap();
+    assert_eq!(branch, all[1..]);
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/commits?sha=main&per_page=10"),
+            format!("GET {REPO}/commits?sha=main&per_page=2"),
+            format!("GET {REPO}/commits?sha={second}&per_page=1"),
+            format!("GET {REPO}/commits?sha=release%2Fv1&per_page=5"),
+        ]
+    );
+}
+
+#[test]
+fn recent_commits_beyond_one_page_follow_the_next_link() {
+    let (fake, forge, _) = setup();
+    for i in 0..149 {
+        fake.commit_files("main", &format!("commit {i}"), &[("n", &i.to_string())]);
+    }
+    let commits = forge.recent_commits("main", 120).unwrap();
+    assert_eq!(commits.len(), 120);
+    assert_eq!(commits[0].message, "commit 148");
+    assert_eq!(commits[119].message, "commit 29");
+    for pair in commits.windows(2) {
+        assert_eq!(pair[0].parents, [pair[1].sha.clone()]);
+    }
+    assert_eq!(forge.recent_commits("main", 500).unwrap().len(), 150);
+    assert_eq!(forge.recent_commits("main", 0).unwrap(), []);
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/commits?sha=main&per_page=100"),
+            format!("GET {REPO}/commits?sha=main&per_page=100&page=2"),
+            format!("GET {REPO}/commits?sha=main&per_page=100"),
+            format!("GET {REPO}/commits?sha=main&per_page=100&page=2"),
+        ],
+        "a limit of 0 asks nothing"
+    );
+}
+
+#[test]
+fn is_ancestor_compares_descendant_with_ancestor() {
+    let (fake, forge, first) = setup();
+    let second = fake.commit_files("main", "next", &[("x", "1")]);
+    fake.state()
+        .refs
+        .insert("heads/feature".into(), first.clone());
+    let side = fake.commit_files("feature", "side", &[("y", "1")]);
+    assert!(forge.is_ancestor(&first, &second).unwrap(), "an ancestor");
+    assert!(
+        forge.is_ancestor(&second, &second).unwrap(),
+        "the commit itself"
+    );
+    assert!(!forge.is_ancestor(&second, &first).unwrap(), "a descendant");
+    assert!(
+        !forge.is_ancestor(&side, &second).unwrap(),
+        "another branch"
+    );
+    assert!(
+        !forge.is_ancestor(&second, &side).unwrap(),
+        "another branch"
+    );
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/compare/{second}...{first}?per_page=1"),
+            format!("GET {REPO}/compare/{second}...{second}?per_page=1"),
+            format!("GET {REPO}/compare/{first}...{second}?per_page=1"),
+            format!("GET {REPO}/compare/{second}...{side}?per_page=1"),
+            format!("GET {REPO}/compare/{side}...{second}?per_page=1"),
+        ]
+    );
+}

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{FakePull, Recorded, State};
+use super::{FakeCommit, FakePull, Recorded, State};
 
 type Shared = Arc<Mutex<State>>;
 
@@ -140,10 +140,15 @@ fn route(state: &mut State, req: &Request<'_>) -> Reply {
     };
     let base = format!("http://{}{prefix}/repos/{}", req.host, state.repository);
     match (req.method, rest.as_str()) {
-        ("GET", r) if r.starts_with("commits/") && r.ends_with("/statuses") => {
-            let sha = &r["commits/".len()..r.len() - "/statuses".len()];
+        ("GET", r) if commit_sub(r, "/statuses").is_some() => {
+            let sha = commit_sub(r, "/statuses").unwrap_or_default();
             statuses(state, sha, &query, &base)
         }
+        ("GET", r) if commit_sub(r, "/check-runs").is_some() => {
+            let sha = commit_sub(r, "/check-runs").unwrap_or_default();
+            check_runs(state, sha, &query, &base)
+        }
+        ("GET", "commits") => list_commits(state, &query, &base),
         ("GET", r) if r.starts_with("git/ref/") => get_ref(state, &r["git/ref/".len()..]),
         ("POST", "git/refs") => create_ref(state, req.body),
         ("PATCH", r) if r.starts_with("git/refs/") => {
@@ -173,6 +178,11 @@ fn route(state: &mut State, req: &Request<'_>) -> Reply {
         ),
         _ => not_found(),
     }
+}
+
+/// The `{sha}` of `commits/{sha}{suffix}` (`commits/` alone or `commits/{suffix}` is no match).
+fn commit_sub<'a>(rest: &'a str, suffix: &str) -> Option<&'a str> {
+    rest.strip_prefix("commits/")?.strip_suffix(suffix)
 }
 
 struct Query<'a>(&'a str);
@@ -234,6 +244,134 @@ fn statuses(state: &State, sha: &str, query: &Query<'_>, base: &str) -> Reply {
             .push(("link".into(), format!("<{next}>; rel=\"next\"")));
     }
     out
+}
+
+/// `per_page` (default 30, at most 100) and `page` (from 1) of a list request.
+fn paging(query: &Query<'_>) -> (usize, usize) {
+    let per_page = query
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30usize)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    (per_page, page)
+}
+
+/// `GET commits/{sha}/check-runs`: `{total_count, check_runs}`; `filter=latest` (the default)
+/// keeps the newest run per name, `filter=all` every run.
+fn check_runs(state: &State, sha: &str, query: &Query<'_>, base: &str) -> Reply {
+    if !state.commits.contains_key(sha) {
+        return not_found();
+    }
+    let filter = query.get("filter").unwrap_or_else(|| "latest".into());
+    if filter != "latest" && filter != "all" {
+        return unprocessable("Invalid value for filter");
+    }
+    let (per_page, page) = paging(query);
+    let mut seen = std::collections::HashSet::new();
+    let all: Vec<&Value> = state
+        .check_runs
+        .get(sha)
+        .into_iter()
+        .flatten()
+        .filter(|run| filter == "all" || seen.insert(run["name"].as_str().unwrap_or_default()))
+        .collect();
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|run| (*run).clone())
+        .collect();
+    let mut out = reply(
+        200,
+        json!({ "total_count": all.len(), "check_runs": items }),
+    );
+    if page * per_page < all.len() {
+        let next = format!(
+            "{base}/commits/{sha}/check-runs?filter={filter}&per_page={per_page}&page={}",
+            page + 1
+        );
+        out.headers
+            .push(("link".into(), format!("<{next}>; rel=\"next\"")));
+    }
+    out
+}
+
+/// `GET commits?sha=REV`: the history of `REV` (default `main`), newest first, following
+/// parents.
+fn list_commits(state: &State, query: &Query<'_>, base: &str) -> Reply {
+    let rev = query.get("sha").unwrap_or_else(|| "main".into());
+    let Some(start) = state.resolve(&rev) else {
+        return reply(
+            404,
+            json!({ "message": format!("No commit found for SHA: {rev}"), "documentation_url": "https://docs.github.com/rest", "status": "404" }),
+        );
+    };
+    let (per_page, page) = paging(query);
+    let mut history = Vec::new();
+    let mut next = Some(start);
+    while let Some(sha) = next {
+        next = state.commits[&sha].parent.clone();
+        history.push(sha);
+    }
+    let items: Vec<Value> = history
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|sha| commit_json(state, &state.commits[sha], base))
+        .collect();
+    let mut out = reply(200, Value::Array(items));
+    if page * per_page < history.len() {
+        let next = format!(
+            "{base}/commits?sha={}&per_page={per_page}&page={}",
+            query
+                .0
+                .split('&')
+                .find_map(|p| p.strip_prefix("sha="))
+                .unwrap_or("main"),
+            page + 1
+        );
+        out.headers
+            .push(("link".into(), format!("<{next}>; rel=\"next\"")));
+    }
+    out
+}
+
+fn commit_json(state: &State, commit: &FakeCommit, base: &str) -> Value {
+    let sha = &commit.sha;
+    let repo = &state.repository;
+    let date = format!(
+        "2024-05-01T{:02}:{:02}:{:02}Z",
+        10 + commit.seq / 3600,
+        commit.seq / 60 % 60,
+        commit.seq % 60
+    );
+    let person = json!({ "name": "dev", "email": "dev@example.com", "date": date });
+    let parents: Vec<Value> = commit
+        .parent
+        .iter()
+        .map(|p| {
+            json!({ "sha": p, "url": format!("{base}/commits/{p}"),
+                    "html_url": format!("https://github.test/{repo}/commit/{p}") })
+        })
+        .collect();
+    json!({
+        "sha": sha, "node_id": format!("C_{sha}"),
+        "commit": {
+            "author": person, "committer": person, "message": commit.message,
+            "tree": { "sha": format!("{:0>40}", commit.seq), "url": format!("{base}/git/trees/{:0>40}", commit.seq) },
+            "url": format!("{base}/git/commits/{sha}"), "comment_count": 0,
+            "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null },
+        },
+        "url": format!("{base}/commits/{sha}"),
+        "html_url": format!("https://github.test/{repo}/commit/{sha}"),
+        "comments_url": format!("{base}/commits/{sha}/comments"),
+        "author": null, "committer": null, "parents": parents,
+    })
 }
 
 fn ref_json(state: &State, name: &str, sha: &str) -> Value {
