@@ -238,6 +238,8 @@ impl Runner<'_> {
         };
         if let Some(changed) = changed {
             e.restrict(&ids, changed, "not changed by this push");
+            // The push moved them forward in the source's history: that orders their versions.
+            e.newer.extend(changed.iter().cloned());
         }
         if let Some(name) = &req.only_component {
             let keep: Vec<String> = inventory
