@@ -337,7 +337,8 @@ impl Runner<'_> {
         let inventory = plan::inventory(self.config, &req.from, &source)?;
         let mut eligibility =
             self.eligibility(req, promotion, &source_sha, &inventory, changed, out)?;
-        if req.check_statuses && eligibility.waiting {
+        // A push or merge comes before its statuses: say so and leave it to the status event.
+        if changed.is_some() && req.check_statuses && eligibility.waiting {
             out.messages.push(format!(
                 "{} -> {}: waiting for statuses at {}: nothing reported for `{}` yet; the status event that follows promotes",
                 req.from,

@@ -9,6 +9,7 @@ mod edit_props;
 mod edit_yaml;
 mod events;
 mod fake_github;
+mod gate_e2e;
 mod git_forge;
 mod github_contract;
 mod github_delivery;
