@@ -357,6 +357,66 @@ pub fn only(changed: &[String], why: &str) -> Eligibility {
     e
 }
 
+/// What `promote check` says about the gates of a config: problems (configs that cannot work)
+/// and notes (what a config means, which a person should know).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GateReview {
+    pub problems: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Review every promotion's gate: two promotions no status can tell apart, a gate without a
+/// `component` group on a partial promotion, and promotions without a gate.
+pub fn review(config: &Config) -> GateReview {
+    let mut r = GateReview::default();
+    let name = |p: &crate::config::Promotion| format!("`{} -> {}`", p.from, p.to);
+    for (i, p) in config.promotions.iter().enumerate() {
+        if !p.gate.is_gated() {
+            r.notes.push(format!(
+                "{} is ungated: every trigger promotes whatever differs (add `[promotion.gate]` to promote only what was verified)",
+                name(p)
+            ));
+            continue;
+        }
+        let pattern = p
+            .gate
+            .status_context
+            .as_ref()
+            .map(|c| bind_env(c, &regex::escape(&p.from)));
+        if let Some(text) = &pattern
+            && p.partial
+            && !text.contains("(?P<component>")
+        {
+            r.notes.push(format!(
+                "{} has `partial = true`, but its `status-context` has no `(?P<component>...)` group: each matching status speaks for every component, so all move or none do",
+                name(p)
+            ));
+        }
+        for q in &config.promotions[..i] {
+            if !q.gate.is_gated() {
+                continue;
+            }
+            let other = q
+                .gate
+                .status_context
+                .as_ref()
+                .map(|c| bind_env(c, &regex::escape(&q.from)));
+            let same_pattern = pattern.is_some() && pattern == other;
+            let same_require = pattern.is_none()
+                && other.is_none()
+                && p.gate.required(&p.from) == q.gate.required(&q.from);
+            if same_pattern || same_require {
+                r.problems.push(format!(
+                    "{} and {} are gated by the same contexts: no status can tell them apart, so a status from one environment would release the other\nhint: put `{{env}}` in `status-context` (and `require`), e.g. '^kustomization/(?P<component>[^/]+)/{{env}}$', and have each cluster's Flux Provider post its environment's name (`commitStatusExpr`)",
+                    name(q),
+                    name(p)
+                ));
+            }
+        }
+    }
+    r
+}
+
 /// Where the source environment's versions are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceRev {

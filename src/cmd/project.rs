@@ -309,7 +309,11 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
         },
     };
     let repo = Repo::open(&project.repo).ok();
-    let mut problems = Vec::new();
+    let review = crate::gate::review(&config);
+    for n in &review.notes {
+        eprintln!("note: {n}");
+    }
+    let mut problems = review.problems;
     let mut count = 0;
     for env in &config.environments {
         let files = match env_files(&config, &env.name, &project.repo, repo.as_ref()) {

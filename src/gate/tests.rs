@@ -410,3 +410,49 @@ fn a_bad_regex_is_an_error() {
         "{bad}"
     );
 }
+
+#[test]
+fn review_finds_promotions_no_status_can_tell_apart_and_says_what_gates_mean() {
+    let load = |text: &str| Config::load("promote.toml", text.as_bytes()).expect("config");
+    let envs = "environments = [\"dev\", \"integration\", \"live\"]\n[[source]]\npath = \"{env}.env\"\nkind = \"dotenv\"\n";
+    let gated = |from: &str, to: &str, ctx: &str, partial: bool| {
+        format!(
+            "[[promotion]]\nfrom = \"{from}\"\nto = \"{to}\"\npartial = {partial}\n[promotion.gate]\nstatus-context = '{ctx}'\n"
+        )
+    };
+    let shared = load(&format!(
+        "{envs}{}{}",
+        gated("dev", "integration", PER_COMPONENT, true),
+        gated("integration", "live", PER_COMPONENT, true)
+    ));
+    let r = review(&shared);
+    assert_eq!(r.problems.len(), 1, "{r:?}");
+    assert!(
+        r.problems[0].starts_with(
+            "`dev -> integration` and `integration -> live` are gated by the same contexts"
+        ),
+        "{r:?}"
+    );
+    // Positive control: `{env}` tells them apart.
+    let bound = "^kustomization/(?P<component>[^/]+)/{env}$";
+    let apart = load(&format!(
+        "{envs}{}{}",
+        gated("dev", "integration", bound, true),
+        gated("integration", "live", bound, true)
+    ));
+    assert_eq!(review(&apart), GateReview::default());
+    // One status for everything, on a partial promotion; and an ungated promotion.
+    let mixed = load(&format!(
+        "{envs}{}[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
+        gated("dev", "integration", "^kustomization/apps$", true)
+    ));
+    let r = review(&mixed);
+    assert!(r.problems.is_empty(), "{r:?}");
+    assert_eq!(
+        r.notes,
+        [
+            "`dev -> integration` has `partial = true`, but its `status-context` has no `(?P<component>...)` group: each matching status speaks for every component, so all move or none do",
+            "`integration -> live` is ungated: every trigger promotes whatever differs (add `[promotion.gate]` to promote only what was verified)",
+        ]
+    );
+}

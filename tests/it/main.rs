@@ -14,6 +14,7 @@ mod git_forge;
 mod github_contract;
 mod github_delivery;
 mod plan;
+mod replay;
 mod repo;
 mod robustness;
 mod support;
