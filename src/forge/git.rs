@@ -11,7 +11,7 @@
 //!   `ForgeError::Other` with a hint to use `commit-mode = "api"`, rather than an empty list that
 //!   a gate would read as "nothing succeeded".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use git2::{
@@ -199,6 +199,87 @@ impl GitForge {
             .map_err(|e| git_error(&action, &e))
     }
 
+    /// Commits where a shallow clone's history is cut (listed in `.git/shallow`): git shows them
+    /// without parents. Empty for a full clone.
+    fn shallow_roots(&self) -> HashSet<String> {
+        if !self.repo.is_shallow() {
+            return HashSet::new();
+        }
+        std::fs::read_to_string(self.repo.commondir().join("shallow"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| line.trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .collect()
+    }
+
+    /// Fetch the history a shallow clone (the `actions/checkout` default) leaves out, so a walk
+    /// that reached its cut can be redone. An error, never a silently short answer, if the
+    /// remote cannot do it.
+    fn unshallow(&self, action: &str) -> Result<(), ForgeError> {
+        let fetch = || {
+            let mut remote = self.repo.find_remote(&self.remote)?;
+            let mut options = FetchOptions::new();
+            options.remote_callbacks(self.callbacks());
+            // GIT_FETCH_DEPTH_UNSHALLOW
+            options.depth(i32::MAX);
+            let refspec = format!("+refs/heads/*:refs/remotes/{}/*", self.remote);
+            remote.fetch(&[refspec], Some(&mut options), None)
+        };
+        fetch().map_err(|e| match e.code() {
+            ErrorCode::Auth => ForgeError::Unauthorized,
+            _ => ForgeError::Other(format!(
+                "{action}: the clone is shallow and the rest of its history could not be fetched: {}\nhint: check out the full history (`actions/checkout` with `fetch-depth: 0`)",
+                e.message()
+            )),
+        })
+    }
+
+    /// Up to `limit` commits from `start`, children before parents, newest first otherwise.
+    fn walk_history(
+        &self,
+        start: Oid,
+        limit: usize,
+        action: &str,
+    ) -> Result<Vec<CommitSummary>, ForgeError> {
+        let mut walk = self.repo.revwalk().map_err(|e| git_error(action, &e))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+            .map_err(|e| git_error(action, &e))?;
+        walk.push(start).map_err(|e| git_error(action, &e))?;
+        let mut out = Vec::new();
+        for oid in walk.take(limit) {
+            let oid = oid.map_err(|e| git_error(action, &e))?;
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| git_error(action, &e))?;
+            out.push(CommitSummary {
+                sha: oid.to_string(),
+                // Without git's trailing newline, as GitHub's API and the other forges give it.
+                message: String::from_utf8_lossy(commit.message_bytes())
+                    .trim_end_matches('\n')
+                    .to_owned(),
+                parents: self.parents(oid).map_err(|e| git_error(action, &e))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A commit's parents as its object lists them, first parent first. Not `parent_ids()`: a
+    /// parsed commit is cached per repository handle with a shallow clone's cut (no parents)
+    /// applied, and stays so after `unshallow`.
+    fn parents(&self, oid: Oid) -> Result<Vec<String>, git2::Error> {
+        let odb = self.repo.odb()?;
+        let object = odb.read(oid)?;
+        Ok(object
+            .data()
+            .split(|b| *b == b'\n')
+            .take_while(|line| !line.is_empty())
+            .filter_map(|line| line.strip_prefix(b"parent "))
+            .map(|sha| String::from_utf8_lossy(sha).into_owned())
+            .collect())
+    }
+
     /// The remote head of `branch`, fetched so the commit is available locally.
     fn remote_head(&self, branch: &str) -> Result<Oid, ForgeError> {
         let name = format!("refs/heads/{branch}");
@@ -370,34 +451,30 @@ impl Forge for GitForge {
     fn recent_commits(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
         let action = format!("listing the history of `{rev}`");
         let start = self.resolve(rev)?;
-        let mut walk = self.repo.revwalk().map_err(|e| git_error(&action, &e))?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-            .map_err(|e| git_error(&action, &e))?;
-        walk.push(start).map_err(|e| git_error(&action, &e))?;
-        let mut out = Vec::new();
-        for oid in walk.take(limit) {
-            let oid = oid.map_err(|e| git_error(&action, &e))?;
-            let commit = self
-                .repo
-                .find_commit(oid)
-                .map_err(|e| git_error(&action, &e))?;
-            out.push(CommitSummary {
-                sha: oid.to_string(),
-                // Without git's trailing newline, as GitHub's API and the other forges give it.
-                message: String::from_utf8_lossy(commit.message_bytes())
-                    .trim_end_matches('\n')
-                    .to_owned(),
-                parents: commit.parent_ids().map(|p| p.to_string()).collect(),
-            });
+        let out = self.walk_history(start, limit, &action)?;
+        let roots = self.shallow_roots();
+        if !out.iter().any(|c| roots.contains(&c.sha)) {
+            return Ok(out);
         }
-        Ok(out)
+        // A listed commit is a shallow clone's cut: its parents (and what follows) are missing.
+        self.unshallow(&action)?;
+        self.walk_history(start, limit, &action)
     }
 
     fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, ForgeError> {
         let (Ok(a), d) = (Oid::from_str(ancestor), self.resolve(descendant)?) else {
             return Ok(false);
         };
-        Ok(a == d || self.repo.graph_descendant_of(d, a).unwrap_or(false))
+        let reachable = || a == d || self.repo.graph_descendant_of(d, a).unwrap_or(false);
+        if reachable() {
+            return Ok(true);
+        }
+        if !self.repo.is_shallow() {
+            return Ok(false);
+        }
+        // A shallow clone may just not have the history that links them.
+        self.unshallow(&format!("checking whether {ancestor} is in `{descendant}`"))?;
+        Ok(reachable())
     }
 
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError> {

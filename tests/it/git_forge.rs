@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use promote::forge::deliver::{Delivery, DeliveryMode, PullRequestOptions, deliver};
 use promote::forge::git::GitForge;
@@ -450,4 +450,113 @@ fn check_runs_need_the_api() {
     assert!(text.contains("hint: "), "{text}");
     assert!(text.contains("commit-mode = \"api\""), "{text}");
     assert!(!err.is_transient());
+}
+
+/// `git daemon` serving the repositories under `root` on 127.0.0.1 (`git://`, a smart transport:
+/// libgit2 fetches shallow or unshallow only over those). Stopped when dropped.
+struct Daemon {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn daemon(root: &Path) -> Daemon {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("git")
+        .args([
+            "daemon",
+            "--export-all",
+            "--reuseaddr",
+            "--informative-errors",
+        ])
+        .arg("--listen=127.0.0.1")
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", root.display()))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon {
+        child,
+        url: format!("git://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return daemon;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("git daemon did not listen on {port}");
+}
+
+#[test]
+fn shallow_checkout_fetches_the_history_it_needs() {
+    let repos = repos();
+    let (initial, feature, main, merge) = merge_history(&repos);
+    let full = forge(&repos).recent_commits("main", 10).unwrap();
+    let root = repos.origin.parent().unwrap();
+    let daemon = daemon(root);
+    let url = format!("{}/origin.git", daemon.url);
+    git(root, &["clone", "-q", "--depth", "1", &url, "depth1"]);
+    git(root, &["clone", "-q", "--depth", "2", &url, "depth2"]);
+    let cut = |dir: &str| root.join(dir).join(".git/shallow").exists();
+
+    let forge = GitForge::open(&root.join("depth1"), None).unwrap();
+    assert!(forge.is_ancestor(&merge, "main").unwrap());
+    assert!(cut("depth1"), "nothing to fetch for the commit itself");
+    assert!(
+        forge.is_ancestor(&initial, &merge).unwrap(),
+        "beyond the cut"
+    );
+    assert!(!cut("depth1"), "the clone was unshallowed");
+    assert!(forge.is_ancestor(&feature, &merge).unwrap());
+    assert!(!forge.is_ancestor(&feature, &main).unwrap());
+
+    let forge = GitForge::open(&root.join("depth2"), None).unwrap();
+    assert_eq!(forge.recent_commits("main", 1).unwrap(), full[..1]);
+    assert!(cut("depth2"), "the merge's parents are in the clone");
+    assert_eq!(forge.recent_commits("main", 10).unwrap(), full);
+    assert!(!cut("depth2"), "the clone was unshallowed");
+    assert_eq!(
+        forge.recent_commits("main", 10).unwrap(),
+        full,
+        "and stays right"
+    );
+    assert!(forge.is_ancestor(&initial, &feature).unwrap());
+}
+
+#[test]
+fn shallow_checkout_that_cannot_be_deepened_is_an_error_not_a_wrong_answer() {
+    let repos = repos();
+    let (initial, _, _, merge) = merge_history(&repos);
+    let root = repos.origin.parent().unwrap();
+    // libgit2's local transport cannot fetch shallow or unshallow.
+    let url = format!("file://{}", repos.origin.display());
+    git(root, &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    let forge = GitForge::open(&root.join("shallow"), None).unwrap();
+    assert!(forge.is_ancestor(&merge, "main").unwrap());
+    for err in [
+        forge.is_ancestor(&initial, &merge).unwrap_err(),
+        forge.recent_commits("main", 10).unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(text.contains("the clone is shallow"), "{text}");
+        assert!(
+            text.contains("hint: ") && text.contains("fetch-depth: 0"),
+            "{text}"
+        );
+    }
 }
