@@ -553,6 +553,23 @@ fn a_late_status_for_an_older_commit_is_stale_for_every_version_format() {
             )),
             "{name}: {held}"
         );
+        // A pin is a person's rollback: still gated at the branch head, but no downgrade guard.
+        let pin = json!({"inputs": {"pin": format!("apps/app={old}")}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": "promote.yaml"});
+        let run = s.run("workflow_dispatch", pin.clone());
+        assert!(
+            output(&run, "held").contains("no status"),
+            "{name}: {}",
+            run.outputs
+        );
+        assert_eq!(
+            s.live(),
+            format!("app={new}\n"),
+            "{name}: an unverified pin"
+        );
+        let main = s.gh.head("main").expect("main");
+        s.gh.add_status(&main, "kustomization/app/1", "success", "flux-bot");
+        s.run("workflow_dispatch", pin);
+        assert_eq!(s.live(), format!("app={old}\n"), "{name}: pinned rollback");
         // Positive control: a newer verified commit moves, by history even where unordered.
         let c3 = s.bump(&format!("app={newest}\nnote=1\n"));
         s.gh.add_status(&c3, "kustomization/app/1", "success", "flux-bot");

@@ -414,3 +414,34 @@ fn plan_snapshots_for_pin_and_new_component() {
         plan(repo.path(), &["--group", "infra", "--format", "json"])
     );
 }
+
+#[test]
+fn check_refuses_promotions_no_status_can_tell_apart_and_notes_ungated_ones() {
+    let repo = example_repo("flux-terragrunt");
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let gate = "\n[[promotion]]\nfrom = \"dev\"\nto = \"integration\"\n[promotion.gate]\nstatus-context = '^kustomization/(?P<component>[^/]+)/'\n";
+    std::fs::write(&cfg, format!("{text}{gate}")).expect("write");
+    let (code, _, err) = run_in(repo.path(), &["check"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "error: `integration -> live` and `dev -> integration` are gated by the same contexts"
+        ),
+        "{err}"
+    );
+    // Positive control: `{env}` in both tells them apart.
+    let bound = format!("{text}{gate}").replace(
+        "'^kustomization/(?P<component>[^/]+)/'",
+        "'^kustomization/(?P<component>[^/]+)/{env}$'",
+    );
+    std::fs::write(&cfg, bound).expect("write");
+    let (code, out, err) = run_in(repo.path(), &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok:"), "{out}");
+    // An ungated example says so, and still passes.
+    let overlays = example_repo("kustomize-overlays");
+    let (code, _, err) = run_in(overlays.path(), &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: `dev -> stage` is ungated"), "{err}");
+}

@@ -50,7 +50,7 @@ fn a_push_replay_promotes_what_changed_like_run() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("promote dev -> stage"), "{out}");
     assert!(
-        line(&out, "ghcr.io/acme/dex").contains("sha-abc12345 -> sha-0a1b2c3d"),
+        line(&out, "ghcr.io/acme/dex").contains(" -> sha-0a1b2c3d"),
         "{out}"
     );
     assert!(
@@ -180,5 +180,96 @@ fn a_no_op_event_exits_0_with_the_reason_and_an_unknown_commit_says_fetch_it() {
     assert!(
         err.contains("commit `6dcb09b5b57875f334f61aebed695e2e4193db5e` is not in the local clone"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
+    use crate::fake_github::{FakeCommit, FakeGitHub};
+    let repo = example_repo("flux-terragrunt");
+    let sha = head(repo.path());
+    let gh = FakeGitHub::start("acme/homelab");
+    // The fake knows the local commit by its sha, as GitHub would after a push.
+    gh.state().commits.insert(
+        sha.clone(),
+        FakeCommit {
+            sha: sha.clone(),
+            parent: None,
+            message: "initial".into(),
+            files: Default::default(),
+            seq: 1,
+        },
+    );
+    gh.add_status(&sha, "kustomization/cilium/5c3a9f0e", "success", "flux-bot");
+    gh.add_check_run(
+        &sha,
+        "kustomization/cilium/ci",
+        "completed",
+        Some("failure"),
+        "github-actions",
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let event = write_event(tmp.path(), &dispatch(false));
+    let out = crate::support::promote_cmd()
+        .args([
+            "plan",
+            "--event-name",
+            "workflow_dispatch",
+            "--event-path",
+            &event,
+        ])
+        .current_dir(repo.path())
+        .env("GITHUB_TOKEN", crate::action_e2e::TOKEN)
+        .env("GITHUB_REPOSITORY", "acme/homelab")
+        .env("GITHUB_API_URL", gh.url())
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        line(&stdout, "helm/cilium").contains("`kustomization/cilium/ci` is failure"),
+        "{stdout}"
+    );
+    let paths = gh.request_lines();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.contains(&format!("/commits/{sha}/statuses")))
+            && paths
+                .iter()
+                .any(|p| p.contains(&format!("/commits/{sha}/check-runs"))),
+        "{paths:?}"
+    );
+    // Positive control: the check run passes, and cilium moves.
+    gh.add_check_run(
+        &sha,
+        "kustomization/cilium/ci",
+        "completed",
+        Some("success"),
+        "github-actions",
+    );
+    let out = crate::support::promote_cmd()
+        .args([
+            "plan",
+            "--event-name",
+            "workflow_dispatch",
+            "--event-path",
+            &event,
+        ])
+        .current_dir(repo.path())
+        .env("GITHUB_TOKEN", crate::action_e2e::TOKEN)
+        .env("GITHUB_REPOSITORY", "acme/homelab")
+        .env("GITHUB_API_URL", gh.url())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line(&stdout, "helm/cilium")
+            .trim_start()
+            .starts_with("change"),
+        "{stdout}"
     );
 }
