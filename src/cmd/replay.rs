@@ -108,21 +108,7 @@ impl Forge for LocalForge {
     fn recent_commits(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
         let action = format!("listing the history of `{rev}`");
         let start = self.commit(rev)?.id();
-        let mut walk = self.repo.revwalk().map_err(|e| git(&action, &e))?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-            .map_err(|e| git(&action, &e))?;
-        walk.push(start).map_err(|e| git(&action, &e))?;
-        let mut out = Vec::new();
-        for oid in walk.take(limit) {
-            let oid = oid.map_err(|e| git(&action, &e))?;
-            let c = self.repo.find_commit(oid).map_err(|e| git(&action, &e))?;
-            out.push(CommitSummary {
-                sha: oid.to_string(),
-                message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
-                parents: c.parent_ids().map(|p| p.to_string()).collect(),
-            });
-        }
-        Ok(out)
+        crate::forge::git::history(&self.repo, start, limit).map_err(|e| git(&action, &e))
     }
 
     fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, ForgeError> {

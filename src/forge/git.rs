@@ -235,49 +235,14 @@ impl GitForge {
         })
     }
 
-    /// Up to `limit` commits from `start`, children before parents, newest first otherwise.
+    /// Up to `limit` commits from `start` (see `history`).
     fn walk_history(
         &self,
         start: Oid,
         limit: usize,
         action: &str,
     ) -> Result<Vec<CommitSummary>, ForgeError> {
-        let mut walk = self.repo.revwalk().map_err(|e| git_error(action, &e))?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-            .map_err(|e| git_error(action, &e))?;
-        walk.push(start).map_err(|e| git_error(action, &e))?;
-        let mut out = Vec::new();
-        for oid in walk.take(limit) {
-            let oid = oid.map_err(|e| git_error(action, &e))?;
-            let commit = self
-                .repo
-                .find_commit(oid)
-                .map_err(|e| git_error(action, &e))?;
-            out.push(CommitSummary {
-                sha: oid.to_string(),
-                // Without git's trailing newline, as GitHub's API and the other forges give it.
-                message: String::from_utf8_lossy(commit.message_bytes())
-                    .trim_end_matches('\n')
-                    .to_owned(),
-                parents: self.parents(oid).map_err(|e| git_error(action, &e))?,
-            });
-        }
-        Ok(out)
-    }
-
-    /// A commit's parents as its object lists them, first parent first. Not `parent_ids()`: a
-    /// parsed commit is cached per repository handle with a shallow clone's cut (no parents)
-    /// applied, and stays so after `unshallow`.
-    fn parents(&self, oid: Oid) -> Result<Vec<String>, git2::Error> {
-        let odb = self.repo.odb()?;
-        let object = odb.read(oid)?;
-        Ok(object
-            .data()
-            .split(|b| *b == b'\n')
-            .take_while(|line| !line.is_empty())
-            .filter_map(|line| line.strip_prefix(b"parent "))
-            .map(|sha| String::from_utf8_lossy(sha).into_owned())
-            .collect())
+        history(&self.repo, start, limit).map_err(|e| git_error(action, &e))
     }
 
     /// The remote head of `branch`, fetched so the commit is available locally.
@@ -437,6 +402,46 @@ impl GitForge {
         self.repo
             .commit(None, &signature, &signature, message, &tree, &[&parent])
     }
+}
+
+/// Up to `limit` commits from `start` in `repo`, children before parents, newest first
+/// otherwise; messages without git's trailing newline, as GitHub's API gives them.
+pub(crate) fn history(
+    repo: &Repository,
+    start: Oid,
+    limit: usize,
+) -> Result<Vec<CommitSummary>, git2::Error> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
+    walk.push(start)?;
+    let mut out = Vec::new();
+    for oid in walk.take(limit) {
+        let oid = oid?;
+        let commit = repo.find_commit(oid)?;
+        out.push(CommitSummary {
+            sha: oid.to_string(),
+            message: String::from_utf8_lossy(commit.message_bytes())
+                .trim_end_matches('\n')
+                .to_owned(),
+            parents: parents(repo, oid)?,
+        });
+    }
+    Ok(out)
+}
+
+/// A commit's parents as its object lists them, first parent first. Not `parent_ids()`: a
+/// parsed commit is cached per repository handle with a shallow clone's cut (no parents)
+/// applied, and stays so after `unshallow`.
+fn parents(repo: &Repository, oid: Oid) -> Result<Vec<String>, git2::Error> {
+    let odb = repo.odb()?;
+    let object = odb.read(oid)?;
+    Ok(object
+        .data()
+        .split(|b| *b == b'\n')
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.strip_prefix(b"parent "))
+        .map(|sha| String::from_utf8_lossy(sha).into_owned())
+        .collect())
 }
 
 impl Forge for GitForge {

@@ -194,78 +194,89 @@ impl GitHubForge {
         }
     }
 
-    async fn statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
-        let action = format!("listing the statuses of {sha}");
-        let mut url = format!("{}/commits/{sha}/statuses?per_page=100", self.repo_url);
+    /// GET `url` and the `next` pages after it until `max` entries; `items` takes a page's
+    /// entries out of its body.
+    async fn pages(
+        &self,
+        mut url: String,
+        (action, permission): (&str, &str),
+        items: impl Fn(&Value) -> Option<&Vec<Value>>,
+        max: usize,
+    ) -> Result<Vec<Value>, ForgeError> {
         let mut out = Vec::new();
-        loop {
+        while out.len() < max {
             let reply = self
                 .http
                 .call(Method::GET, &url, None, None, Repeat::Safe)
                 .await?;
             if !reply.is_success() {
-                return Err(reply.error(&action, "statuses: read"));
+                return Err(reply.error(action, permission));
             }
-            let page: Vec<Value> = reply.json()?;
-            out.extend(page.iter().map(status_from_json));
+            let page: Value = reply.json()?;
+            let list = items(&page).ok_or_else(|| {
+                ForgeError::Other(format!("{action}: the answer is not the expected list"))
+            })?;
+            out.extend(list.iter().take(max - out.len()).cloned());
             match reply.next_page() {
                 Some(next) => url = next,
-                None => return Ok(out),
+                None => break,
             }
         }
+        Ok(out)
+    }
+
+    async fn statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        let action = format!("listing the statuses of {sha}");
+        let url = format!("{}/commits/{sha}/statuses?per_page=100", self.repo_url);
+        let list = self
+            .pages(
+                url,
+                (&action, "statuses: read"),
+                Value::as_array,
+                usize::MAX,
+            )
+            .await?;
+        Ok(list.iter().map(status_from_json).collect())
     }
 
     /// `GET /commits/{sha}/check-runs?filter=latest`, every page (the body is an object with
     /// `check_runs`, not a list).
     async fn check_runs(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
         let action = format!("listing the check runs of {sha}");
-        let mut url = format!(
+        let url = format!(
             "{}/commits/{sha}/check-runs?filter=latest&per_page=100",
             self.repo_url
         );
-        let mut out = Vec::new();
-        loop {
-            let reply = self
-                .http
-                .call(Method::GET, &url, None, None, Repeat::Safe)
-                .await?;
-            if !reply.is_success() {
-                return Err(reply.error(&action, "checks: read"));
-            }
-            let page: Value = reply.json()?;
-            let runs = page["check_runs"].as_array().ok_or_else(|| {
-                ForgeError::Other(format!("{action}: the answer has no `check_runs` list"))
-            })?;
-            out.extend(runs.iter().map(check_run_from_json));
-            match reply.next_page() {
-                Some(next) => url = next,
-                None => return Ok(out),
-            }
-        }
+        let list = self
+            .pages(
+                url,
+                (&action, "checks: read"),
+                |page| page["check_runs"].as_array(),
+                usize::MAX,
+            )
+            .await?;
+        Ok(list.iter().map(check_run_from_json).collect())
     }
 
     /// `GET /commits?sha=REV&per_page=N`: history newest first, following the `next` page link
     /// while fewer than `limit` commits were read (a page holds at most 100).
     async fn history(&self, rev: &str, limit: usize) -> Result<Vec<CommitSummary>, ForgeError> {
         let action = format!("listing the history of `{rev}`");
-        let mut url = format!(
+        let url = format!(
             "{}/commits?sha={}&per_page={}",
             self.repo_url,
             encode_query(rev),
             limit.clamp(1, 100)
         );
-        let mut out = Vec::new();
-        while out.len() < limit {
-            let reply = self
-                .http
-                .call(Method::GET, &url, None, None, Repeat::Safe)
-                .await?;
-            if !reply.is_success() {
-                return Err(reply.error(&action, CONTENTS_READ));
-            }
-            let list: Vec<Value> = reply.json()?;
-            for c in list.iter().take(limit - out.len()) {
-                out.push(CommitSummary {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let list = self
+            .pages(url, (&action, CONTENTS_READ), Value::as_array, limit)
+            .await?;
+        list.iter()
+            .map(|c| {
+                Ok(CommitSummary {
                     sha: str_field(&c["sha"], "sha")?,
                     message: c["commit"]["message"]
                         .as_str()
@@ -279,14 +290,9 @@ impl GitHubForge {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                });
-            }
-            match reply.next_page() {
-                Some(next) => url = next,
-                None => break,
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect()
     }
 
     async fn head(&self, branch: &str) -> Result<String, ForgeError> {

@@ -210,25 +210,25 @@ fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let event = write_event(tmp.path(), &dispatch(false));
-    let out = crate::support::promote_cmd()
-        .args([
-            "plan",
-            "--event-name",
-            "workflow_dispatch",
-            "--event-path",
-            &event,
-        ])
-        .current_dir(repo.path())
-        .env("GITHUB_TOKEN", crate::action_e2e::TOKEN)
-        .env("GITHUB_REPOSITORY", "acme/homelab")
-        .env("GITHUB_API_URL", gh.url())
-        .output()
-        .expect("runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let replay_with_api = || {
+        let out = crate::support::promote_cmd()
+            .args([
+                "plan",
+                "--event-name",
+                "workflow_dispatch",
+                "--event-path",
+                &event,
+            ])
+            .current_dir(repo.path())
+            .env("GITHUB_TOKEN", crate::action_e2e::TOKEN)
+            .env("GITHUB_REPOSITORY", "acme/homelab")
+            .env("GITHUB_API_URL", gh.url())
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let stdout = replay_with_api();
     assert!(
         line(&stdout, "helm/cilium").contains("`kustomization/cilium/ci` is failure"),
         "{stdout}"
@@ -251,21 +251,7 @@ fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
         Some("success"),
         "github-actions",
     );
-    let out = crate::support::promote_cmd()
-        .args([
-            "plan",
-            "--event-name",
-            "workflow_dispatch",
-            "--event-path",
-            &event,
-        ])
-        .current_dir(repo.path())
-        .env("GITHUB_TOKEN", crate::action_e2e::TOKEN)
-        .env("GITHUB_REPOSITORY", "acme/homelab")
-        .env("GITHUB_API_URL", gh.url())
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = replay_with_api();
     assert!(
         line(&stdout, "helm/cilium")
             .trim_start()
