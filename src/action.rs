@@ -80,6 +80,88 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Make text safe to print where the runner parses workflow commands, on stdout or stderr: a
+/// line that starts (after blanks) with `::` is prefixed with `| `, every `##[` (the legacy
+/// command form, found anywhere in a line) is broken up, and a carriage return (which the runner
+/// may take as a line end) is shown as `\r`. Text without any of these comes back unchanged.
+pub fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = text.contains("::") || text.contains("##[") || text.contains('\r');
+    if !risky {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|line| {
+            let line = line.replace('\r', "\\r").replace("##[", "## [");
+            if line.trim_start().starts_with("::") {
+                format!("| {line}")
+            } else {
+                line
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
+}
+
+/// Print a diagnostic line (or lines) on stderr, neutralized.
+pub fn diag(text: &str) {
+    eprintln!("{}", neutralize(text));
+}
+
+/// A writer for logs (`tracing`) that neutralizes what it writes, event by event.
+pub struct SafeStderr(Vec<u8>);
+
+impl SafeStderr {
+    pub fn new() -> Self {
+        SafeStderr(Vec::new())
+    }
+}
+
+impl Default for SafeStderr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.0).into_owned();
+        self.0.clear();
+        std::io::stderr().write_all(neutralize(&text).as_bytes())
+    }
+}
+
+impl Drop for SafeStderr {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Prints `::group::title` now and `::endgroup::` when dropped, so a group is closed on every
+/// path, errors included.
+pub struct Group;
+
+impl Group {
+    pub fn open(title: &str) -> Group {
+        println!("::group::{}", escape_data(title));
+        Group
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        println!("::endgroup::");
+    }
+}
+
 /// Escape data for a workflow command message (`::error::…`).
 fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -170,6 +252,30 @@ mod tests {
             "::error file=a%2Cb%3Ac.yaml,line=3,col=7::bad%0Avalue 100%25"
         );
         assert_eq!(error_annotation(None, None, "x"), "::error::x");
+    }
+
+    #[test]
+    fn untrusted_text_cannot_start_a_workflow_command() {
+        let hostile = "Progressing\n::set-output name=changed::true\n  ::warning::x\r::error::y\nok ##[set-output name=a;]b";
+        let safe = neutralize(hostile);
+        assert_eq!(
+            safe,
+            "Progressing\n| ::set-output name=changed::true\n|   ::warning::x\\r::error::y\nok ## [set-output name=a;]b"
+        );
+        for line in safe.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line}");
+            assert!(!line.contains("##["), "{line}");
+        }
+        // Ordinary text is left alone.
+        assert!(matches!(
+            neutralize("a: b :: c"),
+            std::borrow::Cow::Owned(_)
+        ));
+        assert_eq!(neutralize("a: b :: c"), "a: b :: c");
+        assert!(matches!(
+            neutralize("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
     }
 
     #[test]

@@ -30,9 +30,13 @@ enum Command {
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROMOTE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only for a person at a terminal; logs are neutralized like every other line.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_writer(promote::action::SafeStderr::new)
         .init();
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -53,7 +57,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            promote::action::diag(&format!("error: {e:#}"));
             ExitCode::from(1)
         }
     }

@@ -55,6 +55,20 @@ pub enum PlanError {
     UnknownPin { pin: String, env: String },
 }
 
+impl PlanError {
+    /// The file (and line and column) the error is about, where it has one.
+    pub fn location(&self) -> Option<(&str, Option<(usize, usize)>)> {
+        match self {
+            PlanError::Edit(e) => Some(e.location()),
+            PlanError::DuplicateId {
+                file, line, column, ..
+            } => Some((file, Some((*line, *column)))),
+            PlanError::Missing { path, .. } => Some((path, None)),
+            _ => None,
+        }
+    }
+}
+
 /// One component of one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {

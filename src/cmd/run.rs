@@ -121,17 +121,22 @@ pub fn run() -> anyhow::Result<i32> {
         .input("config")
         .unwrap_or(".github/promote.toml")
         .to_string();
-    let result = run_with(&env, &workspace, &config_rel, token);
-    match result {
+    match run_with(&env, &workspace, &config_rel, token) {
         Ok(out) => {
             for m in &out.messages {
-                eprintln!("{m}");
+                action::diag(m);
             }
-            write_outputs(&env, &out)?;
+            write_outputs(&env, &out, None)?;
             Ok(0)
         }
         Err(e) => {
             println!("{}", annotation(&e));
+            // A failed run still answers: `changed=false` and the error, so no earlier output
+            // (or injected line) stands for this run.
+            let failed = Outcome::default();
+            if let Err(w) = write_outputs(&env, &failed, Some(&format!("{e:#}"))) {
+                action::diag(&format!("could not write the outputs: {w}"));
+            }
             Err(e)
         }
     }
@@ -143,20 +148,22 @@ fn run_with(
     config_rel: &str,
     token: Option<Token>,
 ) -> anyhow::Result<Outcome> {
-    println!("::group::read the event and the config");
-    let name = env
-        .var("GITHUB_EVENT_NAME")
-        .context("GITHUB_EVENT_NAME is not set: `promote run` is for GitHub Actions")?;
-    let path = env
-        .var("GITHUB_EVENT_PATH")
-        .context("GITHUB_EVENT_PATH is not set")?;
-    let payload = fs_err::read(path)?;
-    let overrides = overrides(env)?;
-    let trigger = with_inputs(event::parse(name, &payload)?, &overrides);
-    let bytes = fs_err::read(workspace.join(config_rel))
-        .with_context(|| format!("no config at `{config_rel}`"))?;
-    let config = Config::load(config_rel, &bytes)?;
-    println!("::endgroup::");
+    let (trigger, config, overrides) = {
+        let _group = action::Group::open("read the event and the config");
+        let name = env
+            .var("GITHUB_EVENT_NAME")
+            .context("GITHUB_EVENT_NAME is not set: `promote run` is for GitHub Actions")?;
+        let path = env
+            .var("GITHUB_EVENT_PATH")
+            .context("GITHUB_EVENT_PATH is not set")?;
+        let payload = fs_err::read(path)?;
+        let overrides = overrides(env)?;
+        let trigger = with_inputs(event::parse(name, &payload)?, &overrides);
+        let bytes = fs_err::read(workspace.join(config_rel))
+            .with_context(|| format!("no config at `{config_rel}`"))?;
+        let config = Config::load(config_rel, &bytes)?;
+        (trigger, config, overrides)
+    };
     if let Trigger::Ignored { reason } = &trigger {
         return Ok(Outcome {
             messages: vec![reason.clone()],
@@ -164,18 +171,16 @@ fn run_with(
         });
     }
     let forge = forge(env, &config, workspace, token)?;
-    println!("::group::gate, plan and deliver");
-    let out = Runner {
+    let _group = action::Group::open("gate, plan and deliver");
+    Runner {
         config: &config,
         forge: forge.as_ref(),
         overrides,
     }
-    .handle(&trigger);
-    println!("::endgroup::");
-    out
+    .handle(&trigger)
 }
 
-fn write_outputs(env: &RunnerEnv, out: &Outcome) -> anyhow::Result<()> {
+fn write_outputs(env: &RunnerEnv, out: &Outcome, error: Option<&str>) -> anyhow::Result<()> {
     if let Some(path) = env.var("GITHUB_OUTPUT") {
         action::write_outputs(
             Path::new(path),
@@ -185,13 +190,20 @@ fn write_outputs(env: &RunnerEnv, out: &Outcome) -> anyhow::Result<()> {
                 ("changed", out.changed.to_string()),
                 ("commit-sha", out.commit_sha.clone().unwrap_or_default()),
                 ("pull-requests", serde_json::to_string(&out.pull_requests)?),
+                ("error", error.unwrap_or_default().to_string()),
             ],
         )?;
     }
     if let Some(path) = env.var("GITHUB_STEP_SUMMARY") {
         let mut md = out.summary.clone();
         for m in &out.messages {
-            md.push_str(&format!("\n> {m}\n"));
+            md.push_str(&format!("\n> {}\n", plan::render::reason(m)));
+        }
+        if let Some(e) = error {
+            md.push_str(&format!(
+                "\n> [!CAUTION]\n> promote failed: {}\n",
+                plan::render::reason(e)
+            ));
         }
         action::append_summary(Path::new(path), &md)?;
     }
@@ -201,19 +213,18 @@ fn write_outputs(env: &RunnerEnv, out: &Outcome) -> anyhow::Result<()> {
 /// An `::error` annotation for an error, with file, line and column where it has them.
 fn annotation(e: &anyhow::Error) -> String {
     let msg = format!("{e:#}");
-    if let Some(edit) = e
-        .chain()
-        .find_map(|c| c.downcast_ref::<crate::edit::EditError>())
-    {
-        let (file, pos) = edit.location();
-        return action::error_annotation(Some(file), pos, &msg);
+    let location = e.chain().find_map(|c| {
+        if let Some(edit) = c.downcast_ref::<crate::edit::EditError>() {
+            return Some(edit.location());
+        }
+        if let Some(plan) = c.downcast_ref::<crate::plan::PlanError>() {
+            return plan.location();
+        }
+        c.downcast_ref::<crate::config::ConfigError>()
+            .map(|cfg| cfg.location())
+    });
+    match location {
+        Some((file, pos)) => action::error_annotation(Some(file), pos, &msg),
+        None => action::error_annotation(None, None, &msg),
     }
-    if let Some(cfg) = e
-        .chain()
-        .find_map(|c| c.downcast_ref::<crate::config::ConfigError>())
-    {
-        let (file, pos) = cfg.location();
-        return action::error_annotation(Some(file), pos, &msg);
-    }
-    action::error_annotation(None, None, &msg)
 }

@@ -31,6 +31,62 @@ pub fn commit_message(promotion: &Promotion, plan: &Plan) -> String {
     msg
 }
 
+/// Untrusted text as a markdown code span: no mention, link, image or HTML can come out of it.
+/// The fence is longer than any run of backticks inside; `|` is escaped for table cells; line
+/// breaks become spaces.
+pub fn code(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Untrusted text as markdown prose: every markdown and HTML character escaped, `@` mentions,
+/// `#` references and bare links defused with a zero-width space.
+pub fn prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.replace(['\n', '\r'], " ").chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => out.push_str("@&#8203;"),
+            '#' => out.push_str("#&#8203;"),
+            '&' => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+    }
+    out.replace("://", ":&#8203;//")
+        .replace("www.", "www&#8203;.")
+}
+
+/// A reason (text with `quoted` parts) as markdown: quoted parts become code spans, the rest
+/// prose. Safe whatever the text holds: every piece is either escaped prose or a code span.
+pub fn reason(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| match (i % 2, part.is_empty()) {
+            (_, true) => String::new(),
+            (1, false) => code(part),
+            _ => prose(part),
+        })
+        .collect()
+}
+
+/// A fenced code block holding `text`, with a fence longer than any backtick run inside.
+fn fenced(info: &str, text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let nl = if text.ends_with('\n') { "" } else { "\n" };
+    format!("{fence}{info}\n{text}{nl}{fence}\n")
+}
+
 fn action_word(a: Action) -> &'static str {
     match a {
         Action::Change => "change",
@@ -92,16 +148,18 @@ fn table(items: &[&Item], held: bool) -> String {
     for i in items {
         let from = i.from_version.as_deref().unwrap_or("—");
         let last = if held {
-            i.reason.replace('|', "\\|")
+            reason(&i.reason)
         } else {
             match (&i.file, i.line) {
-                (Some(f), Some(l)) => format!("`{f}:{l}`"),
+                (Some(f), Some(l)) => code(&format!("{f}:{l}")),
                 _ => String::new(),
             }
         };
         out.push_str(&format!(
-            "| `{}` | `{from}` | `{}` | {last} |\n",
-            i.id, i.to_version
+            "| {} | {} | {} | {last} |\n",
+            code(&i.id),
+            code(from),
+            code(&i.to_version)
         ));
     }
     out
@@ -110,11 +168,10 @@ fn table(items: &[&Item], held: bool) -> String {
 /// The markdown body of a promotion PR and of the step summary.
 pub fn markdown(plan: &Plan, checklist: &[String]) -> String {
     let mut out = format!(
-        "### Promote `{}` → `{}`\n\nSource: `{}@{}`\n\n",
-        plan.from,
-        plan.to,
-        plan.from,
-        short(&plan.source_at)
+        "### Promote {} → {}\n\nSource: {}\n\n",
+        code(&plan.from),
+        code(&plan.to),
+        code(&format!("{}@{}", plan.from, short(&plan.source_at)))
     );
     let changes: Vec<&Item> = plan.changes().collect();
     if changes.is_empty() {
@@ -128,15 +185,14 @@ pub fn markdown(plan: &Plan, checklist: &[String]) -> String {
         out.push_str(&table(&held, true));
     }
     if !plan.tags.is_empty() {
-        let tags: Vec<String> = plan.tags.iter().map(|t| format!("`{t}`")).collect();
+        let tags: Vec<String> = plan.tags.iter().map(|t| code(t)).collect();
         out.push_str(&format!("\nTags: {}\n", tags.join(", ")));
     }
     if !plan.edits.is_empty() {
-        out.push_str("\n<details><summary>Diff</summary>\n\n```diff\n");
-        for e in &plan.edits {
-            out.push_str(&e.diff);
-        }
-        out.push_str("```\n\n</details>\n");
+        let diffs: String = plan.edits.iter().map(|e| e.diff.as_str()).collect();
+        out.push_str("\n<details><summary>Diff</summary>\n\n");
+        out.push_str(&fenced("diff", &diffs));
+        out.push_str("\n</details>\n");
     }
     if !checklist.is_empty() {
         out.push_str("\n#### Checklist\n\n");

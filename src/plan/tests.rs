@@ -389,3 +389,25 @@ fn a_stale_non_semver_version_is_held_not_changed() {
         ]
     );
 }
+
+#[test]
+fn untrusted_text_in_markdown_cannot_mention_link_or_break_out() {
+    use super::render::{code, prose, reason};
+    assert_eq!(code("helm/cilium"), "`helm/cilium`");
+    assert_eq!(code("a`b"), "``a`b``");
+    assert_eq!(code("`x"), "`` `x ``");
+    assert_eq!(code("a|b\nc"), "`a\\|b c`");
+    let hostile = "@acme/admins see [x](https://evil.test) ![i](http://e/i.png) <img src=x> www.evil.test #12 **b**";
+    let p = prose(hostile);
+    assert_eq!(
+        p,
+        "@&#8203;acme/admins see \\[x\\]\\(https:&#8203;//evil.test\\) \\!\\[i\\]\\(http:&#8203;//e/i.png\\) \\<img src=x\\> www&#8203;.evil.test #&#8203;12 \\*\\*b\\*\\*"
+    );
+    // Quoted parts of a reason become code spans, whatever backticks the quoted text holds.
+    assert_eq!(
+        reason("`kustomization/app/x` is failure"),
+        "`kustomization/app/x` is failure"
+    );
+    let r = reason("`ctx` @team` [l](https://x)` is failure");
+    assert_eq!(r, "`ctx` @&#8203;team` [l](https://x)` is failure");
+}
