@@ -242,6 +242,7 @@ pub fn replay(args: &PlanArgs) -> anyhow::Result<(Config, Outcome)> {
         force: args.force,
         dry_run: true,
         delivery: None,
+        commit_mode: None,
     };
     let trigger = with_inputs(event::parse(name, &fs_err::read(path)?)?, &overrides);
     let config = super::project::load_config(&args.project)?;
@@ -282,6 +283,7 @@ pub fn replay(args: &PlanArgs) -> anyhow::Result<(Config, Outcome)> {
     let out = Runner {
         config: &config,
         forge: &forge,
+        git: None,
         overrides,
     }
     .handle(&trigger)?;

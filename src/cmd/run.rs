@@ -32,77 +32,87 @@ fn overrides(env: &RunnerEnv) -> anyhow::Result<Overrides> {
             .bool_input("dry-run", false)
             .map_err(anyhow::Error::msg)?,
         delivery,
+        commit_mode: commit_mode_input(env)?,
     })
 }
 
-/// Build the forge the config and inputs ask for.
-fn forge(
+/// The `commit-mode` input, if set.
+fn commit_mode_input(env: &RunnerEnv) -> anyhow::Result<Option<CommitMode>> {
+    match env.input("commit-mode") {
+        None => Ok(None),
+        Some("git") => Ok(Some(CommitMode::Git)),
+        Some("api") => Ok(Some(CommitMode::Api)),
+        Some(other) => anyhow::bail!("input `commit-mode` must be `api` or `git`, got `{other}`"),
+    }
+}
+
+/// The GitHub API, when a token and `GITHUB_REPOSITORY` are there.
+fn api(env: &RunnerEnv, token: Option<&Token>) -> anyhow::Result<Option<Box<dyn Forge>>> {
+    let (Some(token), Some(repository)) = (token, env.var("GITHUB_REPOSITORY")) else {
+        return Ok(None);
+    };
+    Ok(Some(Box::new(crate::forge::github::GitHubForge::new(
+        crate::forge::github::GitHubConfig {
+            api_url: env
+                .var("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com")
+                .to_string(),
+            graphql_url: env.var("GITHUB_GRAPHQL_URL").map(str::to_string),
+            repository: repository.to_string(),
+            token: token.clone(),
+            retry: Default::default(),
+        },
+    )?)))
+}
+
+/// The main forge, and the git one for promotions in `commit-mode = git` when the main is the API.
+type Forges = (Box<dyn Forge>, Option<Box<dyn Forge>>);
+
+/// The forges the config and inputs ask for: the main one, and a git one for promotions in
+/// `commit-mode = git` when the main one is the API. A git forge asks the API (when there is a
+/// token) for statuses, check runs, pull requests and tags, and pushes commits with git.
+fn forges(
     env: &RunnerEnv,
     config: &Config,
     workspace: &Path,
     token: Option<Token>,
-) -> anyhow::Result<Box<dyn Forge>> {
-    let mode = match env.input("commit-mode") {
-        Some("git") => CommitMode::Git,
-        Some("api") => CommitMode::Api,
-        Some(other) => anyhow::bail!("input `commit-mode` must be `api` or `git`, got `{other}`"),
-        None => config
-            .promotions
-            .first()
-            .map(|p| p.commit_mode)
-            .unwrap_or_default(),
+) -> anyhow::Result<Forges> {
+    let modes: Vec<CommitMode> = match commit_mode_input(env)? {
+        Some(mode) => vec![mode],
+        None => config.promotions.iter().map(|p| p.commit_mode).collect(),
     };
-    match mode {
-        CommitMode::Git => {
-            trust_workspace(workspace);
-            Ok(Box::new(crate::forge::git::GitForge::open(
-                workspace, token,
-            )?))
+    let git = if modes.contains(&CommitMode::Git) {
+        trust_workspace(workspace);
+        let mut git = crate::forge::git::GitForge::open(workspace, token.clone())?;
+        if let Some(api) = api(env, token.as_ref())? {
+            git = git.with_api(api);
         }
-        CommitMode::Api => {
-            let token = token.context(
-                "no token: set the `token` input (it defaults to `${{ github.token }}`)",
-            )?;
-            let repository = env
-                .var("GITHUB_REPOSITORY")
-                .context("GITHUB_REPOSITORY is not set")?
-                .to_string();
-            Ok(Box::new(crate::forge::github::GitHubForge::new(
-                crate::forge::github::GitHubConfig {
-                    api_url: env
-                        .var("GITHUB_API_URL")
-                        .unwrap_or("https://api.github.com")
-                        .to_string(),
-                    graphql_url: env.var("GITHUB_GRAPHQL_URL").map(str::to_string),
-                    repository,
-                    token,
-                    retry: Default::default(),
-                },
-            )?))
-        }
+        Some(Box::new(git) as Box<dyn Forge>)
+    } else {
+        None
+    };
+    if !modes.contains(&CommitMode::Api) {
+        return Ok((git.context("no promotion to run")?, None));
     }
+    let api = api(env, token.as_ref())?.context(
+        "no token: set the `token` input (it defaults to `${{ github.token }}`), and `GITHUB_REPOSITORY`",
+    )?;
+    Ok((api, git))
 }
 
-/// A Docker action runs as root on a workspace owned by the runner's user: git refuses it as
-/// "dubious ownership". Trust exactly that folder in the container's global git config.
+/// A Docker action runs as root on a workspace owned by the runner's user: libgit2 refuses it as
+/// "dubious ownership". When (and only when) the workspace is refused for its owner, turn the
+/// check off for this process; nothing is written to any git config file.
+#[allow(unsafe_code)]
 fn trust_workspace(workspace: &Path) {
-    let Ok(path) = workspace.canonicalize() else {
-        return;
-    };
-    let Ok(global) = git2::Config::find_global().or_else(|_| {
-        std::env::var_os("HOME")
-            .map(|h| Path::new(&h).join(".gitconfig"))
-            .ok_or_else(|| git2::Error::from_str("no HOME"))
-    }) else {
-        return;
-    };
-    if let Ok(mut cfg) = git2::Config::open(&global) {
-        let value = path.display().to_string();
-        let _ = cfg.set_multivar(
-            "safe.directory",
-            &format!("^{}$", regex::escape(&value)),
-            &value,
-        );
+    if let Err(e) = git2::Repository::open(workspace)
+        && e.code() == git2::ErrorCode::Owner
+    {
+        // SAFETY: libgit2's global options are not synchronised; this runs on the main thread
+        // before any other thread (the API client's runtime included) exists or uses libgit2.
+        if let Err(e) = unsafe { git2::opts::set_verify_owner_validation(false) } {
+            tracing::warn!("could not trust the workspace: {e}");
+        }
     }
 }
 
@@ -170,11 +180,12 @@ fn run_with(
             ..Outcome::default()
         });
     }
-    let forge = forge(env, &config, workspace, token)?;
+    let (forge, git) = forges(env, &config, workspace, token)?;
     let _group = action::Group::open("gate, plan and deliver");
     Runner {
         config: &config,
         forge: forge.as_ref(),
+        git: git.as_deref(),
         overrides,
     }
     .handle(&trigger)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::config::{Config, DeliveryKind, Promotion};
+use crate::config::{CommitMode, Config, DeliveryKind, Promotion};
 use crate::event::Trigger;
 use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, TagSpec, TagTarget};
 use crate::forge::{FileChange, Forge};
@@ -57,6 +57,8 @@ pub struct Overrides {
     pub force: bool,
     pub dry_run: bool,
     pub delivery: Option<DeliveryKind>,
+    /// The `commit-mode` input: overrides every promotion's own.
+    pub commit_mode: Option<CommitMode>,
 }
 
 impl Overrides {
@@ -98,7 +100,10 @@ pub fn with_inputs(trigger: Trigger, o: &Overrides) -> Trigger {
 /// Everything one run needs: config, forge, and choices.
 pub struct Runner<'a> {
     pub config: &'a Config,
+    /// Where decisions are read and, for `commit-mode = api`, commits are made.
     pub forge: &'a dyn Forge,
+    /// For promotions in `commit-mode = git` when `forge` is the API: commits pushed with git.
+    pub git: Option<&'a dyn Forge>,
     pub overrides: Overrides,
 }
 
@@ -319,6 +324,16 @@ impl Runner<'_> {
             .config
             .promotion(&req.from, &req.to)
             .context("promotion vanished")?;
+        let mode = self.overrides.commit_mode.unwrap_or(promotion.commit_mode);
+        if let (CommitMode::Git, Some(git)) = (mode, self.git) {
+            let runner = Runner {
+                config: self.config,
+                forge: git,
+                git: None,
+                overrides: self.overrides.clone(),
+            };
+            return runner.promote(req, changed, out);
+        }
         let source_branch = self.config.branch_of(&req.from).to_string();
         let source_sha = match &req.source {
             SourceRev::Head => self.forge.branch_head(&source_branch)?,

@@ -33,6 +33,9 @@ pub struct GitForge {
     remote: String,
     token: Option<Token>,
     author: (String, String),
+    /// The forge's API (GitHub), for what a git remote does not have: statuses, check runs,
+    /// pull requests, tags and comments.
+    api: Option<Box<dyn Forge>>,
 }
 
 impl std::fmt::Debug for GitForge {
@@ -41,6 +44,7 @@ impl std::fmt::Debug for GitForge {
             .field("path", &self.repo.path())
             .field("remote", &self.remote)
             .field("token", &self.token)
+            .field("api", &self.api.is_some())
             .finish()
     }
 }
@@ -108,6 +112,26 @@ fn copy_objects(from: &git2::Odb<'_>, to: &git2::Odb<'_>, commit: Oid) -> Result
     Ok(())
 }
 
+/// A push the remote refused: a moved branch is a conflict (retried on the new head); anything
+/// else (a protected branch, a hook) is final and says which rule answered.
+fn rejection(action: &str, reason: &str) -> ForgeError {
+    let moved = [
+        "non-fast-forward",
+        "fetch first",
+        "stale info",
+        "cannot lock ref",
+        "failed to update ref",
+    ];
+    if moved.iter().any(|m| reason.contains(m)) {
+        return ForgeError::Conflict {
+            what: format!("{action}: rejected ({reason})"),
+        };
+    }
+    ForgeError::Other(format!(
+        "{action}: the remote refused the push: {reason}\nhint: a branch protection rule or a hook refuses this token's pushes; let it push to the branch, or deliver with `delivery = \"pull-request\"`"
+    ))
+}
+
 fn unsupported(what: &str) -> ForgeError {
     ForgeError::Other(format!(
         "{what} need commit-mode = api\nhint: a plain git remote has no {what}; set `commit-mode = \"api\"`"
@@ -134,7 +158,15 @@ impl GitForge {
             remote: "origin".to_owned(),
             token,
             author,
+            api: None,
         })
+    }
+
+    /// Ask `api` for statuses, check runs, pull requests, tags and comments; commits and
+    /// branches still go through git.
+    pub fn with_api(mut self, api: Box<dyn Forge>) -> Self {
+        self.api = Some(api);
+        self
     }
 
     /// Push to and read from another remote than `origin`.
@@ -278,11 +310,20 @@ impl GitForge {
             }
             return Ok(*oid);
         }
-        let object = self
-            .repo
-            .revparse_single(rev)
-            .map_err(|e| git_error(&format!("resolving `{rev}`"), &e))?;
-        Ok(object.id())
+        let action = format!("resolving `{rev}`");
+        match self.repo.revparse_single(rev) {
+            Ok(object) => Ok(object.id()),
+            // A commit a shallow clone (`fetch-depth: 1`) does not have yet: fetch the history.
+            Err(_) if rev.len() == 40 && Oid::from_str(rev).is_ok() && self.repo.is_shallow() => {
+                self.unshallow(&action)?;
+                let oid = Oid::from_str(rev).map_err(|e| git_error(&action, &e))?;
+                self.repo
+                    .find_commit(oid)
+                    .map(|c| c.id())
+                    .map_err(|e| git_error(&action, &e))
+            }
+            Err(e) => Err(git_error(&action, &e)),
+        }
     }
 
     /// Push `oid` to `dest` on the remote; a rejection is a `Conflict`.
@@ -296,11 +337,17 @@ impl GitForge {
             .find_remote(&self.remote)
             .map_err(|e| git_error(&action, &e))?;
         let mut rejected = None;
+        // What the remote says on the side (`remote: GH006: Protected branch update failed`).
+        let mut said = Vec::new();
         let result = {
             let mut callbacks = self.callbacks();
             callbacks.push_update_reference(|_refname, status| {
                 rejected = status.map(str::to_owned);
                 Ok(())
+            });
+            callbacks.sideband_progress(|text| {
+                said.extend_from_slice(text);
+                true
             });
             let mut options = PushOptions::new();
             options.remote_callbacks(callbacks);
@@ -312,9 +359,20 @@ impl GitForge {
         }
         result.map_err(|e| git_error(&action, &e))?;
         match rejected {
-            Some(reason) => Err(ForgeError::Conflict {
-                what: format!("{action}: rejected ({reason})"),
-            }),
+            Some(reason) => {
+                let said = String::from_utf8_lossy(&said);
+                let said: Vec<&str> = said
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let reason = if said.is_empty() {
+                    reason
+                } else {
+                    format!("{reason}: {}", said.join(" "))
+                };
+                Err(rejection(&action, &reason))
+            }
             None => Ok(()),
         }
     }
@@ -445,11 +503,17 @@ fn parents(repo: &Repository, oid: Oid) -> Result<Vec<String>, git2::Error> {
 }
 
 impl Forge for GitForge {
-    fn list_statuses(&self, _sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+    fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.list_statuses(sha);
+        }
         Err(unsupported("commit statuses"))
     }
 
-    fn list_check_runs(&self, _sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+    fn list_check_runs(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.list_check_runs(sha);
+        }
         Err(unsupported("check runs"))
     }
 
@@ -509,10 +573,13 @@ impl Forge for GitForge {
         let Ok(oid) = Oid::from_str(sha) else {
             return Ok(false);
         };
-        if oid == head {
-            return Ok(true);
+        let reachable = || oid == head || self.repo.graph_descendant_of(head, oid).unwrap_or(false);
+        if reachable() || !self.repo.is_shallow() {
+            return Ok(reachable());
         }
-        Ok(self.repo.graph_descendant_of(head, oid).unwrap_or(false))
+        // A shallow clone may just not have the history that links them.
+        self.unshallow(&format!("checking whether {sha} is on `{branch}`"))?;
+        Ok(reachable())
     }
 
     fn create_commit(
@@ -545,35 +612,59 @@ impl Forge for GitForge {
         self.push(oid, &format!("refs/heads/{branch}"), force)
     }
 
-    fn find_open_pr(&self, _head: &str, _base: &str) -> Result<Option<PullRequest>, ForgeError> {
+    fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.find_open_pr(head, base);
+        }
         Err(unsupported("pull requests"))
     }
 
-    fn list_open_prs(&self, _prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
+    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.list_open_prs(prefix);
+        }
         Err(unsupported("pull requests"))
     }
 
-    fn create_pr(&self, _spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+    fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.create_pr(spec);
+        }
         Err(unsupported("pull requests"))
     }
 
-    fn update_pr(&self, _number: u64, _spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+    fn update_pr(&self, number: u64, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.update_pr(number, spec);
+        }
         Err(unsupported("pull requests"))
     }
 
-    fn close_pr(&self, _number: u64, _comment: Option<&str>) -> Result<(), ForgeError> {
+    fn close_pr(&self, number: u64, comment: Option<&str>) -> Result<(), ForgeError> {
+        if let Some(api) = &self.api {
+            return api.close_pr(number, comment);
+        }
         Err(unsupported("pull requests"))
     }
 
-    fn enable_auto_merge(&self, _pr: &PullRequest) -> Result<(), ForgeError> {
+    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
+        if let Some(api) = &self.api {
+            return api.enable_auto_merge(pr);
+        }
         Err(unsupported("pull requests"))
     }
 
-    fn merge_pr(&self, _number: u64) -> Result<String, ForgeError> {
+    fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.merge_pr(number);
+        }
         Err(unsupported("pull requests"))
     }
 
     fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.create_tag(name, sha);
+        }
         let tag = format!("refs/tags/{name}");
         let refs = self.remote_refs()?;
         if let Some(existing) = refs.get(&format!("{tag}^{{}}")).or_else(|| refs.get(&tag)) {
@@ -590,7 +681,10 @@ impl Forge for GitForge {
         Ok(TagOutcome::Created)
     }
 
-    fn comment(&self, _number: u64, _body: &str) -> Result<(), ForgeError> {
+    fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
+        if let Some(api) = &self.api {
+            return api.comment(number, body);
+        }
         Err(unsupported("pull requests"))
     }
 }

@@ -95,12 +95,19 @@ fn status_payload(sha: &str, context: &str, state: &str) -> serde_json::Value {
     })
 }
 
+/// The value of output `name`: `name=value`, or the `name<<DELIMITER` heredoc form.
 pub(crate) fn output(run: &Run, name: &str) -> String {
-    run.outputs
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}=")))
-        .unwrap_or_default()
-        .to_string()
+    let mut lines = run.outputs.lines();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix(&format!("{name}=")) {
+            return value.to_string();
+        }
+        if let Some(delimiter) = line.strip_prefix(&format!("{name}<<")) {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+            return value.join("\n");
+        }
+    }
+    String::new()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use promote::forge::deliver::{Delivery, DeliveryMode, PullRequestOptions, deliver};
 use promote::forge::git::GitForge;
@@ -452,63 +452,13 @@ fn check_runs_need_the_api() {
     assert!(!err.is_transient());
 }
 
-/// `git daemon` serving the repositories under `root` on 127.0.0.1 (`git://`, a smart transport:
-/// libgit2 fetches shallow or unshallow only over those). Stopped when dropped.
-struct Daemon {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn daemon(root: &Path) -> Daemon {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--export-all",
-            "--reuseaddr",
-            "--informative-errors",
-        ])
-        .arg("--listen=127.0.0.1")
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", root.display()))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let daemon = Daemon {
-        child,
-        url: format!("git://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return daemon;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("git daemon did not listen on {port}");
-}
-
 #[test]
 fn shallow_checkout_fetches_the_history_it_needs() {
     let repos = repos();
     let (initial, feature, main, merge) = merge_history(&repos);
     let full = forge(&repos).recent_commits("main", 10).unwrap();
     let root = repos.origin.parent().unwrap();
-    let daemon = daemon(root);
+    let daemon = crate::support::daemon(root, false);
     let url = format!("{}/origin.git", daemon.url);
     git(root, &["clone", "-q", "--depth", "1", &url, "depth1"]);
     git(root, &["clone", "-q", "--depth", "2", &url, "depth2"]);

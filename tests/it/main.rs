@@ -11,6 +11,7 @@ mod events;
 mod fake_github;
 mod gate_e2e;
 mod git_forge;
+mod git_mode;
 mod github_contract;
 mod github_delivery;
 mod hardening;

@@ -21,7 +21,29 @@ pub fn promote_cmd() -> std::process::Command {
         }
     }
     cmd.env_remove("PROMOTE_LOG");
+    isolate_git(&mut cmd);
     cmd
+}
+
+/// A home of the tests' own: no test reads or writes the user's `~/.gitconfig`.
+pub fn test_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("promote-test-home-")
+            .tempdir()
+            .expect("home");
+        dir.keep()
+    })
+}
+
+/// Point git (the CLI and libgit2) at the tests' own home and no system config.
+pub fn isolate_git(cmd: &mut std::process::Command) {
+    let home = test_home();
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1");
 }
 
 /// Copy a folder recursively (examples into temp repos).
@@ -54,6 +76,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .current_dir(dir)
         .env_remove("GIT_DIR")
+        .env("GIT_CONFIG_GLOBAL", test_home().join(".gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("git runs");
     assert!(
@@ -112,4 +136,59 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// `git daemon` serving the repositories under `root` on 127.0.0.1 (`git://`, a smart transport:
+/// libgit2 fetches shallow or unshallow only over those), accepting pushes when `push`. Stopped
+/// when dropped.
+pub struct Daemon {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+pub fn daemon(root: &Path, push: bool) -> Daemon {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut cmd = std::process::Command::new("git");
+    cmd.args([
+        "daemon",
+        "--export-all",
+        "--reuseaddr",
+        "--informative-errors",
+    ])
+    .arg("--listen=127.0.0.1")
+    .arg(format!("--port={port}"))
+    .arg(format!("--base-path={}", root.display()));
+    if push {
+        cmd.arg("--enable=receive-pack");
+    }
+    let child = cmd
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon");
+    let daemon = Daemon {
+        child,
+        url: format!("git://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return daemon;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("git daemon did not listen on {port}");
 }

@@ -1,0 +1,218 @@
+//! `commit-mode = "git"`: the seed-002 status flow from a `--depth 1` checkout, commits pushed to
+//! a bare origin with git, statuses and check runs from the fake GitHub.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::action_e2e::{output, run_action};
+use crate::fake_github::{FakeCommit, FakeGitHub};
+use crate::support::{copy_dir, daemon, git, test_home};
+
+const CHARTS: &str = "kubernetes/clusters/integration/helm-charts.yaml";
+const LIVE: &str = "kubernetes/clusters/live/helm-charts.yaml";
+
+struct Origin {
+    dir: tempfile::TempDir,
+    bare: PathBuf,
+}
+
+/// `origin.git` holding the seed-002 example in `commit-mode = "git"`, then Renovate's bump of
+/// cilium and cert-manager in integration. Returns the origin and the bump's sha.
+fn origin() -> (Origin, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let seed = dir.path().join("seed");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flux-terragrunt"),
+        &seed,
+    );
+    let cfg = seed.join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "delivery = \"commit\"",
+            "delivery = \"commit\"\ncommit-mode = \"git\"",
+        ),
+    )
+    .expect("config");
+    git(&seed, &["init", "-q", "-b", "main"]);
+    git(&seed, &["add", "-A"]);
+    git(&seed, &["commit", "-qm", "initial"]);
+    let charts = seed.join(CHARTS);
+    let text = std::fs::read_to_string(&charts).expect("charts");
+    std::fs::write(
+        &charts,
+        text.replace("version: \"1.18.6\"", "version: \"1.18.7\"")
+            .replace("version: v1.19.1", "version: v1.19.2"),
+    )
+    .expect("bump");
+    git(
+        &seed,
+        &["commit", "-qam", "chore(deps): bump cilium, cert-manager"],
+    );
+    let bump = git(&seed, &["rev-parse", "HEAD"]).trim().to_string();
+    git(dir.path(), &["clone", "-q", "--bare", "seed", "origin.git"]);
+    let bare = dir.path().join("origin.git");
+    (Origin { dir, bare }, bump)
+}
+
+/// Let the fake GitHub know a commit of the origin by its sha, as GitHub would after a push.
+fn known(gh: &FakeGitHub, sha: &str) {
+    gh.state().commits.insert(
+        sha.to_string(),
+        FakeCommit {
+            sha: sha.to_string(),
+            parent: None,
+            message: String::new(),
+            files: Default::default(),
+            seq: 1,
+        },
+    );
+}
+
+fn status(sha: &str) -> serde_json::Value {
+    json!({
+        "sha": sha, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}
+    })
+}
+
+fn file_at(bare: &Path, rev: &str, path: &str) -> String {
+    git(bare, &["show", &format!("{rev}:{path}")])
+}
+
+#[test]
+fn seed_002_status_flow_in_git_mode_from_a_depth_1_checkout() {
+    let (origin, bump) = origin();
+    let served = daemon(origin.dir.path(), true);
+    let ws = origin.dir.path().join("ws");
+    git(
+        origin.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("{}/origin.git", served.url),
+            "ws",
+        ],
+    );
+    assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
+    // A Docker action runs as root on a workspace its runner's user owns.
+    let chowned = std::process::Command::new("chown")
+        .args(["-R", "4242:4242"])
+        .arg(&ws)
+        .status()
+        .is_ok_and(|s| s.success());
+    let gh = FakeGitHub::start("acme/homelab");
+    known(&gh, &bump);
+    let live_before = file_at(&origin.bare, "main", LIVE);
+    let gitconfig = test_home().join(".gitconfig");
+    let config_before = std::fs::read(&gitconfig).ok();
+
+    // No status yet: everything is held, nothing is pushed.
+    let run = run_action(&gh, &ws, "status", status(&bump), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(output(&run, "changed"), "false");
+    assert_eq!(git(&origin.bare, &["rev-parse", "main"]).trim(), bump);
+
+    // Flux reports: cilium healthy, cert-manager failed.
+    gh.add_status(
+        &bump,
+        "kustomization/cilium/5c3a9f0e",
+        "success",
+        "flux-bot",
+    );
+    gh.add_status(
+        &bump,
+        "kustomization/cert-manager/5c3a9f0e",
+        "failure",
+        "flux-bot",
+    );
+    let run = run_action(&gh, &ws, "status", status(&bump), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let head = git(&origin.bare, &["rev-parse", "main"]).trim().to_string();
+    assert_ne!(head, bump, "the promotion was pushed");
+    assert_eq!(output(&run, "changed"), "true");
+    assert_eq!(output(&run, "commit-sha"), head);
+    let parent = git(&origin.bare, &["rev-parse", "main^"])
+        .trim()
+        .to_string();
+    assert_eq!(parent, bump);
+    let message = git(&origin.bare, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains(&format!("Promoted-From: integration@{bump}")),
+        "{message}"
+    );
+    assert_eq!(
+        file_at(&origin.bare, "main", LIVE),
+        live_before.replace("version: \"1.18.5\"", "version: \"1.18.7\""),
+        "cilium moved, cert-manager held"
+    );
+    assert!(
+        output(&run, "held").contains("helm/cert-manager"),
+        "{}",
+        run.outputs
+    );
+    assert_eq!(
+        std::fs::read(&gitconfig).ok(),
+        config_before,
+        "no git config file was written"
+    );
+    if !chowned {
+        eprintln!("note: not root; the foreign-owner part of this test did not run");
+    }
+}
+
+#[test]
+fn a_protected_branch_is_a_clear_error_not_a_retry_loop() {
+    let (origin, bump) = origin();
+    let hook = origin.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'GH006: Protected branch update failed for refs/heads/main.' >&2\nexit 1\n",
+    )
+    .expect("hook");
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(&hook)
+        .status()
+        .expect("chmod");
+    let served = daemon(origin.dir.path(), true);
+    git(
+        origin.dir.path(),
+        &["clone", "-q", &format!("{}/origin.git", served.url), "ws"],
+    );
+    let ws = origin.dir.path().join("ws");
+    let gh = FakeGitHub::start("acme/homelab");
+    known(&gh, &bump);
+    gh.add_status(
+        &bump,
+        "kustomization/cilium/5c3a9f0e",
+        "success",
+        "flux-bot",
+    );
+    let started = std::time::Instant::now();
+    let run = run_action(&gh, &ws, "status", status(&bump), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the remote refused the push")
+            && run.stderr.contains("GH006: Protected branch update failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("kept moving"), "{}", run.stderr);
+    assert!(
+        output(&run, "error").contains("refused the push"),
+        "{}",
+        run.outputs
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(git(&origin.bare, &["rev-parse", "main"]).trim(), bump);
+    // Positive control: without the rule, the same run pushes.
+    std::fs::remove_file(&hook).expect("rm hook");
+    let run = run_action(&gh, &ws, "status", status(&bump), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_ne!(git(&origin.bare, &["rev-parse", "main"]).trim(), bump);
+}
