@@ -2,6 +2,8 @@
 //!
 //! Everything here is about the runner's protocol; deciding and delivering live elsewhere.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //!
 //! Pure: bytes of `GITHUB_EVENT_PATH` and the `GITHUB_EVENT_NAME` in, a value out.
 
+#![deny(clippy::indexing_slicing)]
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -158,13 +160,28 @@ fn from_json<'a, T: Deserialize<'a>>(event: &str, payload: &'a [u8]) -> Result<T
     })
 }
 
+/// A commit id from a payload: 40 (SHA-1) or 64 (SHA-256) hex digits, lowercased.
+fn sha(event: &str, field: &str, value: String) -> Result<String, EventError> {
+    let ok = matches!(value.len(), 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok {
+        return Err(invalid(
+            event,
+            format!(
+                "field `{field}`: `{}` is not a commit sha (40 or 64 hex digits)",
+                value.escape_debug()
+            ),
+        ));
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
 /// Parse the payload of `event_name`.
 pub fn parse(event_name: &str, payload: &[u8]) -> Result<Trigger, EventError> {
     match event_name {
         "status" => {
             let p: StatusPayload = from_json(event_name, payload)?;
             Ok(Trigger::Status {
-                sha: p.sha,
+                sha: sha(event_name, "sha", p.sha)?,
                 state: p.state,
                 context: p.context,
                 description: p.description,
@@ -178,8 +195,8 @@ pub fn parse(event_name: &str, payload: &[u8]) -> Result<Trigger, EventError> {
             Ok(Trigger::Push {
                 branch: p.git_ref.strip_prefix("refs/heads/").map(str::to_string),
                 git_ref: p.git_ref,
-                before: p.before,
-                after: p.after,
+                before: sha(event_name, "before", p.before)?,
+                after: sha(event_name, "after", p.after)?,
                 forced: p.forced,
                 deleted: p.deleted,
             })
@@ -209,7 +226,7 @@ pub fn parse(event_name: &str, payload: &[u8]) -> Result<Trigger, EventError> {
                 number: p.number,
                 head_ref: p.pull_request.head.git_ref,
                 base_ref: p.pull_request.base.git_ref,
-                merge_commit_sha: sha,
+                merge_commit_sha: self::sha(event_name, "pull_request.merge_commit_sha", sha)?,
             })
         }
         other => Ok(Trigger::Ignored {
@@ -313,7 +330,9 @@ fn flux_dispatch(event: &str, event_type: &str, payload: &Value) -> Result<Trigg
         severity: field(payload, "severity"),
         reason: field(payload, "reason"),
         message: field(payload, "message"),
-        revision_sha: sha,
+        revision_sha: sha
+            .map(|s| self::sha(event, "client_payload.metadata.revision", s))
+            .transpose()?,
         revision_branch: branch,
         env: payload
             .pointer("/metadata/env")

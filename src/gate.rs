@@ -1,3 +1,4 @@
+#![deny(clippy::indexing_slicing)]
 //! Eligibility: which components may move now, decided from statuses, changed paths, force and filters.
 //!
 //! Pure: statuses, triggers and config in; verdicts and decisions out.
@@ -392,7 +393,7 @@ pub fn review(config: &Config) -> GateReview {
                 name(p)
             ));
         }
-        for q in &config.promotions[..i] {
+        for q in config.promotions.iter().take(i) {
             if !q.gate.is_gated() {
                 continue;
             }
@@ -658,8 +659,11 @@ fn changed(config: &Config, branch: &str, before: Option<String>, after: &str) -
     }
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
+/// The first 7 characters of a sha (all of a shorter text), never splitting a character.
+pub fn short(sha: &str) -> &str {
+    sha.char_indices()
+        .nth(7)
+        .map_or(sha, |(i, _)| sha.get(..i).unwrap_or(sha))
 }
 
 #[cfg(test)]

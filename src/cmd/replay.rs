@@ -6,6 +6,8 @@
 //! `GITHUB_TOKEN` and `GITHUB_REPOSITORY` set, from the API. A status event's own status counts
 //! too. Nothing is ever written: every write is refused.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::path::Path;
 
 use anyhow::Context;

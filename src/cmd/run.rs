@@ -1,6 +1,8 @@
 //! `promote run`: action mode. `GITHUB_*`/`INPUT_*` in; outputs, step summary and workflow
 //! commands out. The promotion itself is `runner::Runner`.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::path::Path;
 
 use anyhow::Context;

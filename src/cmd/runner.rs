@@ -4,6 +4,8 @@
 //! source, the target branch's head for the target), so a shallow checkout never matters and a
 //! later commit on the branch is never what gets promoted.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::collections::HashMap;
 
 use anyhow::Context;
@@ -560,6 +562,4 @@ impl Runner<'_> {
     }
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
-}
+use crate::gate::short;

@@ -61,6 +61,7 @@ pub fn records(from: &str, commits: &[CommitSummary]) -> HashMap<String, Record>
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

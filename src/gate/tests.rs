@@ -1,5 +1,7 @@
 //! Table tests of the gate: statuses and check runs in, verdicts out.
 
+#![allow(clippy::indexing_slicing)]
+
 use super::*;
 
 fn status(context: &str, state: &str, creator: &str) -> CommitStatus {

@@ -172,3 +172,58 @@ fn markdown_in_status_contexts_is_defused_in_the_summary() {
     assert!(!outside.contains("@acme"), "{}", run.summary);
     assert!(!outside.contains("](https://"), "{}", run.summary);
 }
+
+#[test]
+fn hostile_shas_are_refused_at_parse_time_without_a_panic() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    let ws = workspace_for("flux-terragrunt");
+    let flux = |revision: &str| {
+        json!({
+            "action": "Kustomization/cilium.flux-system",
+            "client_payload": {
+                "involvedObject": {"kind": "Kustomization", "namespace": "flux-system", "name": "cilium"},
+                "severity": "info", "reason": "ReconciliationSucceeded", "message": "Reconciliation finished",
+                "metadata": {"revision": revision}
+            }
+        })
+    };
+    let cases = [
+        ("repository_dispatch", flux("main@sha1:ééééé")),
+        (
+            "status",
+            json!({"sha": "ééééééé", "state": "success", "context": "kustomization/cilium/1"}),
+        ),
+        (
+            "push",
+            json!({"ref": "refs/heads/main", "before": "0", "after": "HEAD~1"}),
+        ),
+    ];
+    for (event, payload) in cases {
+        let run = run_action(&gh, ws.path(), event, payload, &[]);
+        assert_eq!(run.code, 1, "{event}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("is not a commit sha (40 or 64 hex digits)"),
+            "{event}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{event}: {}", run.stderr);
+        assert_eq!(output(&run, "changed"), "false");
+    }
+    // Positive control: the same Flux event with a real revision is read (and gated).
+    gh.add_status(
+        &head,
+        "kustomization/cilium/5c3a9f0e",
+        "success",
+        "flux-bot",
+    );
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "repository_dispatch",
+        flux(&format!("main@sha1:{head}")),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
