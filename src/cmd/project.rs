@@ -172,8 +172,11 @@ pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
 }
 
 /// Write data to stdout; a reader that went away (`promote plan | head`) is not an error.
+/// Like every line promote prints, data is neutralized: it cannot start a workflow command when
+/// a workflow runs `promote plan`.
 pub fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
+    let text = crate::action::neutralize(text);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
@@ -227,8 +230,11 @@ pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
         .unwrap_or_default();
     print_plan(&plan, args.plan.format, &checklist)?;
     if args.dry_run {
-        for e in &plan.edits {
-            eprint!("{}", e.diff);
+        // The diff is data: on stdout, after a text plan (JSON and markdown carry it already).
+        if args.plan.format == Format::Text {
+            for e in &plan.edits {
+                emit(&e.diff)?;
+            }
         }
         return Ok(0);
     }

@@ -113,7 +113,10 @@ impl Runner<'_> {
     /// Carry out an event end to end.
     pub fn handle(&self, trigger: &Trigger) -> anyhow::Result<Outcome> {
         let mut out = Outcome::default();
-        match gate::decide(trigger, self.config)? {
+        let decision = gate::decide(trigger, self.config)?;
+        tracing::info!("event: {trigger:?}");
+        tracing::info!("decision: {decision:?}");
+        match decision {
             Decision::Nothing(why) => out.messages.push(why),
             Decision::Promote(requests) => {
                 for mut req in requests {
@@ -248,6 +251,15 @@ impl Runner<'_> {
             // The push moved them forward in the source's history: that orders their versions.
             e.newer.extend(changed.iter().cloned());
         }
+        for c in &inventory.components {
+            tracing::debug!(
+                "gate {} -> {}: {}: {:?}",
+                req.from,
+                req.to,
+                c.id,
+                e.verdict(&c.id)
+            );
+        }
         if let Some(name) = &req.only_component {
             let keep: Vec<String> = inventory
                 .components
@@ -297,6 +309,12 @@ impl Runner<'_> {
                     (stale, newer)
                 }
             };
+            tracing::debug!(
+                "history: {} last promoted from {} in {}: stale={stale} newer={newer}",
+                c.id,
+                short(&r.source_sha),
+                short(&r.commit)
+            );
             if stale {
                 e.hold(
                     &c.id,
@@ -399,6 +417,14 @@ impl Runner<'_> {
             Ok(p)
         };
         let plan = plan_at(&head)?;
+        tracing::info!(
+            "plan {} -> {} at {}: {} to change, {} held",
+            req.from,
+            req.to,
+            short(&source_sha),
+            plan.changes().count(),
+            plan.held().count()
+        );
         out.plans.push(plan.clone());
         out.summary.push_str(&plan::render::markdown(&plan, &[]));
         out.held.extend(plan.held().map(|i| Held {

@@ -154,8 +154,61 @@ fn apply_dry_run_writes_nothing() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["edits"].as_array().map(Vec::len), Some(2));
-    assert!(err.contains("+      version: \"1.18.6\""), "{err}");
+    assert!(
+        v["edits"][1]["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+      version: \"1.18.6\"")),
+        "{out}"
+    );
+    assert_eq!(err, "", "diagnostics only on stderr");
+    // Text: the plan, then the diff, both data on stdout.
+    let (code, out, err) = run_in(repo.path(), &["apply", "--dry-run"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.starts_with("promote integration -> live"), "{out}");
+    assert!(out.contains("+      version: \"1.18.6\""), "{out}");
     assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn promote_log_shows_the_decisions_without_colour_off_a_terminal() {
+    let repo = example_repo("flux-terragrunt");
+    let sha = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let event = repo.path().join("event.json");
+    let payload = std::fs::read_to_string(crate::support::fixture("events/status-success.json"))
+        .expect("fixture")
+        .replace("6dcb09b5b57875f334f61aebed695e2e4193db5e", &sha);
+    std::fs::write(&event, payload).expect("write");
+    let args = [
+        "plan",
+        "--event-name",
+        "status",
+        "--event-path",
+        "event.json",
+    ];
+    let out = crate::support::promote_cmd()
+        .args(args)
+        .current_dir(repo.path())
+        .env("PROMOTE_LOG", "debug")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("decision: Promote"), "{err}");
+    assert!(
+        err.contains("gate integration -> live: helm/cilium: Eligible"),
+        "{err}"
+    );
+    assert!(err.contains("plan integration -> live at"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes when not a terminal: {err}"
+    );
+    // Positive control: without PROMOTE_LOG, none of it.
+    let quiet = crate::support::promote_cmd()
+        .args(args)
+        .current_dir(repo.path())
+        .output()
+        .expect("runs");
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("decision:"));
 }
 
 #[test]
