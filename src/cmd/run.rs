@@ -76,7 +76,8 @@ fn forge(
                     graphql_url: env.var("GITHUB_GRAPHQL_URL").map(str::to_string),
                     repository,
                     token,
-                    retry: Default::default(),
+                    // PROMOTE_HTTP_CONNECT_TIMEOUT, PROMOTE_HTTP_TIMEOUT, PROMOTE_DEADLINE.
+                    retry: crate::forge::github::RetryPolicy::from_vars(|name| env.var(name))?,
                 },
             )?))
         }
