@@ -13,6 +13,7 @@ mod gate_e2e;
 mod git_forge;
 mod github_contract;
 mod github_delivery;
+mod http_limits;
 mod plan;
 mod replay;
 mod repo;
