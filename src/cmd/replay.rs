@@ -223,7 +223,10 @@ fn api_from_env() -> anyhow::Result<Option<Box<dyn Forge>>> {
         graphql_url: std::env::var("GITHUB_GRAPHQL_URL").ok(),
         repository,
         token: Token::new(token),
-        retry: Default::default(),
+        retry: {
+            let env = crate::action::RunnerEnv::from_process();
+            crate::forge::github::RetryPolicy::from_vars(|name| env.var(name))?
+        },
     })?;
     Ok(Some(Box::new(forge)))
 }

@@ -62,7 +62,8 @@ fn api(env: &RunnerEnv, token: Option<&Token>) -> anyhow::Result<Option<Box<dyn 
             graphql_url: env.var("GITHUB_GRAPHQL_URL").map(str::to_string),
             repository: repository.to_string(),
             token: token.clone(),
-            retry: Default::default(),
+            // PROMOTE_HTTP_CONNECT_TIMEOUT, PROMOTE_HTTP_TIMEOUT, PROMOTE_DEADLINE.
+            retry: crate::forge::github::RetryPolicy::from_vars(|name| env.var(name))?,
         },
     )?)))
 }

@@ -12,7 +12,7 @@ use ::http::Method;
 use base64::Engine;
 use serde_json::{Value, json};
 
-pub use self::http::RetryPolicy;
+pub use self::http::{CONNECT_TIMEOUT_VAR, DEADLINE_VAR, RetryPolicy, TIMEOUT_VAR};
 use self::http::{Http, Repeat, Reply};
 use super::{
     CommitStatus, CommitSummary, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec,
@@ -101,7 +101,11 @@ impl GitHubForge {
         let _guard = rt.enter();
         let (base, upload) = (origin(&api)?, origin(&graphql_url)?);
         // The token is sent only to these two hosts (octocrab's auth layer checks).
+        let timeouts = config.retry;
         let octo = octocrab::Octocrab::builder()
+            .set_connect_timeout(Some(timeouts.connect_timeout))
+            .set_read_timeout(Some(timeouts.timeout))
+            .set_write_timeout(Some(timeouts.timeout))
             .base_uri(base)
             .and_then(|b| b.upload_uri(upload))
             .and_then(|b| b.personal_token(config.token.expose().to_owned()).build())
@@ -165,7 +169,9 @@ impl GitHubForge {
         }
     }
 
-    /// Run a GraphQL query; errors in a 200 answer are mapped by their `type`.
+    /// Run a GraphQL query; errors in a 200 answer are mapped by their `type`. `RATE_LIMITED` is
+    /// retried like a REST rate limit: queries and `createCommitOnBranch` (guarded by
+    /// `expectedHeadOid`) are safe to repeat.
     async fn graphql(
         &self,
         query: &str,
@@ -189,7 +195,7 @@ impl GitHubForge {
         }
         let value: Value = reply.json()?;
         match value["errors"].as_array().and_then(|e| e.first()) {
-            Some(error) => Err(graphql_error(error, action, permission)),
+            Some(error) => Err(graphql_error(error, action, permission, reply.reset())),
             None => Ok(value["data"].clone()),
         }
     }
@@ -406,7 +412,7 @@ fn check_run_from_json(value: &Value) -> CommitStatus {
     }
 }
 
-fn graphql_error(error: &Value, action: &str, permission: &str) -> ForgeError {
+fn graphql_error(error: &Value, action: &str, permission: &str, reset: Option<u64>) -> ForgeError {
     let message = error["message"].as_str().unwrap_or_default();
     match error["type"].as_str().unwrap_or_default() {
         "STALE_DATA" => ForgeError::Conflict {
@@ -419,7 +425,7 @@ fn graphql_error(error: &Value, action: &str, permission: &str) -> ForgeError {
             action: action.to_owned(),
             permission: permission.to_owned(),
         },
-        "RATE_LIMITED" => ForgeError::RateLimited { reset: None },
+        "RATE_LIMITED" => ForgeError::RateLimited { reset },
         _ if message.contains("Expected branch to point to") => ForgeError::Conflict {
             what: format!("{action}: {message}"),
         },

@@ -53,6 +53,18 @@ pub(crate) fn run_action(
     payload: serde_json::Value,
     inputs: &[(&str, &str)],
 ) -> Run {
+    run_action_at(gh.url(), workspace, event, payload, inputs, &[])
+}
+
+/// `run_action` against any API base, with extra environment variables (`PROMOTE_*`).
+pub(crate) fn run_action_at(
+    api_url: &str,
+    workspace: &Path,
+    event: &str,
+    payload: serde_json::Value,
+    inputs: &[(&str, &str)],
+    vars: &[(&str, &str)],
+) -> Run {
     let dir = tempfile::tempdir().expect("tmp");
     let event_path = dir.path().join("event.json");
     std::fs::write(&event_path, payload.to_string()).expect("payload");
@@ -67,14 +79,15 @@ pub(crate) fn run_action(
         .env("GITHUB_EVENT_PATH", &event_path)
         .env("GITHUB_WORKSPACE", workspace)
         .env("GITHUB_REPOSITORY", "acme/homelab")
-        .env("GITHUB_API_URL", gh.url())
-        .env("GITHUB_GRAPHQL_URL", format!("{}/graphql", gh.url()))
+        .env("GITHUB_API_URL", api_url)
+        .env("GITHUB_GRAPHQL_URL", format!("{api_url}/graphql"))
         .env("GITHUB_OUTPUT", &out_path)
         .env("GITHUB_STEP_SUMMARY", &sum_path)
         .env("INPUT_TOKEN", TOKEN);
     for (k, v) in inputs {
         cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
     }
+    cmd.envs(vars.iter().copied());
     let out = cmd.output().expect("runs");
     Run {
         code: out.status.code().unwrap_or(-1),

@@ -23,6 +23,8 @@ fn forge_at(api_url: &str, graphql_url: Option<String>) -> GitHubForge {
             tries: 3,
             base_delay: Duration::from_millis(1),
             max_wait: Duration::from_millis(20),
+            secondary_wait: Duration::from_millis(20),
+            ..RetryPolicy::default()
         },
     })
     .unwrap()

@@ -15,6 +15,7 @@ mod git_mode;
 mod github_contract;
 mod github_delivery;
 mod hardening;
+mod http_limits;
 mod plan;
 mod replay;
 mod repo;

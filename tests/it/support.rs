@@ -20,7 +20,14 @@ pub fn promote_cmd() -> std::process::Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env_remove("PROMOTE_LOG");
+    for key in [
+        "PROMOTE_LOG",
+        "PROMOTE_HTTP_CONNECT_TIMEOUT",
+        "PROMOTE_HTTP_TIMEOUT",
+        "PROMOTE_DEADLINE",
+    ] {
+        cmd.env_remove(key);
+    }
     isolate_git(&mut cmd);
     cmd
 }

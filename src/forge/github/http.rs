@@ -1,7 +1,13 @@
 //! Raw HTTP to GitHub through octocrab: exact JSON shapes, our own status handling and a
 //! bounded retry that only repeats what is safe to repeat.
+//!
+//! Every request has a connect timeout and a read/write timeout (octocrab's `timeout` feature),
+//! and every request, retry and wait is bounded by one deadline for the whole run: a server that
+//! accepts and never answers cannot hang a run. Waits GitHub asks for (`retry-after`, a rate
+//! limit's reset, a minute after a secondary limit that names no time) are honoured in full
+//! when they fit before the deadline, and refused at once when they do not.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
@@ -11,15 +17,32 @@ use serde_json::Value;
 
 use crate::forge::ForgeError;
 
-/// How transient failures (5xx, rate limits, dropped connections) are retried.
+/// The environment variables [`RetryPolicy::from_vars`] reads, in seconds.
+pub const CONNECT_TIMEOUT_VAR: &str = "PROMOTE_HTTP_CONNECT_TIMEOUT";
+pub const TIMEOUT_VAR: &str = "PROMOTE_HTTP_TIMEOUT";
+pub const DEADLINE_VAR: &str = "PROMOTE_DEADLINE";
+
+/// Timeouts, the deadline, and how transient failures (5xx, rate limits, dropped connections,
+/// timeouts) are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub tries: u32,
     /// First back-off; doubles on each retry.
     pub base_delay: Duration,
-    /// Longest single wait, also for a rate limit's reset time.
+    /// Longest back-off after a 5xx, a dropped connection or a timeout. A wait GitHub asks for
+    /// is not capped by it, only by `deadline`.
     pub max_wait: Duration,
+    /// The wait after a secondary rate limit that gives no `retry-after` (GitHub asks for at
+    /// least a minute).
+    pub secondary_wait: Duration,
+    /// Longest time to open a connection (`PROMOTE_HTTP_CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
+    /// Longest time a read or a write on an open connection may wait (`PROMOTE_HTTP_TIMEOUT`).
+    pub timeout: Duration,
+    /// The whole run, from the client's creation: no request, retry or wait goes past it
+    /// (`PROMOTE_DEADLINE`).
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -28,8 +51,44 @@ impl Default for RetryPolicy {
             tries: 3,
             base_delay: Duration::from_millis(500),
             max_wait: Duration::from_secs(30),
+            secondary_wait: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            deadline: Duration::from_secs(600),
         }
     }
+}
+
+impl RetryPolicy {
+    /// The default policy with `PROMOTE_HTTP_CONNECT_TIMEOUT`, `PROMOTE_HTTP_TIMEOUT` and
+    /// `PROMOTE_DEADLINE` (positive seconds, fractions allowed) read through `var`.
+    pub fn from_vars<'a>(var: impl Fn(&str) -> Option<&'a str>) -> Result<Self, ForgeError> {
+        let mut policy = RetryPolicy::default();
+        for (name, field) in [
+            (CONNECT_TIMEOUT_VAR, &mut policy.connect_timeout),
+            (TIMEOUT_VAR, &mut policy.timeout),
+            (DEADLINE_VAR, &mut policy.deadline),
+        ] {
+            let Some(text) = var(name) else { continue };
+            *field = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .ok_or_else(|| {
+                    ForgeError::Other(format!(
+                        "{name} must be a positive number of seconds, got `{text}`"
+                    ))
+                })?;
+        }
+        Ok(policy)
+    }
+}
+
+/// `60 s`, `1.5 s`: a duration for messages.
+pub fn seconds(d: Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 /// Whether a call may be sent again after a transient failure.
@@ -77,14 +136,62 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn is_rate_limited(&self) -> bool {
+    /// A REST rate limit (403/429), or a GraphQL `RATE_LIMITED` error inside a 200.
+    pub fn is_rate_limited(&self) -> bool {
         match self.status.as_u16() {
             429 => true,
             403 => {
                 self.header("x-ratelimit-remaining") == Some("0")
                     || self.message().to_lowercase().contains("rate limit")
             }
+            200 => self.is_graphql_rate_limited(),
             _ => false,
+        }
+    }
+
+    fn is_graphql_rate_limited(&self) -> bool {
+        const KIND: &[u8] = b"RATE_LIMITED";
+        if !self.body.windows(KIND.len()).any(|w| w == KIND) {
+            return false;
+        }
+        let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        value["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["type"] == "RATE_LIMITED"))
+    }
+
+    /// How long GitHub asks to wait before the next try, and why: `retry-after`, else a primary
+    /// limit's `x-ratelimit-reset`, else (a secondary limit naming no time) `secondary_wait`.
+    /// `None` when the answer asks for no wait.
+    fn asked_wait(&self, secondary_wait: Duration) -> Option<(Duration, String)> {
+        let limited = self.is_rate_limited();
+        let primary = self.header("x-ratelimit-remaining") == Some("0");
+        if let Some(after) = self
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            let why = match (limited, primary) {
+                (true, true) => "rate limit, retry-after",
+                (true, false) => "secondary rate limit, retry-after",
+                (false, _) => "retry-after",
+            };
+            return Some((Duration::from_secs(after), why.to_owned()));
+        }
+        if !limited {
+            return None;
+        }
+        let reset = self
+            .header("x-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match reset {
+            Some(reset) if primary => Some((
+                Duration::from_secs(reset.saturating_sub(now())),
+                format!("rate limit, resets at {reset} (unix time)"),
+            )),
+            _ => Some((
+                secondary_wait,
+                "secondary rate limit, no retry-after".to_owned(),
+            )),
         }
     }
 
@@ -155,18 +262,25 @@ fn now() -> u64 {
         .unwrap_or_default()
 }
 
-/// The octocrab client plus our retry policy.
+/// The octocrab client plus our retry policy and the run's deadline.
 pub struct Http {
     octo: Octocrab,
     policy: RetryPolicy,
+    /// `policy.deadline` after the client was made.
+    deadline_at: Instant,
 }
 
 impl Http {
     pub fn new(octo: Octocrab, policy: RetryPolicy) -> Self {
-        Http { octo, policy }
+        Http {
+            octo,
+            policy,
+            deadline_at: Instant::now() + policy.deadline,
+        }
     }
 
-    /// Send one request, retrying transient failures when `repeat` allows.
+    /// Send one request, retrying transient failures (5xx, rate limits, dropped connections,
+    /// timeouts) when `repeat` allows, always within the deadline.
     pub async fn call(
         &self,
         method: Method,
@@ -175,6 +289,7 @@ impl Http {
         accept: Option<&str>,
         repeat: Repeat,
     ) -> Result<Reply, ForgeError> {
+        let what = format!("{method} {url}");
         let tries = match repeat {
             Repeat::Safe => self.policy.tries.max(1),
             Repeat::Never => 1,
@@ -182,30 +297,69 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.send(method.clone(), url, body, accept).await;
-            let retry = match &result {
+            let left = self.deadline_at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.past_deadline(&what, "not sending it"));
+            }
+            let sent = tokio::time::timeout(left, self.send(method.clone(), url, body, accept));
+            let result = match sent.await {
+                Ok(result) => result,
+                Err(_) => return Err(self.past_deadline(&what, "it had no answer yet")),
+            };
+            let transient = match &result {
                 Ok(reply) => reply.is_transient(),
                 Err(_) => true,
             };
-            if !retry || attempt >= tries {
-                return result;
+            if !transient || attempt >= tries {
+                return result.map_err(|e| match e {
+                    ForgeError::Other(text) if attempt > 1 => {
+                        ForgeError::Other(format!("{text} (tried {attempt} times)"))
+                    }
+                    e => e,
+                });
             }
-            let wait = self.delay(attempt, result.as_ref().ok());
-            tracing::warn!("{method} {url} failed; retrying in {wait:?}");
+            let backoff = (self.policy.base_delay * 2u32.saturating_pow(attempt - 1))
+                .min(self.policy.max_wait);
+            let asked = result
+                .as_ref()
+                .ok()
+                .and_then(|r| r.asked_wait(self.policy.secondary_wait));
+            let wait = asked.as_ref().map_or(backoff, |(t, _)| (*t).max(backoff));
+            if Instant::now() + wait > self.deadline_at {
+                return Err(match (asked, result) {
+                    (Some((asked, why)), _) => ForgeError::Other(format!(
+                        "GitHub asks to wait {} ({why}) before {what}: that is past the run's \
+                         deadline of {} ({DEADLINE_VAR}), so it was not retried",
+                        seconds(asked),
+                        seconds(self.policy.deadline),
+                    )),
+                    (None, last) => {
+                        let last = match last {
+                            Ok(reply) => format!("github answered {}", reply.status),
+                            Err(e) => e.to_string(),
+                        };
+                        self.past_deadline(&what, &format!("no time left to retry after: {last}"))
+                    }
+                });
+            }
+            match &asked {
+                Some((asked, why)) => {
+                    tracing::warn!(
+                        "GitHub asks to wait {} ({why}) before {what}",
+                        seconds(*asked)
+                    )
+                }
+                None => tracing::warn!("{what} failed; retrying in {}", seconds(wait)),
+            }
             tokio::time::sleep(wait).await;
         }
     }
 
-    fn delay(&self, attempt: u32, reply: Option<&Reply>) -> Duration {
-        let backoff = self.policy.base_delay * 2u32.saturating_pow(attempt - 1);
-        let until_reset = reply
-            .filter(|r| r.is_rate_limited())
-            .and_then(Reply::reset)
-            .map(|reset| Duration::from_secs(reset.saturating_sub(now())));
-        until_reset
-            .unwrap_or(backoff)
-            .max(backoff)
-            .min(self.policy.max_wait)
+    fn past_deadline(&self, what: &str, detail: &str) -> ForgeError {
+        ForgeError::Other(format!(
+            "the run's deadline of {} ({DEADLINE_VAR}) has passed during {what}: {detail}",
+            seconds(self.policy.deadline)
+        ))
     }
 
     async fn send(
@@ -215,9 +369,7 @@ impl Http {
         body: Option<&Value>,
         accept: Option<&str>,
     ) -> Result<Reply, ForgeError> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            ForgeError::Other(format!("cannot reach github at `{url}`: {e}"))
-        };
+        let what = format!("{method} {url}");
         let builder = http::Request::builder().method(method).uri(url).header(
             http::header::ACCEPT,
             accept.unwrap_or("application/vnd.github+json"),
@@ -225,18 +377,46 @@ impl Http {
         let request = self
             .octo
             .build_request(builder, body)
-            .map_err(|e| unreachable(&e))?;
+            .map_err(|e| self.transport_error(&what, &e))?;
         let response = self
             .octo
             .execute(request)
             .await
-            .map_err(|e| unreachable(&e))?;
+            .map_err(|e| self.transport_error(&what, &e))?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|e| unreachable(&e))?;
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| self.transport_error(&what, &e))?;
         Ok(Reply {
             status: parts.status,
             headers: parts.headers,
             body: body.to_bytes().to_vec(),
         })
+    }
+
+    /// A failure to connect, send or read: a timeout names its setting.
+    fn transport_error(&self, what: &str, error: &(dyn std::error::Error + 'static)) -> ForgeError {
+        let mut cause = Some(error);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::TimedOut
+            {
+                // hyper-timeout wraps the elapsed connect timer; a read or write timeout is bare.
+                return ForgeError::Other(if io.get_ref().is_some() {
+                    format!(
+                        "{what}: could not connect to github within {} (set {CONNECT_TIMEOUT_VAR})",
+                        seconds(self.policy.connect_timeout)
+                    )
+                } else {
+                    format!(
+                        "{what}: timed out after {} waiting for github (set {TIMEOUT_VAR})",
+                        seconds(self.policy.timeout)
+                    )
+                });
+            }
+            cause = e.source();
+        }
+        ForgeError::Other(format!("{what}: cannot reach github: {error}"))
     }
 }
