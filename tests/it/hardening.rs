@@ -227,3 +227,47 @@ fn hostile_shas_are_refused_at_parse_time_without_a_panic() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+#[test]
+fn promote_log_debug_lists_api_calls_with_their_timing() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    gh.add_status(
+        &head,
+        "kustomization/cilium/5c3a9f0e",
+        "success",
+        "flux-bot",
+    );
+    let ws = workspace_for("flux-terragrunt");
+    let status = json!({
+        "sha": head, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "branches": [], "sender": {"login": "flux-bot"}
+    });
+    let run = crate::action_e2e::run_action_at(
+        gh.url(),
+        ws.path(),
+        "status",
+        status.clone(),
+        &[],
+        &[("PROMOTE_LOG", "debug")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let call = run
+        .stderr
+        .lines()
+        .find(|l| {
+            l.contains(&format!(
+                "api: GET {}/repos/acme/homelab/commits/{head}/statuses",
+                gh.url()
+            ))
+        })
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(
+        call.contains("-> 200 OK in ") && call.contains(" ms (try 1)"),
+        "{call}"
+    );
+    assert!(run.stderr.contains("decision: Promote"), "{}", run.stderr);
+    // Positive control: the default level keeps them quiet.
+    let run = crate::action_e2e::run_action_at(gh.url(), ws.path(), "status", status, &[], &[]);
+    assert!(!run.stderr.contains("api: GET"), "{}", run.stderr);
+}

@@ -301,11 +301,20 @@ impl Http {
             if left.is_zero() {
                 return Err(self.past_deadline(&what, "not sending it"));
             }
+            let started = Instant::now();
             let sent = tokio::time::timeout(left, self.send(method.clone(), url, body, accept));
             let result = match sent.await {
                 Ok(result) => result,
                 Err(_) => return Err(self.past_deadline(&what, "it had no answer yet")),
             };
+            tracing::debug!(
+                "api: {what} -> {} in {} ms (try {attempt})",
+                match &result {
+                    Ok(reply) => reply.status.to_string(),
+                    Err(e) => format!("error: {e}"),
+                },
+                started.elapsed().as_millis()
+            );
             let transient = match &result {
                 Ok(reply) => reply.is_transient(),
                 Err(_) => true,
