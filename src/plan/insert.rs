@@ -25,6 +25,14 @@ pub fn insert(
             message: format!("`{name}` is already there; set it instead"),
         });
     }
+    for (name, version) in additions {
+        source::validate_version(source::Rule::Any, version).map_err(|message| {
+            EditError::Other {
+                file: file.to_string(),
+                message: format!("refusing to add `{name}`: {message}"),
+            }
+        })?;
+    }
     let eol: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") {
         b"\r\n"
     } else {
