@@ -376,6 +376,27 @@ impl Config {
             .find(|p| p.from == from && p.to == to)
     }
 
+    /// Every source's `group`, once each, in config order.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        for g in self.sources.iter().filter_map(|s| s.group.as_ref()) {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
+        groups
+    }
+
+    /// `a -> b, b -> c`: every promotion, for messages.
+    pub fn promotion_names(&self) -> String {
+        let names: Vec<String> = self
+            .promotions
+            .iter()
+            .map(|p| format!("{} -> {}", p.from, p.to))
+            .collect();
+        names.join(", ")
+    }
+
     pub fn first_promotion(&self) -> Option<&Promotion> {
         self.promotions.first()
     }
@@ -395,9 +416,10 @@ impl Config {
         found.ok_or_else(|| ConfigError::File {
             file: self.file.clone(),
             message: format!(
-                "no promotion {} -> {} in the config",
+                "no promotion {} -> {} in the config\nhint: promotions: {}",
                 from.unwrap_or("*"),
-                to.unwrap_or("*")
+                to.unwrap_or("*"),
+                self.promotion_names()
             ),
         })
     }

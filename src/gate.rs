@@ -133,6 +133,8 @@ impl Eligibility {
 pub enum GateError {
     #[error("`gate.status-context` `{pattern}` is not a valid regex: {message}")]
     BadRegex { pattern: String, message: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, GateError> {
@@ -594,13 +596,8 @@ pub fn decide(trigger: &Trigger, config: &Config) -> Result<Decision, GateError>
             dry_run,
             pins,
         } => {
-            let Ok(p) = config.pick_promotion(from.as_deref(), to.as_deref()) else {
-                return Ok(Decision::Nothing(format!(
-                    "no promotion {} -> {} in the config",
-                    from.as_deref().unwrap_or("*"),
-                    to.as_deref().unwrap_or("*")
-                )));
-            };
+            // Someone asked for this promotion by name: one that does not exist is an error.
+            let p = config.pick_promotion(from.as_deref(), to.as_deref())?;
             let mut r = Request::new(p, SourceRev::Head);
             r.check_statuses &= !force;
             r.components = components.clone();

@@ -47,8 +47,26 @@ pub enum PlanError {
     },
     #[error("bad pin `{0}`: expected `ID=VERSION`")]
     BadPin(String),
+    #[error("bad pin `{pin}` (`--pin` or the `pin` input, `ID=VERSION`): {message}")]
+    BadPinVersion { pin: String, message: String },
+    #[error(transparent)]
+    BadSourceVersion(Box<BadSource>),
     #[error("bad component filter `{0}`: {1}")]
     BadFilter(String, String),
+    #[error(
+        "component filter `{filter}` matches no component of `{env}`\nhint: components of `{env}`: {}",
+        known.join(", ")
+    )]
+    UnknownFilter {
+        filter: String,
+        env: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "group `{group}` names no group in the config\nhint: groups: {}",
+        if known.is_empty() { "none (no source has a `group`)".to_string() } else { known.join(", ") }
+    )]
+    UnknownGroup { group: String, known: Vec<String> },
     #[error(
         "pin `{pin}` names no component of `{env}`\nhint: pin by id (`group/name`) or name, as `promote versions` lists them"
     )]
@@ -64,9 +82,25 @@ impl PlanError {
                 file, line, column, ..
             } => Some((file, Some((*line, *column)))),
             PlanError::Missing { path, .. } => Some((path, None)),
+            PlanError::BadSourceVersion(b) => Some((&b.file, Some((b.line, b.column)))),
             _ => None,
         }
     }
+}
+
+/// A version in the source environment that the target's field cannot take, where it is.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{file}:{line}:{column}: `{id}` cannot be promoted from `{from}` to `{to}`: {message}\nhint: fix the version in `{from}`, or pin a good one (`--pin {id}=VERSION`)"
+)]
+pub struct BadSource {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
 }
 
 /// One component of one environment.
@@ -84,6 +118,9 @@ pub struct Entry {
     pub column: usize,
     #[serde(skip)]
     pub source: usize,
+    /// The grammar its version follows (image tag, chart version, ...).
+    #[serde(skip)]
+    pub rule: source::Rule,
 }
 
 /// Every component of one environment at one revision, in config and file order.
@@ -132,6 +169,7 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
                 line: c.line,
                 column: c.column,
                 source: index,
+                rule: c.rule,
             });
         }
     }
@@ -211,14 +249,25 @@ pub struct PlanOptions {
     pub add_missing: bool,
 }
 
-/// Parse `ID=VERSION`.
+/// Parse `ID=VERSION`; the version must be one at all (no whitespace, nothing empty). Whether it
+/// suits the component's field is checked once the component is known (`decide`).
 pub fn parse_pin(s: &str) -> Result<(String, String), PlanError> {
     match s.split_once('=') {
         Some((id, v)) if !id.trim().is_empty() && !v.trim().is_empty() => {
-            Ok((id.trim().to_string(), v.trim().to_string()))
+            let (id, v) = (id.trim(), v.trim());
+            check_pin(id, v, source::Rule::Any)?;
+            Ok((id.to_string(), v.to_string()))
         }
         _ => Err(PlanError::BadPin(s.to_string())),
     }
+}
+
+/// A pinned version checked against `rule`, the error naming the pin as it was given.
+fn check_pin(id: &str, version: &str, rule: source::Rule) -> Result<(), PlanError> {
+    source::validate_version(rule, version).map_err(|message| PlanError::BadPinVersion {
+        pin: format!("{id}={}", source::version::shown(version)),
+        message,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -264,13 +313,20 @@ pub fn build(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    let known = config.groups();
+    if let Some(group) = opts.groups.iter().find(|g| !known.contains(g)) {
+        return Err(PlanError::UnknownGroup {
+            group: group.clone(),
+            known,
+        });
+    }
     let src = inventory(config, &promotion.from, source_files)?;
     let tgt = inventory(config, &promotion.to, target_files)?;
     let mut items = decide(&src, &tgt, gate, opts)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate);
     }
-    let edits = edits(config, &src, &tgt, &items, target_files)?;
+    let edits = edits(config, &src, &tgt, &items, target_files, &opts.pins)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -347,6 +403,7 @@ fn edits(
     tgt: &EnvInventory,
     items: &[Item],
     files: &dyn Files,
+    pins: &[(String, String)],
 ) -> Result<Vec<FileEdit>, PlanError> {
     /// Per source of one file: versions to set, and components to add.
     #[derive(Default)]
@@ -365,6 +422,26 @@ fn edits(
             },
         };
         let stored = config.sources[entry.source].version_to_stored(&entry.name, &item.to_version);
+        // Before anything is written: the value as it will be stored must suit the field. A bad
+        // one is named where it came from: the pin, or the source environment's file.
+        if let Err(message) = source::validate_version(entry.rule, &stored) {
+            if let Some((id, _)) = pins.iter().find(|(k, _)| k == &item.id || k == &item.name) {
+                return Err(PlanError::BadPinVersion {
+                    pin: format!("{id}={}", source::version::shown(&item.to_version)),
+                    message,
+                });
+            }
+            let from = sources.get(item.id.as_str()).copied().unwrap_or(entry);
+            return Err(PlanError::BadSourceVersion(Box::new(BadSource {
+                id: item.id.clone(),
+                from: src.env.clone(),
+                to: tgt.env.clone(),
+                file: from.file.clone(),
+                line: from.line,
+                column: from.column,
+                message,
+            })));
+        }
         let changes = by_file
             .entry(path)
             .or_default()

@@ -208,6 +208,17 @@ pub fn set(args: &SetArgs) -> anyhow::Result<i32> {
     let label = args.file.display().to_string();
     let bytes = fs_err::read(&args.file)?;
     let loc = args.locator.locator(&label, &bytes)?;
+    let inv = source::read(&loc, &label, &bytes)?;
+    // Unknown components are left to `set_versions`, which lists the known ones.
+    let rule = inv
+        .get(&args.component)
+        .map_or(source::Rule::Any, |c| c.rule);
+    if let Err(message) = source::validate_version(rule, &args.version) {
+        anyhow::bail!(
+            "bad VERSION argument for `{}` in {label}: {message}; nothing written",
+            args.component
+        );
+    }
     let out = source::set_versions(
         &loc,
         &label,

@@ -71,6 +71,14 @@ pub enum EditError {
         component: String,
         variable: String,
     },
+    #[error("{file}:{line}:{column}: refusing to write `{component}`: {message}")]
+    BadVersion {
+        file: String,
+        line: usize,
+        column: usize,
+        component: String,
+        message: String,
+    },
     #[error("{file}: `{path}` not found")]
     PathNotFound { file: String, path: String },
     #[error("{file}: cannot tell the kind of this file\nhint: pass `--kind`")]
@@ -95,6 +103,9 @@ impl EditError {
                 file, line, column, ..
             }
             | EditError::Indirect {
+                file, line, column, ..
+            }
+            | EditError::BadVersion {
                 file, line, column, ..
             } => (file, Some((*line, *column))),
             EditError::UnknownComponent { file, .. }

@@ -90,7 +90,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn new(opts: &PlanOptions) -> Result<Filter, PlanError> {
+    fn new(opts: &PlanOptions, src: &EnvInventory) -> Result<Filter, PlanError> {
         let globs = if opts.components.is_empty() {
             None
         } else {
@@ -98,6 +98,19 @@ impl Filter {
             for pattern in &opts.components {
                 let glob = globset::Glob::new(pattern)
                     .map_err(|e| PlanError::BadFilter(pattern.clone(), e.to_string()))?;
+                // A filter that names nothing is a typo, not an empty promotion.
+                let m = glob.compile_matcher();
+                if !src
+                    .components
+                    .iter()
+                    .any(|e| m.is_match(&e.id) || m.is_match(&e.name))
+                {
+                    return Err(PlanError::UnknownFilter {
+                        filter: pattern.clone(),
+                        env: src.env.clone(),
+                        known: src.components.iter().map(|e| e.id.clone()).collect(),
+                    });
+                }
                 b.add(glob);
             }
             Some(
@@ -129,7 +142,7 @@ pub(super) fn decide(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
-    let filter = Filter::new(opts)?;
+    let filter = Filter::new(opts, src)?;
     let pins: BTreeMap<&str, &str> = opts
         .pins
         .iter()
@@ -152,8 +165,21 @@ pub(super) fn decide(
             .get(e.id.as_str())
             .or_else(|| pins.get(e.name.as_str()))
             .copied();
+        if let Some(v) = pin {
+            let rule = targets.get(e.id.as_str()).map_or(e.rule, |t| t.rule);
+            let key = if pins.contains_key(e.id.as_str()) {
+                &e.id
+            } else {
+                &e.name
+            };
+            super::check_pin(key, v, rule)?;
+        }
+        // Outside the filter: not part of this run at all (not held, not counted).
+        if !filter.admits(e) {
+            continue;
+        }
         let target = targets.get(e.id.as_str()).copied();
-        let (action, reason) = judge(e, target, pin, gate, &filter, opts);
+        let (action, reason) = judge(e, target, pin, gate, opts);
         items.push(Item {
             id: e.id.clone(),
             name: e.name.clone(),
@@ -173,16 +199,12 @@ fn judge(
     target: Option<&Entry>,
     pin: Option<&str>,
     gate: &Eligibility,
-    filter: &Filter,
     opts: &PlanOptions,
 ) -> (Action, String) {
     let held = |r: String| (Action::Held, r);
     let same = |t: &Entry| t.indirect.is_none() && t.version == pin.unwrap_or(&e.version);
     if e.indirect.is_none() && target.is_some_and(same) {
         return (Action::Unchanged, "already at this version".into());
-    }
-    if !filter.admits(e) {
-        return held("filtered out".into());
     }
     let wanted = pin.unwrap_or(&e.version);
     if let (None, Some(var)) = (pin, &e.indirect) {

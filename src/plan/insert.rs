@@ -25,6 +25,14 @@ pub fn insert(
             message: format!("`{name}` is already there; set it instead"),
         });
     }
+    for (name, version) in additions {
+        source::validate_version(source::Rule::Any, version).map_err(|message| {
+            EditError::Other {
+                file: file.to_string(),
+                message: format!("refusing to add `{name}`: {message}"),
+            }
+        })?;
+    }
     let eol: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") {
         b"\r\n"
     } else {
@@ -84,8 +92,11 @@ mod tests {
             out,
             b"# pins\r\nDEX_TAG=sha-abc12345 # build 12\r\nAPI_TAG=\"v1.2.0\"\r\nWEB_TAG=v2.0.0\r\n"
         );
-        let out = insert(&dotenv(), "v.env", b"", &[("A", "has space")]).expect("empty file");
-        assert_eq!(out, b"A=\"has space\"\n");
+        let out = insert(&dotenv(), "v.env", b"", &[("A", "v1#2")]).expect("empty file");
+        assert_eq!(out, b"A=\"v1#2\"\n");
+        // Not a version: refused before anything is appended.
+        let err = insert(&dotenv(), "v.env", b"", &[("A", "has space")]).expect_err("refused");
+        assert!(err.to_string().contains("refusing to add `A`"), "{err}");
     }
 
     #[test]

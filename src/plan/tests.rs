@@ -34,6 +34,7 @@ fn entry(id: &str, version: &str) -> Entry {
         line: 1,
         column: 1,
         source: 0,
+        rule: source::Rule::Any,
     }
 }
 
@@ -119,8 +120,9 @@ fn filters_pins_and_the_gate() {
     };
     let d = decisions(&opts, &all);
     assert_eq!(action_of(&d, "helm/cilium"), Action::Change);
-    assert_eq!(action_of(&d, "infra/talos"), Action::Held);
-    assert_eq!(action_of(&d, "apps/dex"), Action::Held);
+    // Outside the filters: not part of the run, so not held either.
+    let ids: Vec<&str> = d.iter().map(|(id, ..)| id.as_str()).collect();
+    assert_eq!(ids, ["helm/cilium", "helm/loki"]);
     // A pin is a rollback: no `--force` needed.
     assert!(d.contains(&("helm/loki".into(), Action::Change, "6.39.0".into())));
     let mut gate = Eligibility::all("status success");
@@ -410,4 +412,151 @@ fn untrusted_text_in_markdown_cannot_mention_link_or_break_out() {
     );
     let r = reason("`ctx` @team` [l](https://x)` is failure");
     assert_eq!(r, "`ctx` @&#8203;team` [l](https://x)` is failure");
+}
+
+/// A kustomize promotion `stage -> prod` of one image, the source at `tag` (written as is).
+fn kustomize_plan(tag: &str, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/kustomization.yaml\"\nkind = \"kustomize-images\"\ngroup = \"apps\"\n",
+    )
+    .expect("config");
+    let file = |env: &str, tag: &str| {
+        BTreeMap::from([(
+            format!("{env}/kustomization.yaml"),
+            format!("images:\n  - name: ghcr.io/org/api\n    newTag: {tag}\n  - name: ghcr.io/org/web\n    newTag: v1.0.0\n").into_bytes(),
+        )])
+    };
+    let source = Memory(file("stage", tag), "src");
+    let target = Memory(file("prod", "sha-0000000"), "tgt");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let mut gate = Eligibility::all("local run");
+    gate.newer.insert("apps/ghcr.io/org/api".into());
+    build(&config, &promotion, &source, &target, &gate, opts)
+}
+
+#[test]
+fn a_bad_source_value_is_named_at_its_source_position_and_nothing_is_planned() {
+    let err = kustomize_plan("sha 1", &PlanOptions::default()).expect_err("refused");
+    assert!(matches!(err, PlanError::BadSourceVersion(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with(
+            "stage/kustomization.yaml:3:13: `apps/ghcr.io/org/api` cannot be promoted from `stage` to `prod`: `sha 1` holds whitespace"
+        ),
+        "{err}"
+    );
+    let err = kustomize_plan("sha+1", &PlanOptions::default()).expect_err("refused");
+    assert!(
+        err.to_string().contains("`sha+1` is not an image tag"),
+        "{err}"
+    );
+    // Positive control: a tag of the same shape that is one.
+    let plan = kustomize_plan("sha-1111111", &PlanOptions::default()).expect("plan");
+    let changed: Vec<&str> = plan.changes().map(|i| i.to_version.as_str()).collect();
+    assert_eq!(changed, ["sha-1111111"]);
+    // A bad value outside the filter is not copied, so it is no error.
+    let only_web = PlanOptions {
+        components: vec!["ghcr.io/org/web".into()],
+        ..PlanOptions::default()
+    };
+    let plan = kustomize_plan("sha 1", &only_web).expect("plan");
+    assert_eq!(plan.items.len(), 1);
+}
+
+#[test]
+fn a_pin_is_checked_against_the_field_it_lands_in() {
+    let pin = |v: &str| PlanOptions {
+        pins: vec![("ghcr.io/org/api".into(), v.into())],
+        ..PlanOptions::default()
+    };
+    let err = kustomize_plan("sha-1111111", &pin("v1+build")).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "bad pin `ghcr.io/org/api=v1+build` (`--pin` or the `pin` input, `ID=VERSION`): `v1+build` is not an image tag: expected `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, or a digest `sha256:` + 64 hex digits"
+    );
+    // Positive control: a good pin lands.
+    let plan = kustomize_plan("sha-1111111", &pin("v1.2.3")).expect("plan");
+    let changed: Vec<&str> = plan.changes().map(|i| i.to_version.as_str()).collect();
+    assert_eq!(changed, ["v1.2.3"]);
+}
+
+#[test]
+fn pins_with_whitespace_or_nothing_are_refused_when_parsed() {
+    for bad in [
+        "helm/cilium=1.2 3",
+        "helm/cilium=1.2\t3",
+        "helm/cilium=1.2\u{7}",
+    ] {
+        let err = parse_pin(bad).expect_err(bad);
+        assert!(
+            err.to_string().starts_with("bad pin `helm/cilium=1.2"),
+            "{err}"
+        );
+    }
+    assert!(matches!(
+        parse_pin("helm/cilium="),
+        Err(PlanError::BadPin(_))
+    ));
+    assert!(matches!(
+        parse_pin("helm/cilium= "),
+        Err(PlanError::BadPin(_))
+    ));
+    assert_eq!(
+        parse_pin(" helm/cilium = 1.2.3 ").expect("pin"),
+        ("helm/cilium".into(), "1.2.3".into())
+    );
+}
+
+#[test]
+fn filters_and_groups_that_name_nothing_are_errors() {
+    let glob = |c: &str| PlanOptions {
+        components: vec![c.into()],
+        ..PlanOptions::default()
+    };
+    let err = kustomize_plan("sha-1111111", &glob("nosuch")).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "component filter `nosuch` matches no component of `stage`\nhint: components of `stage`: apps/ghcr.io/org/api, apps/ghcr.io/org/web"
+    );
+    let err = kustomize_plan("sha-1111111", &glob("*/nosuch*")).expect_err("refused");
+    assert!(matches!(err, PlanError::UnknownFilter { .. }), "{err:?}");
+    // One of two filters naming nothing is still a typo.
+    let two = PlanOptions {
+        components: vec!["ghcr.io/org/api".into(), "ghcr.io/org/wbe".into()],
+        ..PlanOptions::default()
+    };
+    let err = kustomize_plan("sha-1111111", &two).expect_err("refused");
+    assert!(
+        err.to_string()
+            .starts_with("component filter `ghcr.io/org/wbe`"),
+        "{err}"
+    );
+    let group = PlanOptions {
+        groups: vec!["nosuch".into()],
+        ..PlanOptions::default()
+    };
+    let err = kustomize_plan("sha-1111111", &group).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "group `nosuch` names no group in the config\nhint: groups: apps"
+    );
+    // Positive controls: by name, by glob, by id and by group.
+    for opts in [
+        glob("ghcr.io/org/api"),
+        glob("*/api"),
+        glob("apps/ghcr.io/org/*"),
+    ] {
+        kustomize_plan("sha-1111111", &opts).expect("plan");
+    }
+    let group = PlanOptions {
+        groups: vec!["apps".into()],
+        ..PlanOptions::default()
+    };
+    assert_eq!(
+        kustomize_plan("sha-1111111", &group)
+            .expect("plan")
+            .items
+            .len(),
+        2
+    );
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::yaml_list::component;
-use super::{Inventory, Locator};
+use super::{Inventory, Locator, Rule};
 use crate::edit::EditError;
 use crate::edit::yaml::{self, Node};
 
@@ -41,7 +41,9 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
             continue;
         };
         let address = format!("dependencies[{i}].version");
-        inv.components.push(component(file, &name, address, node)?);
+        let mut c = component(file, &name, address, node)?;
+        c.rule = Rule::Chart;
+        inv.components.push(c);
     }
     Ok(inv)
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::yaml_list::component;
-use super::{Component, Inventory, Locator};
+use super::{Component, Inventory, Locator, Rule};
 use crate::edit::EditError;
 use crate::edit::yaml::{self, Node};
 
@@ -90,7 +90,8 @@ fn helm_release(
         return Ok(None);
     };
     let address = format!("HelmRelease/{}: {path}", meta.name);
-    let c = component(file, meta.name, address, node)?;
+    let mut c = component(file, meta.name, address, node)?;
+    c.rule = Rule::Chart;
     Ok(Some(meta.found("HelmRelease", c)))
 }
 
@@ -123,7 +124,12 @@ fn oci_repository(
         ));
     }
     let address = format!("OCIRepository/{}: {path}", meta.name);
-    let c = component(file, meta.name, address, node)?;
+    let mut c = component(file, meta.name, address, node)?;
+    c.rule = match path {
+        "spec.ref.digest" => Rule::Digest,
+        "spec.ref.semver" => Rule::Chart,
+        _ => Rule::ImageTag,
+    };
     Ok(Some(meta.found("OCIRepository", c)))
 }
 

@@ -46,6 +46,7 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
             span,
             style: QuoteStyle::Double,
             syntax: Syntax::Hcl,
+            rule: super::Rule::Any,
         });
     }
     Ok(Inventory {

@@ -2,7 +2,7 @@
 //! (or by `digest` when there is no `newTag`).
 
 use super::yaml_list::component;
-use super::{Inventory, Locator};
+use super::{Inventory, Locator, Rule};
 use crate::edit::EditError;
 use crate::edit::yaml::{self, Node};
 
@@ -37,7 +37,12 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
             ));
         }
         let address = format!("images[{i}].{field}");
-        inv.components.push(component(file, name, address, node)?);
+        let mut c = component(file, name, address, node)?;
+        c.rule = match field {
+            "digest" => Rule::Digest,
+            _ => Rule::ImageTag,
+        };
+        inv.components.push(c);
     }
     Ok(inv)
 }

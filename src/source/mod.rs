@@ -10,6 +10,7 @@ mod flux;
 mod hcl_map;
 mod kustomize;
 mod toml_table;
+pub mod version;
 mod yaml_list;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::edit::{self, EditError, QuoteStyle, Splice};
+pub use version::{Rule, validate_version};
 
 /// Which kind of file a source is, and so where its versions are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -113,6 +115,9 @@ pub struct Component {
     pub style: QuoteStyle,
     #[serde(skip)]
     pub syntax: Syntax,
+    /// The grammar a new version must follow here (an image tag, a chart version, ...).
+    #[serde(skip)]
+    pub rule: Rule,
 }
 
 /// The components of one file, in file order.
@@ -271,6 +276,16 @@ pub fn set_versions(
                 component: name.to_string(),
                 variable: variable.clone(),
             });
+        }
+        // The last guard before any write: callers say where a bad value came from first.
+        if c.version != version {
+            validate_version(c.rule, version).map_err(|message| EditError::BadVersion {
+                file: file.to_string(),
+                line: c.line,
+                column: c.column,
+                component: name.to_string(),
+                message,
+            })?;
         }
         wanted.insert(name, version);
         if c.version != version {

@@ -50,6 +50,7 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
             style: toml::quote_style(raw),
             span,
             syntax: Syntax::Toml,
+            rule: super::Rule::Any,
         });
     }
     components.sort_by_key(|c| c.span.start);

@@ -103,5 +103,6 @@ pub(super) fn component(
         span: node.span.clone(),
         style,
         syntax: Syntax::Yaml,
+        rule: super::Rule::Any,
     })
 }

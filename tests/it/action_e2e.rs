@@ -338,6 +338,73 @@ fn dispatch_with_force_promotes_without_statuses_and_dry_run_writes_nothing() {
         stack.contains("talos = \"v1.12.0\""),
         "infra is filtered out"
     );
+    // Filtered out is not held: the `held` output names no infra component.
+    let held = output(&dry, "held");
+    assert!(!held.contains("infra/"), "{held}");
+}
+
+#[test]
+fn dispatch_naming_what_does_not_exist_fails_and_writes_nothing() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    let workspace = workspace_for("flux-terragrunt");
+    let dispatch = |inputs: serde_json::Value| json!({"inputs": inputs, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": "promote.yaml"});
+    let refused = [
+        (
+            json!({"from": "nosuch", "force": "true"}),
+            &[][..],
+            "error: .github/promote.toml: no promotion nosuch -> * in the config\nhint: promotions: integration -> live\n",
+        ),
+        (
+            json!({"from": "dev", "to": "integration", "force": "true"}),
+            &[],
+            "error: .github/promote.toml: no promotion dev -> integration in the config",
+        ),
+        // The action's own `to` input overrides the dispatch, and is checked the same way.
+        (
+            json!({"force": "true"}),
+            &[("to", "prod")],
+            "error: .github/promote.toml: no promotion * -> prod",
+        ),
+        (
+            json!({"components": "helm/nosuch", "force": "true"}),
+            &[],
+            "error: component filter `helm/nosuch` matches no component of `integration`",
+        ),
+        (
+            json!({"pin": "helm/cilium=sha-abc1234", "force": "true"}),
+            &[],
+            "error: bad pin `helm/cilium=sha-abc1234` (`--pin` or the `pin` input, `ID=VERSION`): `sha-abc1234` is not a Helm chart version",
+        ),
+    ];
+    for (inputs, action_inputs, message) in refused {
+        let run = run_action(
+            &gh,
+            workspace.path(),
+            "workflow_dispatch",
+            dispatch(inputs.clone()),
+            action_inputs,
+        );
+        assert_eq!(run.code, 1, "{inputs}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(message), "{inputs}: {}", run.stderr);
+        assert!(run.stdout.contains("::error"), "{inputs}: {}", run.stdout);
+        assert_eq!(gh.head("main").as_deref(), Some(head.as_str()), "{inputs}");
+    }
+    // Positive control: the promotion that exists, with a good pin, lands.
+    let run = run_action(
+        &gh,
+        workspace.path(),
+        "workflow_dispatch",
+        dispatch(
+            json!({"from": "integration", "to": "live", "components": "helm/cilium", "pin": "helm/cilium=1.18.7", "force": "true"}),
+        ),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let live = gh
+        .file("main", "kubernetes/clusters/live/helm-charts.yaml")
+        .expect("live");
+    assert!(live.contains("version: \"1.18.7\""), "{live}");
 }
 
 /// Commit every file of `example` on `branch`, with `(path, from, to)` text replacements.

@@ -256,3 +256,128 @@ fn set_writes_through_a_symlink() {
     let shared = std::fs::read_to_string(dir.path().join("shared.env")).unwrap();
     assert!(shared.contains("\ncilium_version=1.19.0\n"), "{shared}");
 }
+
+/// `set FILE COMPONENT VERSION` with `version`: exit code, stderr, and whether the file is as it was.
+fn set_in(rel: &str, name: &str, component: &str, version: &str) -> (i32, String, bool) {
+    let dir = copy_of(rel, name);
+    let before = crate::support::snapshot_tree(dir.path());
+    let out = run(dir.path(), &["set", name, component, version]);
+    let same = crate::support::snapshot_tree(dir.path()) == before;
+    (out.status.code().unwrap(), stderr(&out), same)
+}
+
+#[test]
+fn set_refuses_empty_spaced_and_multiline_versions_and_writes_nothing() {
+    for bad in [
+        "1.18 .7",
+        "",
+        "1.18.7\n",
+        "1.18\n.7",
+        " 1.18.7",
+        "1.18.7\t",
+        "1.18\u{7}.7",
+    ] {
+        let (code, err, same) = set_in("edit/hcl-map/stack.hcl", "stack.hcl", "cilium", bad);
+        assert_eq!(code, 1, "{bad:?} was taken: {err}");
+        assert!(
+            err.starts_with("error: bad VERSION argument for `cilium` in stack.hcl: "),
+            "{err}"
+        );
+        assert!(err.contains("nothing written"), "{err}");
+        assert!(same, "{bad:?}: the file changed");
+    }
+    let (_, err, _) = set_in("edit/hcl-map/stack.hcl", "stack.hcl", "cilium", "1.18 .7");
+    assert!(err.contains("`1.18 .7` holds whitespace"), "{err}");
+    let (_, err, _) = set_in("edit/hcl-map/stack.hcl", "stack.hcl", "cilium", "");
+    assert!(err.contains("a version cannot be empty"), "{err}");
+    // Positive control: the same file and component take a real version.
+    let (code, err, same) = set_in("edit/hcl-map/stack.hcl", "stack.hcl", "cilium", "1.18.7");
+    assert_eq!((code, same), (0, false), "{err}");
+}
+
+#[test]
+fn set_checks_image_tags_digests_and_chart_versions_per_field() {
+    let k = "edit/kustomize-images/kustomization.yaml";
+    let sha = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let refused = [
+        (
+            k,
+            "kustomization.yaml",
+            "ghcr.io/dexidp/dex",
+            "sha 1",
+            "holds whitespace",
+        ),
+        (
+            k,
+            "kustomization.yaml",
+            "ghcr.io/dexidp/dex",
+            "v2.42+b",
+            "is not an image tag",
+        ),
+        (
+            k,
+            "kustomization.yaml",
+            "ghcr.io/dexidp/dex",
+            ".v2",
+            "is not an image tag",
+        ),
+        (
+            k,
+            "kustomization.yaml",
+            "ghcr.io/org/api",
+            "v1.2.3",
+            "is not an image digest",
+        ),
+        (
+            "edit/chart-dependencies/Chart.yaml",
+            "Chart.yaml",
+            "postgresql",
+            "latest",
+            "is not a Helm chart version",
+        ),
+        (
+            "edit/flux/helm-charts.yaml",
+            "helm-charts.yaml",
+            "cert-manager",
+            "v1.17.0.1",
+            "is not a Helm chart version",
+        ),
+    ];
+    for (rel, name, component, version, why) in refused {
+        let (code, err, same) = set_in(rel, name, component, version);
+        assert_eq!(code, 1, "{name} {component}={version:?} was taken: {err}");
+        assert!(err.contains(why), "{err}");
+        assert!(same, "{name}: the file changed");
+    }
+    let taken = [
+        (k, "kustomization.yaml", "ghcr.io/dexidp/dex", "sha-1a2b3c4"),
+        (k, "kustomization.yaml", "ghcr.io/dexidp/dex", sha),
+        (k, "kustomization.yaml", "ghcr.io/org/api", sha),
+        (
+            "edit/chart-dependencies/Chart.yaml",
+            "Chart.yaml",
+            "postgresql",
+            "^16.3",
+        ),
+        (
+            "edit/flux/helm-charts.yaml",
+            "helm-charts.yaml",
+            "cert-manager",
+            "v1.17.0",
+        ),
+        (
+            "edit/flux/helm-charts.yaml",
+            "helm-charts.yaml",
+            "cert-manager",
+            ">=1.17.0,<1.18.0",
+        ),
+    ];
+    for (rel, name, component, version) in taken {
+        let (code, err, same) = set_in(rel, name, component, version);
+        assert_eq!(
+            (code, same),
+            (0, false),
+            "{name} {component}={version}: {err}"
+        );
+    }
+}

@@ -127,6 +127,18 @@ pub fn check_set(fx: &Fixture, component: &str, version: &str) {
         );
         return;
     }
+    if c.version != version
+        && let Err(why) = source::validate_version(c.rule, version)
+    {
+        // Not a version this field takes (`true` as a chart version, `9.9.9` as a digest).
+        assert!(
+            matches!(&result, Err(EditError::BadVersion { message, .. }) if *message == why),
+            "{}: `{component}` ({:?}) must refuse `{version}`, got {result:?}",
+            fx.label,
+            c.rule
+        );
+        return;
+    }
     let out =
         result.unwrap_or_else(|e| panic!("{}: set `{component}` to `{version}`: {e}", fx.label));
     if c.version == version {
@@ -173,6 +185,7 @@ const FIXED_VERSIONS: &[&str] = &[
     "1.20",
     "4.15",
     "true",
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 ];
 
 #[test]

@@ -145,10 +145,24 @@ fn every_edit_changes_only_the_version_span() {
                 "4.15",
                 "true",
                 "v1.2.3-rc.1+build",
+                "it's\"x\"#1",
                 "it's \"x\" #1",
                 "",
             ] {
-                assert_local_edit(&label, &loc, &bytes, &c.name, version);
+                // What the field cannot hold (whitespace, nothing, `true` as a chart version)
+                // is refused before any byte is written; the rest is a local edit.
+                match source::validate_version(c.rule, version) {
+                    Ok(()) => assert_local_edit(&label, &loc, &bytes, &c.name, version),
+                    Err(why) => {
+                        let err = source::set_versions(&loc, &label, &bytes, &[(&c.name, version)])
+                            .expect_err("refused");
+                        assert!(
+                            matches!(&err, EditError::BadVersion { message, .. } if *message == why),
+                            "{label}: {} = {version:?}: {err}",
+                            c.name
+                        );
+                    }
+                }
             }
             let same = source::set_versions(&loc, &label, &bytes, &[(&c.name, &c.version)])
                 .expect("no-op edit");

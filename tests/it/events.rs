@@ -299,3 +299,41 @@ fn a_push_changing_two_apps_makes_two_components_eligible() {
         ]
     );
 }
+
+#[test]
+fn a_dispatch_naming_no_promotion_is_an_error_listing_the_promotions() {
+    let dispatch = |from: Option<&str>, to: Option<&str>| Trigger::Dispatch {
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+        components: Vec::new(),
+        force: false,
+        dry_run: false,
+        pins: Vec::new(),
+    };
+    for (from, to, named) in [
+        (Some("prod"), Some("dev"), "prod -> dev"),
+        (Some("nosuch"), None, "nosuch -> *"),
+        (None, Some("dev"), "* -> dev"),
+    ] {
+        let err = gate::decide(&dispatch(from, to), &config(BRANCHES)).expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "promote.toml: no promotion {named} in the config\nhint: promotions: dev -> stage, stage -> prod"
+            )
+        );
+    }
+    // Positive controls: each promotion by its ends, and the default.
+    for (from, to, want) in [
+        (Some("stage"), Some("prod"), ("stage", "prod")),
+        (None, Some("stage"), ("dev", "stage")),
+        (None, None, ("dev", "stage")),
+    ] {
+        let Decision::Promote(rs) =
+            gate::decide(&dispatch(from, to), &config(BRANCHES)).expect("decide")
+        else {
+            panic!("expected a promotion");
+        };
+        assert_eq!((rs[0].from.as_str(), rs[0].to.as_str()), want);
+    }
+}

@@ -129,11 +129,186 @@ fn plan_with_nothing_to_do() {
             ]
         )
     );
-    let md = plan(repo.path(), &["--group", "nope", "--format", "markdown"]);
+    let md = plan(
+        repo.path(),
+        &["--component", "infra/gateway_api", "--format", "markdown"],
+    );
     assert!(md.contains("Nothing to promote."), "{md}");
-    let (code, out, err) = run_in(repo.path(), &["apply", "--group", "nope"]);
+    let (code, out, err) = run_in(repo.path(), &["apply", "--component", "*/podinfo"]);
     assert_eq!((code, err.as_str()), (0, "wrote 0 file(s)\n"), "{out}");
     assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+}
+
+/// `args` fail with exit 1 and `error: {message}...`, and leave every file as it was.
+fn refused(dir: &std::path::Path, args: &[&str], message: &str) {
+    let before = snapshot_tree(dir);
+    let (code, out, err) = run_in(dir, args);
+    assert_eq!(code, 1, "{args:?} passed: {out}{err}");
+    assert!(
+        err.starts_with(&format!("error: {message}")),
+        "{args:?}: {err}"
+    );
+    assert_eq!(snapshot_tree(dir), before, "{args:?} wrote");
+}
+
+#[test]
+fn filters_groups_and_promotions_that_name_nothing_are_errors() {
+    let repo = example_repo("flux-terragrunt");
+    for cmd in ["plan", "apply"] {
+        refused(
+            repo.path(),
+            &[cmd, "--component", "nosuch"],
+            "component filter `nosuch` matches no component of `integration`\nhint: components of `integration`: infra/talos, infra/kubernetes,",
+        );
+        refused(
+            repo.path(),
+            &[cmd, "--component", "helm/*", "--component", "*/nosuch*"],
+            "component filter `*/nosuch*` matches no component of `integration`",
+        );
+        refused(
+            repo.path(),
+            &[cmd, "--group", "nosuch"],
+            "group `nosuch` names no group in the config\nhint: groups: infra, helm\n",
+        );
+        refused(
+            repo.path(),
+            &[cmd, "--from", "nosuch"],
+            ".github/promote.toml: no promotion nosuch -> * in the config\nhint: promotions: integration -> live\n",
+        );
+        refused(
+            repo.path(),
+            &[cmd, "--from", "dev", "--to", "integration"],
+            ".github/promote.toml: no promotion dev -> integration in the config",
+        );
+        refused(
+            repo.path(),
+            &[cmd, "--to", "dev"],
+            ".github/promote.toml: no promotion * -> dev in the config",
+        );
+    }
+    // Positive controls: the same flags naming what exists.
+    for args in [
+        &["--component", "cilium"][..],
+        &["--component", "helm/*"],
+        &["--group", "helm"],
+        &["--from", "integration"],
+        &["--to", "live"],
+        &["--from", "integration", "--to", "live"],
+    ] {
+        plan(repo.path(), args);
+    }
+}
+
+#[test]
+fn filtered_out_components_are_not_held_or_counted() {
+    let repo = example_repo("flux-terragrunt");
+    let out = plan(repo.path(), &["--component", "helm/cilium"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("  ")).count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("1 to change, 0 held, 0 new, 0 unchanged\n"),
+        "{out}"
+    );
+    assert!(!out.contains("filtered out"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&plan(repo.path(), &["--group", "helm", "--format", "json"]))
+            .expect("json");
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id"))
+        .collect();
+    assert!(ids.iter().all(|id| id.starts_with("helm/")), "{ids:?}");
+    // Positive control: unfiltered, the infra components are there.
+    let all = plan(repo.path(), &[]);
+    assert!(all.contains("infra/talos"), "{all}");
+}
+
+#[test]
+fn bad_pins_are_refused_and_name_the_pin() {
+    let repo = example_repo("flux-terragrunt");
+    for cmd in ["plan", "apply"] {
+        refused(
+            repo.path(),
+            &[cmd, "--pin", "helm/cilium=1.2 3"],
+            "bad pin `helm/cilium=1.2 3` (`--pin` or the `pin` input, `ID=VERSION`): `1.2 3` holds whitespace",
+        );
+        // A HelmRelease chart version must be one Helm takes.
+        refused(
+            repo.path(),
+            &[cmd, "--pin", "helm/cilium=sha-abc1234"],
+            "bad pin `helm/cilium=sha-abc1234` (`--pin` or the `pin` input, `ID=VERSION`): `sha-abc1234` is not a Helm chart version",
+        );
+        refused(
+            repo.path(),
+            &[cmd, "--pin", "helm/cilium="],
+            "bad pin `helm/cilium=`: expected `ID=VERSION`",
+        );
+    }
+    // Positive control: a good pin applies.
+    let (code, _, err) = run_in(
+        repo.path(),
+        &[
+            "apply",
+            "--pin",
+            "helm/cilium=1.17.9",
+            "--component",
+            "helm/cilium",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let live = std::fs::read_to_string(
+        repo.path()
+            .join("kubernetes/clusters/live/helm-charts.yaml"),
+    )
+    .expect("live");
+    assert!(live.contains("version: \"1.17.9\""), "{live}");
+}
+
+#[test]
+fn a_bad_source_value_is_refused_at_its_position_and_nothing_is_written() {
+    let repo = example_repo("flux-terragrunt");
+    let integration = repo
+        .path()
+        .join("kubernetes/clusters/integration/helm-charts.yaml");
+    let text = std::fs::read_to_string(&integration).expect("integration");
+    assert!(text.contains("version: \"1.18.6\""), "{text}");
+    std::fs::write(
+        &integration,
+        text.replace("version: \"1.18.6\"", "version: \"1.18 .6\""),
+    )
+    .expect("write");
+    let (line, column) = text
+        .lines()
+        .enumerate()
+        .find_map(|(n, l)| l.find("\"1.18.6\"").map(|c| (n + 1, c + 1)))
+        .expect("cilium");
+    let at = format!(
+        "kubernetes/clusters/integration/helm-charts.yaml:{line}:{column}: `helm/cilium` cannot be promoted from `integration` to `live`: `1.18 .6` holds whitespace"
+    );
+    for cmd in ["plan", "apply"] {
+        refused(repo.path(), &[cmd, "--force"], &at);
+        refused(
+            repo.path(),
+            &[cmd, "--force", "--component", "helm/cilium"],
+            &at,
+        );
+    }
+    // Held (it cannot be ordered against the target's), so not copied: no error, nothing written.
+    let (code, out, err) = run_in(repo.path(), &["apply", "--component", "helm/cilium"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 to change, 1 held"), "{out}");
+    // Not copied, no error: the bad value outside the filter leaves the rest promotable.
+    let (code, _, err) = run_in(repo.path(), &["apply", "--component", "helm/cert-manager"]);
+    assert_eq!(code, 0, "{err}");
+    // Positive control: fixed at the source, it promotes.
+    std::fs::write(&integration, &text).expect("write");
+    let (code, _, err) = run_in(repo.path(), &["apply", "--component", "helm/cilium"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]

@@ -1,0 +1,292 @@
+//! What a version may be, per kind of field: checked before anything is written.
+//!
+//! Every version is non-empty and free of whitespace and control characters. Image tags follow
+//! the Docker tag grammar (or are digests), digests are `sha256:` + 64 hex, and Helm chart
+//! versions are semver 2 (optional `v`, Helm's leniency on missing minor/patch) or a semver
+//! constraint (`^1.2`, `~1.2.3`, `>=1.0,<2.0`, `1.x`, `*`, `1.0||2.0`) written without spaces.
+
+use serde::Serialize;
+
+/// The grammar a version field follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Any non-empty text without whitespace or control characters.
+    #[default]
+    Any,
+    /// A container image tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`), a digest, or `tag@digest`:
+    /// kustomize `newTag`, OCIRepository `spec.ref.tag`.
+    ImageTag,
+    /// `sha256:` + 64 hex (or `sha512:` + 128): kustomize `digest`, OCIRepository `spec.ref.digest`.
+    Digest,
+    /// A chart version Helm accepts, or a semver constraint: Chart.yaml `dependencies[].version`,
+    /// HelmRelease `spec.chart.spec.version`, OCIRepository `spec.ref.semver`.
+    Chart,
+}
+
+impl Rule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::Any => "a version",
+            Rule::ImageTag => "an image tag",
+            Rule::Digest => "an image digest",
+            Rule::Chart => "a Helm chart version",
+        }
+    }
+}
+
+/// `value` as a reader sees it: escapes for newlines, tabs and other control characters.
+pub fn shown(value: &str) -> String {
+    value.escape_debug().to_string()
+}
+
+/// Check `value` against `rule`; the error says what is wrong, without naming where it came from.
+pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("a version cannot be empty".to_string());
+    }
+    if let Some(c) = value.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        let what = if c.is_whitespace() {
+            "whitespace"
+        } else {
+            "a control character"
+        };
+        return Err(format!(
+            "`{}` holds {what} (`{}`); a version never does",
+            shown(value),
+            c.escape_debug()
+        ));
+    }
+    let ok = match rule {
+        Rule::Any => true,
+        Rule::ImageTag => image_tag(value),
+        Rule::Digest => digest(value),
+        Rule::Chart => chart(value),
+    };
+    if ok {
+        return Ok(());
+    }
+    let grammar = match rule {
+        Rule::Any => "",
+        Rule::ImageTag => {
+            "`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, or a digest `sha256:` + 64 hex digits"
+        }
+        Rule::Digest => "`sha256:` + 64 hex digits",
+        Rule::Chart => {
+            "semver (`1.2.3`, `v1.2.3-rc.1`) or a constraint without spaces (`^1.2`, `>=1.0,<2.0`)"
+        }
+    };
+    Err(format!(
+        "`{}` is not {}: expected {grammar}",
+        shown(value),
+        rule.describe()
+    ))
+}
+
+fn image_tag(v: &str) -> bool {
+    if digest(v) {
+        return true;
+    }
+    let (tag, pinned) = match v.split_once('@') {
+        Some((tag, d)) => (tag, Some(d)),
+        None => (v, None),
+    };
+    let first = tag.chars().next();
+    let tag_ok = tag.len() <= 128
+        && first.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    tag_ok && pinned.is_none_or(digest)
+}
+
+fn digest(v: &str) -> bool {
+    let hex = |h: &str, n: usize| h.len() == n && h.bytes().all(|b| b.is_ascii_hexdigit());
+    match v.split_once(':') {
+        Some(("sha256", h)) => hex(h, 64),
+        Some(("sha512", h)) => hex(h, 128),
+        _ => false,
+    }
+}
+
+/// A dot-separated list of `[0-9A-Za-z-]+` identifiers (semver pre-release and build metadata).
+fn identifiers(s: &str) -> bool {
+    s.split('.')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// One version as Masterminds/semver (Helm's parser) reads it: `v?N(.N(.N)?)?(-pre)?(+build)?`;
+/// in a constraint, a number may be a wildcard (`x`, `X`, `*`).
+fn semver(v: &str, wildcards: bool) -> bool {
+    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+    let (v, build) = match v.split_once('+') {
+        Some((v, b)) => (v, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match v.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (v, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    let number = |p: &&str| {
+        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            || (wildcards && matches!(*p, "x" | "X" | "*"))
+    };
+    (1..=3).contains(&parts.len())
+        && parts.iter().all(number)
+        && pre.is_none_or(identifiers)
+        && build.is_none_or(identifiers)
+}
+
+fn chart(v: &str) -> bool {
+    if semver(v, false) {
+        return true;
+    }
+    // A constraint: `||` alternatives of `,`-joined comparisons.
+    v.split("||").all(|alt| {
+        alt.split(',').all(|c| {
+            let version = ["!=", ">=", "=>", "<=", "=<", "~>", "=", ">", "<", "~", "^"]
+                .iter()
+                .find_map(|op| c.strip_prefix(op))
+                .unwrap_or(c);
+            semver(version, true)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn every_rule_refuses_empty_whitespace_and_control_characters() {
+        for rule in [Rule::Any, Rule::ImageTag, Rule::Digest, Rule::Chart] {
+            for bad in [
+                "",
+                "1.18 .7",
+                " 1.2.3",
+                "1.2.3\n",
+                "1.2\n3",
+                "1.2\t3",
+                "sha 1",
+                "1.2\u{7}",
+                "1.2\u{a0}3",
+            ] {
+                assert!(
+                    validate_version(rule, bad).is_err(),
+                    "{rule:?} took {bad:?}"
+                );
+            }
+        }
+        assert_eq!(
+            validate_version(Rule::Any, "1.2\n3").expect_err("refused"),
+            "`1.2\\n3` holds whitespace (`\\n`); a version never does"
+        );
+        assert_eq!(
+            validate_version(Rule::Any, "").expect_err("refused"),
+            "a version cannot be empty"
+        );
+    }
+
+    #[test]
+    fn any_takes_what_other_files_hold() {
+        for good in [
+            "1.18.6",
+            "v1.12.1",
+            "sha-abc1234",
+            "cert-manager-v1.2",
+            "2024.05.01",
+            "${x}",
+            "a/b:c",
+        ] {
+            assert_eq!(validate_version(Rule::Any, good), Ok(()), "{good}");
+        }
+    }
+
+    #[test]
+    fn image_tags_follow_the_docker_grammar() {
+        let long = "a".repeat(128);
+        let tag_digest = format!("v1.2@{SHA}");
+        for good in [
+            "v1.2.3",
+            "sha-abc1234",
+            "latest",
+            "_x",
+            "1.0.0-rc.1_b",
+            &long,
+            SHA,
+            &tag_digest,
+        ] {
+            assert_eq!(validate_version(Rule::ImageTag, good), Ok(()), "{good}");
+        }
+        let too_long = "a".repeat(129);
+        for bad in [
+            ".v1",
+            "-v1",
+            "v1+build",
+            "v1/2",
+            "v1:2",
+            "sha256:abc",
+            &too_long,
+            "v1@sha256:12",
+        ] {
+            assert!(validate_version(Rule::ImageTag, bad).is_err(), "{bad}");
+        }
+        assert!(
+            validate_version(Rule::ImageTag, "v1+b")
+                .expect_err("refused")
+                .contains("is not an image tag")
+        );
+    }
+
+    #[test]
+    fn digests_are_sha256_and_64_hex_digits() {
+        assert_eq!(validate_version(Rule::Digest, SHA), Ok(()));
+        for bad in [
+            "sha256:abc",
+            "v1.2.3",
+            "md5:0123456789abcdef0123456789abcdef",
+            &SHA.replace('a', "g"),
+        ] {
+            assert!(validate_version(Rule::Digest, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn chart_versions_are_semver_or_constraints_helm_accepts() {
+        for good in [
+            "1.18.6",
+            "v1.19.1",
+            "1.2",
+            "1",
+            "2.0.0-rc.1",
+            "1.0.0+build.5",
+            "^1.2",
+            "~1.2.3",
+            ">=1.0,<2.0",
+            "1.x",
+            "1.2.*",
+            "*",
+            "~>1.2",
+            "!=1.3.0",
+            "1.0||>=2.0",
+        ] {
+            assert_eq!(validate_version(Rule::Chart, good), Ok(()), "{good}");
+        }
+        for bad in [
+            "latest",
+            "sha-abc1234",
+            "1.2.3.4",
+            "1..2",
+            ">=",
+            "1.2,",
+            "v",
+            "1.2.3-",
+            ">= 1.0",
+        ] {
+            assert!(validate_version(Rule::Chart, bad).is_err(), "{bad}");
+        }
+    }
+}
