@@ -91,7 +91,7 @@ pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
     let loc = args.locator.locator(&label, &bytes)?;
     let inv = source::read(&loc, &label, &bytes)?;
     for note in &inv.notes {
-        eprintln!("note: {note}");
+        crate::action::diag(&format!("note: {note}"));
     }
     let indirect: Vec<&str> = inv
         .components
@@ -100,12 +100,12 @@ pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
         .map(|c| c.name.as_str())
         .collect();
     if !indirect.is_empty() {
-        eprintln!(
+        crate::action::diag(&format!(
             "note: `{}` {} set through a variable (`-> ${{var}}`), not a literal version; promote never edits {}\nhint: list the file that sets the variable (often a `dotenv` source)",
             indirect.join("`, `"),
             if indirect.len() == 1 { "is" } else { "are" },
             if indirect.len() == 1 { "it" } else { "them" },
-        );
+        ));
     }
     let out = match args.format {
         Format::Json => format!(
@@ -226,10 +226,10 @@ pub fn set(args: &SetArgs) -> anyhow::Result<i32> {
         &[(args.component.as_str(), args.version.as_str())],
     )?;
     if out == bytes {
-        eprintln!(
+        crate::action::diag(&format!(
             "note: `{}` is already at `{}`; nothing to change",
             args.component, args.version
-        );
+        ));
         return Ok(0);
     }
     if args.dry_run {
@@ -237,7 +237,10 @@ pub fn set(args: &SetArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     write_atomically(&args.file, &out)?;
-    eprintln!("set `{}` to `{}` in {label}", args.component, args.version);
+    crate::action::diag(&format!(
+        "set `{}` to `{}` in {label}",
+        args.component, args.version
+    ));
     Ok(0)
 }
 

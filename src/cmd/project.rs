@@ -217,7 +217,7 @@ fn replay(args: &PlanArgs) -> anyhow::Result<i32> {
         print_plan(plan, args.format, &checklist)?;
     }
     for m in &out.messages {
-        eprintln!("{m}");
+        crate::action::diag(m);
     }
     Ok(0)
 }
@@ -249,7 +249,7 @@ pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
         );
     }
     write_all(&args.plan.project.repo, &plan)?;
-    eprintln!("wrote {} file(s)", plan.edits.len());
+    crate::action::diag(&format!("wrote {} file(s)", plan.edits.len()));
     Ok(0)
 }
 
@@ -306,9 +306,9 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
             Some(cfg) => {
                 let problems = cfg.problems();
                 for p in &problems {
-                    eprintln!("error: {p}");
+                    crate::action::diag(&format!("error: {p}"));
                 }
-                eprintln!("{} problem(s)", problems.len());
+                crate::action::diag(&format!("{} problem(s)", problems.len()));
                 return Ok(1);
             }
             None => return Err(e),
@@ -317,7 +317,7 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
     let repo = Repo::open(&project.repo).ok();
     let review = crate::gate::review(&config);
     for n in &review.notes {
-        eprintln!("note: {n}");
+        crate::action::diag(&format!("note: {n}"));
     }
     let mut problems = review.problems;
     let mut count = 0;
@@ -351,7 +351,7 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
         }
     }
     for p in &problems {
-        eprintln!("error: {p}");
+        crate::action::diag(&format!("error: {p}"));
     }
     if problems.is_empty() {
         emit(&format!(
@@ -361,7 +361,7 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
         ))?;
         Ok(0)
     } else {
-        eprintln!("{} problem(s)", problems.len());
+        crate::action::diag(&format!("{} problem(s)", problems.len()));
         Ok(1)
     }
 }
