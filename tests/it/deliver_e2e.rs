@@ -174,11 +174,12 @@ fn commit_mode_tags_the_promoted_commit_a_rerun_repairs_a_missing_tag_and_one_el
     assert_eq!(output(&run, "changed"), "true");
     // Not moved, not a failure: held with a reason.
     assert_eq!(gh.tag("cilium-1.18.7").as_deref(), Some(head.as_str()));
-    let held = held(&run);
+    let foreign = held(&run);
     assert!(
-        held.iter()
+        foreign
+            .iter()
             .any(|(c, r)| c.ends_with("cilium") && r.contains("never moves a tag")),
-        "{held:?}"
+        "{foreign:?}"
     );
     // Positive control: the other in-sync components are tagged on the promotion commit.
     let made = tags(&gh);
@@ -199,6 +200,29 @@ fn commit_mode_tags_the_promoted_commit_a_rerun_repairs_a_missing_tag_and_one_el
     assert_eq!(gh.head("main").as_deref(), Some(commit.as_str()));
     assert_eq!(gh.tag(&lost).as_deref(), Some(commit.as_str()));
     assert_eq!(tags(&gh), made, "every other tag as it was");
+
+    // Main moves on: the tags on the older commit still mark the same versions and are kept,
+    // not moved to the new head and not held.
+    gh.commit_files("main", "docs", &[("README.md", "later\n")]);
+    let later = run_action(
+        &gh,
+        ws.path(),
+        "status",
+        status(&head, "kustomization/cilium/5c3a9f0e"),
+        &[],
+    );
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert_eq!(tags(&gh), made);
+    assert!(
+        later.stderr.contains("(kept where it is)"),
+        "{}",
+        later.stderr
+    );
+    let still: Vec<_> = held(&later)
+        .into_iter()
+        .filter(|(_, r)| r.contains("tag"))
+        .collect();
+    assert_eq!(still.len(), 1, "only the foreign cilium tag: {still:?}");
 }
 
 #[test]
