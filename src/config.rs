@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::edit::LineIndex;
+use crate::forge::{MergeMethod, ref_safe};
 use crate::gate::GateConfig;
 use crate::source::{Kind, Locator};
 
@@ -200,6 +201,9 @@ pub struct Promotion {
     pub branch: Option<String>,
     #[serde(default)]
     pub auto_merge: bool,
+    /// How auto-merge merges the pull request: `merge`, `squash` or `rebase`; default: the
+    /// repository's allowed method, preferring squash, then merge, then rebase.
+    pub merge_method: Option<MergeMethod>,
     /// Review checklist items for the pull request body.
     #[serde(default)]
     pub checklist: Vec<String>,
@@ -226,8 +230,11 @@ impl Promotion {
             .replace("{to}", &self.to)
     }
 
+    /// `promote/{to}/{component}`, the component made ref-safe: `/`, `:` and every other
+    /// character git refuses in a ref name become `-` (`localhost:5000/api` ->
+    /// `localhost-5000-api`).
     pub fn component_branch(&self, component: &str) -> String {
-        format!("promote/{}/{}", self.to, component.replace('/', "-"))
+        format!("promote/{}/{}", self.to, ref_safe(component))
     }
 
     /// The tag for a promoted component, from the `tag` template (`{component}-{version}`).
@@ -549,6 +556,7 @@ fn default_promotion(from: &str, to: &str) -> Promotion {
         labels: Vec::new(),
         branch: None,
         auto_merge: false,
+        merge_method: None,
         checklist: Vec::new(),
         commit_mode: CommitMode::Api,
         message: None,

@@ -191,6 +191,22 @@ impl Forge for LocalForge {
     fn comment(&self, _: u64, _: &str) -> Result<(), ForgeError> {
         Err(refused())
     }
+
+    fn merge_methods(&self) -> Result<Vec<crate::forge::MergeMethod>, ForgeError> {
+        Err(refused())
+    }
+
+    fn enable_auto_merge_as(
+        &self,
+        _: &PullRequest,
+        _: crate::forge::MergeMethod,
+    ) -> Result<(), ForgeError> {
+        Err(refused())
+    }
+
+    fn merge_pr_as(&self, _: u64, _: crate::forge::MergeMethod) -> Result<String, ForgeError> {
+        Err(refused())
+    }
 }
 
 /// Statuses from a file in the REST list shape (`GET /commits/{sha}/statuses`).

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::config::{CommitMode, Config, DeliveryKind, Promotion};
 use crate::event::Trigger;
-use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, TagSpec, TagTarget};
-use crate::forge::{FileChange, Forge};
+use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, TagSpec};
+use crate::forge::{FileChange, Forge, ref_name_problem};
 use crate::gate::{self, Decision, Eligibility, Request, SourceRev, Subject, Verdict};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::ForgeFiles;
@@ -196,6 +196,20 @@ impl Runner<'_> {
             out.messages.push(format!(
                 "the push to `{branch}` changed no component that promotes onward"
             ));
+        }
+        // A merged promotion pull request lands here: tags of the promotions into `branch`
+        // are made on what landed.
+        for p in &self.config.promotions {
+            if p.tag.is_none() || self.config.branch_of(&p.to) != branch || self.overrides.dry_run {
+                continue;
+            }
+            let source_sha = self.forge.branch_head(self.config.branch_of(&p.from))?;
+            let source = plan::inventory(
+                self.config,
+                &p.from,
+                &ForgeFiles::new(self.forge, &source_sha),
+            )?;
+            self.ensure_tags(p, &source, after, out)?;
         }
         Ok(())
     }
@@ -434,62 +448,262 @@ impl Runner<'_> {
         if plan.is_empty() {
             out.messages
                 .push(format!("{} -> {}: nothing to promote", req.from, req.to));
-            return Ok(());
-        }
-        if req.dry_run {
+        } else if req.dry_run {
             out.messages.push(format!(
                 "{} -> {}: dry run, nothing written",
                 req.from, req.to
             ));
+        }
+        if req.dry_run {
             return Ok(());
         }
         let kind = self.overrides.delivery.unwrap_or(promotion.delivery);
-        let delivery = self.delivery(promotion, kind, &plan, &head, &target_branch, &source_sha)?;
-        let report = deliver::deliver(
-            self.forge,
-            &delivery,
-            |new_head: &str| -> anyhow::Result<Option<Delivery>> {
-                let p = plan_at(new_head)?;
-                if p.is_empty() {
-                    return Ok(None);
+        let own = match kind {
+            DeliveryKind::Commit => Vec::new(),
+            _ => Self::own_branches(promotion, &inventory),
+        };
+        let mut tag_at = head.clone();
+        // Branches whose pull requests this run wrote or already reconciled, and the pull
+        // requests it wrote.
+        let mut handled = Vec::new();
+        let mut wrote = Vec::new();
+        if !plan.is_empty() {
+            let (delivery, held) = self.delivery(
+                promotion,
+                kind,
+                &plan,
+                &head,
+                &target_branch,
+                &source_sha,
+                &own,
+            )?;
+            out.held.extend(held.iter().cloned());
+            if let Some(delivery) = delivery {
+                let report = deliver::deliver(
+                    self.forge,
+                    &delivery,
+                    |new_head: &str| -> anyhow::Result<Option<Delivery>> {
+                        let p = plan_at(new_head)?;
+                        if p.is_empty() {
+                            return Ok(None);
+                        }
+                        let (fresh, _) = self.delivery(
+                            promotion,
+                            kind,
+                            &p,
+                            new_head,
+                            &target_branch,
+                            &source_sha,
+                            &own,
+                        )?;
+                        Ok(fresh)
+                    },
+                )?;
+                out.changed |= report.changed;
+                let landed = report.commit_sha.is_some() || !report.pull_requests.is_empty();
+                if landed {
+                    out.promoted.extend(
+                        plan.changes()
+                            .filter(|i| !held.iter().any(|h| h.component == i.id))
+                            .map(|i| Promoted {
+                                component: i.id.clone(),
+                                from: i.from_version.clone().unwrap_or_default(),
+                                to: i.to_version.clone(),
+                            }),
+                    );
                 }
-                Ok(Some(self.delivery(
-                    promotion,
-                    kind,
-                    &p,
-                    new_head,
-                    &target_branch,
-                    &source_sha,
-                )?))
-            },
-        )?;
-        let landed = report.commit_sha.is_some() || !report.pull_requests.is_empty();
-        out.changed |= landed;
-        if landed {
-            out.promoted.extend(plan.changes().map(|i| Promoted {
-                component: i.id.clone(),
-                from: i.from_version.clone().unwrap_or_default(),
-                to: i.to_version.clone(),
-            }));
+                tag_at = match &report.commit_sha {
+                    Some(sha) => {
+                        out.commit_sha = Some(sha.clone());
+                        sha.clone()
+                    }
+                    None if promotion.tag.is_some() => self.forge.branch_head(&target_branch)?,
+                    None => head.clone(),
+                };
+                if !report.pull_requests.is_empty() {
+                    handled.extend(delivery.pull_request.supersedes.iter().cloned());
+                }
+                for pr in &report.pull_requests {
+                    handled.push(pr.head.clone());
+                    wrote.push(pr.number);
+                    out.pull_requests.push(
+                        serde_json::json!({"number": pr.number, "url": pr.url, "head": pr.head}),
+                    );
+                }
+                for n in &report.closed_pull_requests {
+                    out.messages.push(format!("closed pull request #{n}"));
+                }
+            }
         }
-        if report.commit_sha.is_some() {
-            out.commit_sha = report.commit_sha.clone();
+        if kind != DeliveryKind::Commit {
+            // Per component, the single pull request of an earlier `pull-request` delivery is
+            // superseded by the per-component ones.
+            let supersedes = match kind {
+                DeliveryKind::PullRequestPerComponent => vec![promotion.pr_branch()],
+                _ => Vec::new(),
+            };
+            let settle = Settle {
+                own: &own,
+                handled: &handled,
+                supersedes: &supersedes,
+                by: &wrote,
+            };
+            self.close_settled(promotion, &target_branch, &settle, out)?;
         }
-        for pr in &report.pull_requests {
-            out.pull_requests
-                .push(serde_json::json!({"number": pr.number, "url": pr.url, "head": pr.head}));
+        self.ensure_tags(promotion, &inventory, &tag_at, out)
+    }
+
+    /// Every head branch promote makes for `p`: the single pull request's and each source
+    /// component's (only source components are ever promoted), valid ref names only.
+    fn own_branches(p: &Promotion, source: &plan::EnvInventory) -> Vec<String> {
+        let mut out = vec![p.pr_branch()];
+        for c in &source.components {
+            let b = p.component_branch(&c.id);
+            if !out.contains(&b) {
+                out.push(b);
+            }
         }
-        for t in &report.tags {
-            out.messages.push(format!(
-                "tag `{}` at {} ({:?})",
-                t.name,
-                short(&t.sha),
-                t.outcome
-            ));
+        out.retain(|b| ref_name_problem(b).is_none());
+        out
+    }
+
+    /// Close promote's own open pull requests into `target` (not handled by this run) whose
+    /// every `- <id> <from> -> <to>` line the target now holds: someone promoted them another
+    /// way, or a newer run did.
+    fn close_settled(
+        &self,
+        p: &Promotion,
+        target: &str,
+        settle: &Settle<'_>,
+        out: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let candidates: Vec<&String> = settle
+            .own
+            .iter()
+            .filter(|b| !settle.handled.contains(b))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let open: Vec<_> = self
+            .forge
+            .list_open_prs(&deliver::common_prefix(&candidates))?
+            .into_iter()
+            .filter(|pr| pr.base == target && candidates.contains(&&pr.head))
+            .collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        let head = self.forge.branch_head(target)?;
+        let held = plan::inventory(self.config, &p.to, &ForgeFiles::new(self.forge, &head))?;
+        let held = held.index();
+        for pr in open {
+            let Some(commit) = self.forge.recent_commits(&pr.head, 1)?.into_iter().next() else {
+                continue;
+            };
+            let moved: Vec<(&str, &str)> = gate::history::moved(&commit.message).collect();
+            let from_us = commit
+                .message
+                .lines()
+                .any(|l| l.trim().starts_with(&format!("Promoted-From: {}@", p.from)));
+            if !from_us || moved.is_empty() {
+                continue;
+            }
+            let settled = moved
+                .iter()
+                .all(|(id, v)| held.get(id).is_some_and(|e| e.version == *v));
+            if !settled && settle.supersedes.contains(&pr.head) && !settle.by.is_empty() {
+                let by: Vec<String> = settle.by.iter().map(|n| format!("#{n}")).collect();
+                self.forge
+                    .close_pr(pr.number, Some(&format!("superseded by {}", by.join(", "))))?;
+                out.messages
+                    .push(format!("closed pull request #{} as superseded", pr.number));
+            } else if settled {
+                let list: Vec<String> = moved.iter().map(|(id, v)| format!("`{id}` {v}")).collect();
+                self.forge.close_pr(
+                    pr.number,
+                    Some(&format!(
+                        "closed by promote: `{}` already has {}",
+                        p.to,
+                        list.join(", ")
+                    )),
+                )?;
+                out.messages.push(format!(
+                    "closed pull request #{}: `{}` already has its versions",
+                    pr.number, p.to
+                ));
+            }
         }
         Ok(())
     }
 
+    /// Make sure of `p`'s tags at `at` (a commit of the target branch): one per component whose
+    /// version there is the source's, named by the `tag` template. Existing tags are never
+    /// moved: one at another commit that holds the same version is kept, any other is held.
+    fn ensure_tags(
+        &self,
+        p: &Promotion,
+        source: &plan::EnvInventory,
+        at: &str,
+        out: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        if p.tag.is_none() {
+            return Ok(());
+        }
+        let target = plan::inventory(self.config, &p.to, &ForgeFiles::new(self.forge, at))?;
+        let offered = source.index();
+        let mut specs: Vec<TagSpec> = Vec::new();
+        for c in &target.components {
+            if offered
+                .get(c.id.as_str())
+                .is_none_or(|s| s.version != c.version)
+            {
+                continue;
+            }
+            let Some(name) = p.tag_name(&c.name, &c.version) else {
+                continue;
+            };
+            // `infra/cilium` and `helm/cilium` at one version make one tag.
+            if !specs.iter().any(|t| t.name == name) {
+                specs.push(TagSpec {
+                    name,
+                    sha: at.to_owned(),
+                    component: c.id.clone(),
+                });
+            }
+        }
+        let mut seen: HashMap<String, Option<plan::EnvInventory>> = HashMap::new();
+        let version_of = |id: &str| target.get(id).map(|e| e.version.clone());
+        let report = deliver::ensure_tags(self.forge, &specs, |tag, sha| {
+            let inv = seen.entry(sha.to_owned()).or_insert_with(|| {
+                plan::inventory(self.config, &p.to, &ForgeFiles::new(self.forge, sha)).ok()
+            });
+            let there = inv
+                .as_ref()
+                .and_then(|i| i.get(&tag.component))
+                .map(|e| e.version.clone());
+            Ok(there.is_some() && there == version_of(&tag.component))
+        })
+        .with_context(|| format!("tags of {} -> {} at {}", p.from, p.to, short(at)))?;
+        for t in &report.tags {
+            let how = match t.outcome {
+                crate::forge::TagOutcome::Created => "created",
+                crate::forge::TagOutcome::Exists => "exists",
+                crate::forge::TagOutcome::Kept => "kept where it is",
+            };
+            out.messages
+                .push(format!("tag `{}` at {} ({how})", t.name, short(&t.sha)));
+        }
+        out.held.extend(report.held.into_iter().map(|h| Held {
+            component: h.component,
+            reason: h.reason,
+        }));
+        Ok(())
+    }
+
+    /// The delivery of `plan`, and the components held because their pull request branch is
+    /// not a valid ref name (`None`: nothing can be delivered).
+    #[allow(clippy::too_many_arguments)]
     fn delivery(
         &self,
         p: &Promotion,
@@ -498,7 +712,8 @@ impl Runner<'_> {
         head: &str,
         target: &str,
         source_sha: &str,
-    ) -> anyhow::Result<Delivery> {
+        own: &[String],
+    ) -> anyhow::Result<(Option<Delivery>, Vec<Held>)> {
         let files: Vec<FileChange> = plan
             .edits
             .iter()
@@ -507,21 +722,27 @@ impl Runner<'_> {
                 contents: Some(e.after.clone()),
             })
             .collect();
-        let at = match kind {
-            DeliveryKind::Commit => TagTarget::PromotedCommit,
-            _ => TagTarget::Sha(source_sha.to_string()),
-        };
-        let tags = plan
-            .tags
-            .iter()
-            .map(|name| TagSpec {
-                name: name.clone(),
-                at: at.clone(),
-            })
-            .collect();
+        let mut held = Vec::new();
+        if kind == DeliveryKind::PullRequest
+            && let Some(problem) = ref_name_problem(&p.pr_branch())
+        {
+            held.extend(plan.changes().map(|i| Held {
+                component: i.id.clone(),
+                reason: format!("pull request branch {problem}; fix `branch` in the config"),
+            }));
+            return Ok((None, held));
+        }
         let mut components = Vec::new();
         if kind == DeliveryKind::PullRequestPerComponent {
             for item in plan.changes() {
+                let branch = p.component_branch(&item.id);
+                if let Some(problem) = ref_name_problem(&branch) {
+                    held.push(Held {
+                        component: item.id.clone(),
+                        reason: format!("pull request branch {problem}"),
+                    });
+                    continue;
+                }
                 let one = plan::build(
                     self.config,
                     p,
@@ -542,7 +763,7 @@ impl Runner<'_> {
                 components.push(deliver::ComponentDelivery {
                     component: item.id.clone(),
                     version: item.to_version.clone(),
-                    branch: p.component_branch(&item.id),
+                    branch,
                     message: format!(
                         "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\n",
                         item.id,
@@ -562,30 +783,50 @@ impl Runner<'_> {
                         .collect(),
                 });
             }
+            if components.is_empty() {
+                return Ok((None, held));
+            }
         }
-        let (mode, prefix) = match kind {
-            DeliveryKind::Commit => (DeliveryMode::Commit, None),
-            DeliveryKind::PullRequest => (DeliveryMode::PullRequest, Some(p.pr_branch())),
-            DeliveryKind::PullRequestPerComponent => (DeliveryMode::PullRequestPerComponent, None),
+        // Switching modes: the single pull request supersedes the per-component ones (the other
+        // way round is left to `close_settled`, which lists those pull requests anyway).
+        let single = p.pr_branch();
+        let supersedes = match kind {
+            DeliveryKind::PullRequest => own.iter().filter(|b| **b != single).cloned().collect(),
+            _ => Vec::new(),
         };
-        Ok(Delivery {
+        let mode = match kind {
+            DeliveryKind::Commit => DeliveryMode::Commit,
+            DeliveryKind::PullRequest => DeliveryMode::PullRequest,
+            DeliveryKind::PullRequestPerComponent => DeliveryMode::PullRequestPerComponent,
+        };
+        let delivery = Delivery {
             target_branch: target.to_string(),
             base: head.to_string(),
             mode,
             message: plan.commit_message.clone(),
             files,
             pull_request: PullRequestOptions {
-                branch: p.pr_branch(),
+                branch: single,
                 title: plan.pr_title.clone(),
                 body: plan.pr_body.clone(),
                 labels: p.labels.clone(),
                 auto_merge: p.auto_merge,
-                supersede_prefix: prefix,
+                merge_method: p.merge_method,
+                supersedes,
             },
             components,
-            tags,
-        })
+        };
+        Ok((Some(delivery), held))
     }
 }
 
 use crate::gate::short;
+
+/// What `close_settled` may close: promote's `own` branches but those this run `handled`;
+/// `supersedes` are closed as superseded `by` the pull requests this run wrote.
+struct Settle<'a> {
+    own: &'a [String],
+    handled: &'a [String],
+    supersedes: &'a [String],
+    by: &'a [u64],
+}

@@ -8,7 +8,10 @@
 
 use serde::Serialize;
 
-use super::{FileChange, Forge, ForgeError, PullRequest, PullRequestSpec, TagOutcome};
+use super::{
+    FileChange, Forge, ForgeError, MergeMethod, PullRequest, PullRequestSpec, TagOutcome,
+    ref_name_problem,
+};
 
 /// How many times a commit is re-planned and retried after the branch moved.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -31,9 +34,13 @@ pub struct PullRequestOptions {
     pub body: String,
     pub labels: Vec<String>,
     pub auto_merge: bool,
-    /// Open pull requests into the target whose head starts with this prefix, and which this
-    /// delivery did not write, are closed as superseded.
-    pub supersede_prefix: Option<String>,
+    /// How auto-merge merges; `None`: the repository's preferred allowed method
+    /// ([`MergeMethod::preferred`]).
+    pub merge_method: Option<MergeMethod>,
+    /// Exact head branches (promote's own) whose open pull requests into the target this
+    /// delivery supersedes when it did not write them. Never a prefix: a person's
+    /// `promote/int-to-live-hotfix` is not promote's.
+    pub supersedes: Vec<String>,
 }
 
 /// One component's own pull request (`pull-request-per-component`).
@@ -49,21 +56,6 @@ pub struct ComponentDelivery {
     pub files: Vec<FileChange>,
 }
 
-/// Where a tag points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TagTarget {
-    /// The commit this delivery makes (mode `commit` only).
-    PromotedCommit,
-    Sha(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TagSpec {
-    pub name: String,
-    pub at: TagTarget,
-}
-
 /// Everything one delivery lands, computed against `base`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
@@ -71,21 +63,45 @@ pub struct Delivery {
     /// The target head the contents were computed against.
     pub base: String,
     pub mode: DeliveryMode,
-    /// Commit message (modes `commit` and `pull-request`).
+    /// Commit message (modes `commit` and `pull-request`). Its `Promoted-From:` line, if any,
+    /// identifies this delivery's commit when the answer to the commit call is lost.
     pub message: String,
     /// All file changes (modes `commit` and `pull-request`).
     pub files: Vec<FileChange>,
     pub pull_request: PullRequestOptions,
     /// Mode `pull-request-per-component`: one piece per component.
     pub components: Vec<ComponentDelivery>,
-    pub tags: Vec<TagSpec>,
+}
+
+/// One tag to make sure of: `name` at `sha`, for `component`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagSpec {
+    pub name: String,
+    pub sha: String,
+    pub component: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagReport {
     pub name: String,
+    /// Where the tag points now.
     pub sha: String,
     pub outcome: TagOutcome,
+}
+
+/// A tag that was not made, and why (it points elsewhere, or its name is invalid).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldTag {
+    pub name: String,
+    pub component: String,
+    pub reason: String,
+}
+
+/// What [`ensure_tags`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TagsReport {
+    pub tags: Vec<TagReport>,
+    pub held: Vec<HeldTag>,
 }
 
 /// What a delivery did.
@@ -93,15 +109,17 @@ pub struct TagReport {
 pub struct DeliveryReport {
     /// The commit made on the target (mode `commit`); `None` when nothing changed.
     pub commit_sha: Option<String>,
-    /// Pull requests opened or updated.
+    /// Pull requests opened, updated, or found already up to date.
     pub pull_requests: Vec<PullRequest>,
     /// Numbers of pull requests closed as superseded or no longer needed.
     pub closed_pull_requests: Vec<u64>,
     /// Numbers of pull requests with auto-merge enabled.
     pub auto_merge: Vec<u64>,
-    pub tags: Vec<TagReport>,
     /// Commit attempts, counting retries after the branch moved.
     pub attempts: u32,
+    /// Something was written: a commit on the target or on a pull request branch, a new pull
+    /// request, or a pull request's new title or body. Closing pull requests does not count.
+    pub changed: bool,
 }
 
 /// Why a delivery failed.
@@ -120,12 +138,6 @@ pub enum DeliveryError {
     Exhausted { branch: String, attempts: u32 },
     #[error("{0}")]
     Invalid(String),
-    #[error("tag `{name}`: {source}{}", landed.as_ref().map(|s| format!("\nnote: commit {s} already landed")).unwrap_or_default())]
-    Tag {
-        name: String,
-        landed: Option<String>,
-        source: ForgeError,
-    },
 }
 
 /// Land `delivery` through `forge`. `replan(head)` recomputes the delivery against `head`
@@ -159,21 +171,26 @@ where
     }
 }
 
+/// Checked before anything is written: a pull request branch is a valid git ref name.
 fn validate(delivery: &Delivery) -> Result<(), DeliveryError> {
-    let promoted = delivery
-        .tags
-        .iter()
-        .find(|t| t.at == TagTarget::PromotedCommit);
-    if let (Some(tag), false) = (promoted, delivery.mode == DeliveryMode::Commit) {
-        return Err(DeliveryError::Invalid(format!(
-            "tag `{}` on the promoted commit needs delivery `commit`\nhint: a pull request's commit lands only when it is merged",
-            tag.name
-        )));
-    }
     if delivery.mode == DeliveryMode::PullRequest && delivery.pull_request.branch.is_empty() {
         return Err(DeliveryError::Invalid(
             "delivery `pull-request` needs a branch name".to_owned(),
         ));
+    }
+    let branches: Vec<&str> = match delivery.mode {
+        DeliveryMode::Commit => Vec::new(),
+        DeliveryMode::PullRequest => vec![delivery.pull_request.branch.as_str()],
+        DeliveryMode::PullRequestPerComponent => delivery
+            .components
+            .iter()
+            .map(|c| c.branch.as_str())
+            .collect(),
+    };
+    for branch in branches {
+        if let Some(problem) = ref_name_problem(branch) {
+            return Err(DeliveryError::Invalid(format!("branch {problem}")));
+        }
     }
     Ok(())
 }
@@ -221,23 +238,73 @@ fn deliver_commit<F: Forge + ?Sized>(
             return Ok(report);
         }
         report.attempts += 1;
-        match forge.create_commit(branch, &head, &current.message, &files) {
+        let error = match forge.create_commit(branch, &head, &current.message, &files) {
             Ok(sha) => {
-                report.tags = create_tags(forge, &current.tags, Some(&sha))?;
                 report.commit_sha = Some(sha);
+                report.changed = true;
                 return Ok(report);
             }
-            Err(ForgeError::Conflict { what }) => {
+            Err(e) => e,
+        };
+        // The answer may be lost although the commit landed (a retried request then meets
+        // the moved branch): a commit on `head` with this delivery's trailer and contents is
+        // this delivery's own.
+        if let Some(sha) = landed_anyway(forge, branch, &head, &current)? {
+            tracing::info!("{error}; but commit {sha} of this run landed");
+            report.commit_sha = Some(sha);
+            report.changed = true;
+            return Ok(report);
+        }
+        match error {
+            ForgeError::Conflict { what } => {
                 tracing::info!("{what}; re-planning on the new head");
                 backoff(report.attempts);
             }
-            Err(e) => return Err(e.into()),
+            e => return Err(e.into()),
         }
     }
     Err(DeliveryError::Exhausted {
         branch: branch.clone(),
         attempts: report.attempts,
     })
+}
+
+/// How far back from the new head a lost commit is looked for.
+const LOST_COMMIT_DEPTH: usize = 10;
+
+/// The commit this delivery made on `parent` although the answer said otherwise: a child of
+/// `parent` on `branch` whose message carries the delivery's `Promoted-From:` line and whose
+/// tree holds every planned file. `None` without such a line.
+fn landed_anyway<F: Forge + ?Sized>(
+    forge: &F,
+    branch: &str,
+    parent: &str,
+    delivery: &Delivery,
+) -> Result<Option<String>, ForgeError> {
+    let Some(trailer) = delivery
+        .message
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with("Promoted-From:"))
+    else {
+        return Ok(None);
+    };
+    let head = forge.branch_head(branch)?;
+    if head == parent {
+        return Ok(None);
+    }
+    for commit in forge.recent_commits(&head, LOST_COMMIT_DEPTH)? {
+        if commit.sha == parent {
+            break;
+        }
+        let ours = commit.parents.first().map(String::as_str) == Some(parent)
+            && commit.message.lines().any(|l| l.trim() == trailer);
+        if ours && effective_changes(forge, &commit.sha, &delivery.files)?.is_empty() {
+            return Ok(Some(commit.sha));
+        }
+    }
+    Ok(None)
 }
 
 /// Wait a little before retrying a commit that lost a race, with jitter so that racers spread
@@ -251,30 +318,54 @@ fn backoff(attempt: u32) {
     std::thread::sleep(std::time::Duration::from_millis(seed % cap + 1));
 }
 
-fn create_tags<F: Forge + ?Sized>(
-    forge: &F,
-    tags: &[TagSpec],
-    promoted: Option<&str>,
-) -> Result<Vec<TagReport>, DeliveryError> {
-    let mut out = Vec::new();
+/// Make sure every tag exists, idempotently, and never move one. A tag that already points at
+/// another commit is kept when `fine(component, sha)` says that commit is as good (it holds the
+/// same version), and held otherwise; an invalid tag name is held. Forge errors (permissions,
+/// outages) fail.
+pub fn ensure_tags<F, A>(forge: &F, tags: &[TagSpec], mut fine: A) -> Result<TagsReport, ForgeError>
+where
+    F: Forge + ?Sized,
+    A: FnMut(&TagSpec, &str) -> Result<bool, ForgeError>,
+{
+    let mut out = TagsReport::default();
     for tag in tags {
-        let sha = match (&tag.at, promoted) {
-            (TagTarget::Sha(sha), _) => sha.clone(),
-            (TagTarget::PromotedCommit, Some(sha)) => sha.to_owned(),
-            (TagTarget::PromotedCommit, None) => continue,
-        };
-        let outcome = forge
-            .create_tag(&tag.name, &sha)
-            .map_err(|source| DeliveryError::Tag {
-                name: tag.name.clone(),
-                landed: promoted.map(str::to_owned),
-                source,
-            })?;
-        out.push(TagReport {
+        let hold = |reason: String| HeldTag {
             name: tag.name.clone(),
-            sha,
-            outcome,
-        });
+            component: tag.component.clone(),
+            reason,
+        };
+        if let Some(problem) = ref_name_problem(&tag.name) {
+            out.held.push(hold(format!("tag {problem}")));
+            continue;
+        }
+        match forge.create_tag(&tag.name, &tag.sha) {
+            Ok(outcome) => out.tags.push(TagReport {
+                name: tag.name.clone(),
+                sha: tag.sha.clone(),
+                outcome,
+            }),
+            Err(ForgeError::Conflict { what }) => {
+                let existing = forge
+                    .recent_commits(&tag.name, 1)?
+                    .into_iter()
+                    .next()
+                    .map(|c| c.sha);
+                match existing {
+                    Some(sha) if fine(tag, &sha)? => out.tags.push(TagReport {
+                        name: tag.name.clone(),
+                        sha,
+                        outcome: TagOutcome::Kept,
+                    }),
+                    Some(sha) => out.held.push(hold(format!(
+                        "tag `{}` already points at {}, which does not hold this version; promote never moves a tag",
+                        tag.name,
+                        &sha[..sha.len().min(7)]
+                    ))),
+                    None => out.held.push(hold(what)),
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(out)
 }
@@ -335,6 +426,7 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
     };
     let current = &current;
     let mut written = Vec::new();
+    let mut method = current.pull_request.merge_method;
     for piece in pieces(current) {
         let files = effective_changes(forge, &head, piece.files)?;
         let existing = forge.find_open_pr(piece.branch, &current.target_branch)?;
@@ -349,19 +441,39 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
         written.push(piece.branch.to_owned());
         if !branch_holds(forge, piece.branch, &head, &files)? {
             report.attempts += commit_on_own_branch(forge, &piece, &head, &files)?;
+            report.changed = true;
         }
         let pr = match existing {
-            Some(pr) => forge.update_pr(pr.number, &piece.spec)?,
-            None => forge.create_pr(&piece.spec)?,
+            Some(pr) if pr.title == piece.spec.title && pr.body == piece.spec.body => pr,
+            Some(pr) => {
+                report.changed = true;
+                forge.update_pr(pr.number, &piece.spec)?
+            }
+            None => {
+                report.changed = true;
+                forge.create_pr(&piece.spec)?
+            }
         };
         if current.pull_request.auto_merge {
-            forge.enable_auto_merge(&pr)?;
+            let how = match method {
+                Some(m) => m,
+                None => {
+                    let allowed = forge.merge_methods()?;
+                    let m = MergeMethod::preferred(&allowed).ok_or_else(|| {
+                        DeliveryError::Invalid(
+                            "auto-merge: the repository allows no merge method".to_owned(),
+                        )
+                    })?;
+                    method = Some(m);
+                    m
+                }
+            };
+            forge.enable_auto_merge_as(&pr, how)?;
             report.auto_merge.push(pr.number);
         }
         report.pull_requests.push(pr);
     }
     close_superseded(forge, current, &written, &mut report)?;
-    report.tags = create_tags(forge, &current.tags, None)?;
     Ok(report)
 }
 
@@ -408,24 +520,50 @@ fn close_superseded<F: Forge + ?Sized>(
     written: &[String],
     report: &mut DeliveryReport,
 ) -> Result<(), ForgeError> {
-    let Some(prefix) = &delivery.pull_request.supersede_prefix else {
+    let own: Vec<&String> = delivery
+        .pull_request
+        .supersedes
+        .iter()
+        .filter(|b| !written.contains(b))
+        .collect();
+    if own.is_empty() || report.pull_requests.is_empty() {
         return Ok(());
-    };
-    let by = match report.pull_requests.as_slice() {
-        [] => "a newer promotion".to_owned(),
-        prs => prs
-            .iter()
-            .map(|p| format!("#{}", p.number))
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    for pr in forge.list_open_prs(prefix)? {
-        let ours = written.contains(&pr.head) || report.closed_pull_requests.contains(&pr.number);
-        if ours || pr.base != delivery.target_branch {
+    }
+    let by = report
+        .pull_requests
+        .iter()
+        .map(|p| format!("#{}", p.number))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // One listing for all of them, then exact names only.
+    for pr in forge.list_open_prs(&common_prefix(&own))? {
+        let ours = own.contains(&&pr.head) && pr.base == delivery.target_branch;
+        if !ours || report.closed_pull_requests.contains(&pr.number) {
             continue;
         }
         forge.close_pr(pr.number, Some(&format!("superseded by {by}")))?;
         report.closed_pull_requests.push(pr.number);
     }
     Ok(())
+}
+
+/// The longest common prefix of `names` (at a character boundary), to list their pull
+/// requests in one call before matching exact names.
+pub fn common_prefix<S: AsRef<str>>(names: &[S]) -> String {
+    let Some(first) = names.first() else {
+        return String::new();
+    };
+    let mut end = first.as_ref().len();
+    for name in &names[1..] {
+        end = first
+            .as_ref()
+            .char_indices()
+            .zip(name.as_ref().chars())
+            .take_while(|((_, a), b)| a == b)
+            .map(|((i, a), _)| i + a.len_utf8())
+            .last()
+            .unwrap_or(0)
+            .min(end);
+    }
+    first.as_ref()[..end].to_owned()
 }

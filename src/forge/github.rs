@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 pub use self::http::{CONNECT_TIMEOUT_VAR, DEADLINE_VAR, RetryPolicy, TIMEOUT_VAR};
 use self::http::{Http, Repeat, Reply};
 use super::{
-    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec,
-    TagOutcome, Token,
+    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, MergeMethod, PullRequest,
+    PullRequestSpec, TagOutcome, Token,
 };
 
 const CONTENTS_READ: &str = "contents: read";
@@ -457,6 +457,14 @@ fn encode_query(value: &str) -> String {
 mod pulls;
 mod refs;
 
+impl GitHubForge {
+    fn preferred_method(&self) -> Result<MergeMethod, ForgeError> {
+        let allowed = self.merge_methods()?;
+        MergeMethod::preferred(&allowed)
+            .ok_or_else(|| ForgeError::Other("the repository allows no merge method".to_owned()))
+    }
+}
+
 impl Forge for GitHubForge {
     fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
         self.rt.block_on(self.statuses(sha))
@@ -521,12 +529,32 @@ impl Forge for GitHubForge {
         self.rt.block_on(self.shut_pr(number, comment))
     }
 
+    /// Auto-merge with the repository's preferred allowed method.
     fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
-        self.rt.block_on(self.auto_merge(pr))
+        let method = self.preferred_method()?;
+        self.enable_auto_merge_as(pr, method)
     }
 
+    /// Merge with the repository's preferred allowed method.
     fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
-        self.rt.block_on(self.merge(number))
+        let method = self.preferred_method()?;
+        self.merge_pr_as(number, method)
+    }
+
+    fn merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError> {
+        self.rt.block_on(self.allowed_merge_methods())
+    }
+
+    fn enable_auto_merge_as(
+        &self,
+        pr: &PullRequest,
+        method: MergeMethod,
+    ) -> Result<(), ForgeError> {
+        self.rt.block_on(self.auto_merge(pr, method))
+    }
+
+    fn merge_pr_as(&self, number: u64, method: MergeMethod) -> Result<String, ForgeError> {
+        self.rt.block_on(self.merge(number, method))
     }
 
     fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError> {

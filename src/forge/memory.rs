@@ -10,8 +10,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, PullRequest, PullRequestSpec,
-    TagOutcome,
+    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, MergeMethod, PullRequest,
+    PullRequestSpec, TagOutcome,
 };
 
 /// One commit: its parent and the whole file tree after it.
@@ -38,6 +38,8 @@ pub struct MemoryPr {
     pub state: PrState,
     pub labels: Vec<String>,
     pub auto_merge: bool,
+    /// The method auto-merge was enabled with (`enable_auto_merge_as`).
+    pub merge_method: Option<MergeMethod>,
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -54,6 +56,10 @@ struct State {
     calls: Vec<String>,
     failures: HashMap<String, VecDeque<ForgeError>>,
     before_commit: Option<Hook>,
+    /// `create_commit` carries the next commit out, then answers with this error.
+    lose_commit_answer: Option<ForgeError>,
+    /// `None`: every method is allowed.
+    merge_methods: Option<Vec<MergeMethod>>,
     counter: u64,
 }
 
@@ -155,6 +161,17 @@ impl MemoryForge {
             .entry(operation.to_owned())
             .or_default()
             .push_back(error);
+    }
+
+    /// Make the next `create_commit` land its commit and then fail with `error`, as when the
+    /// answer is lost on the way back.
+    pub fn lose_next_commit_answer(&self, error: ForgeError) {
+        self.lock().lose_commit_answer = Some(error);
+    }
+
+    /// Allow only these merge methods (default: all).
+    pub fn allow_merge_methods(&self, methods: &[MergeMethod]) {
+        self.lock().merge_methods = Some(methods.to_vec());
     }
 
     /// Run `hook` right before the next `create_commit` looks at the branch (once).
@@ -407,7 +424,10 @@ impl Forge for MemoryForge {
         }
         let sha = state.insert_commit(Some(head), message, files);
         state.branches.insert(branch.to_owned(), sha.clone());
-        Ok(sha)
+        match state.lose_commit_answer.take() {
+            Some(error) => Err(error),
+            None => Ok(sha),
+        }
     }
 
     fn set_branch(&self, branch: &str, sha: &str, force: bool) -> Result<(), ForgeError> {
@@ -481,6 +501,7 @@ impl Forge for MemoryForge {
             state: PrState::Open,
             labels: spec.labels.clone(),
             auto_merge: false,
+            merge_method: None,
         });
         Ok(pr)
     }
@@ -560,5 +581,51 @@ impl Forge for MemoryForge {
         state.pr_mut(number)?;
         state.comments.push((number, body.to_owned()));
         Ok(())
+    }
+
+    fn merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError> {
+        self.enter("merge_methods", String::new())?;
+        Ok(self.lock().allowed())
+    }
+
+    fn enable_auto_merge_as(
+        &self,
+        pr: &PullRequest,
+        method: MergeMethod,
+    ) -> Result<(), ForgeError> {
+        self.enter(
+            "enable_auto_merge_as",
+            format!("#{} {}", pr.number, method.rest()),
+        )?;
+        let mut state = self.lock();
+        state.check_method(method)?;
+        let record = state.pr_mut(pr.number)?;
+        record.auto_merge = true;
+        record.merge_method = Some(method);
+        Ok(())
+    }
+
+    fn merge_pr_as(&self, number: u64, method: MergeMethod) -> Result<String, ForgeError> {
+        self.lock().check_method(method)?;
+        self.merge_pr(number)
+    }
+}
+
+impl State {
+    fn allowed(&self) -> Vec<MergeMethod> {
+        self.merge_methods
+            .clone()
+            .unwrap_or_else(|| vec![MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase])
+    }
+
+    fn check_method(&self, method: MergeMethod) -> Result<(), ForgeError> {
+        if self.allowed().contains(&method) {
+            Ok(())
+        } else {
+            Err(ForgeError::Other(format!(
+                "merge method `{}` is not allowed on this repository",
+                method.rest()
+            )))
+        }
     }
 }

@@ -87,6 +87,108 @@ pub enum TagOutcome {
     Created,
     /// The tag already points at the same commit.
     Exists,
+    /// The tag already points at another commit that holds the same version: left alone.
+    Kept,
+}
+
+/// How a pull request is merged (`merge-method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeMethod {
+    Merge,
+    Squash,
+    Rebase,
+}
+
+impl MergeMethod {
+    /// The REST name (`PUT .../merge` `merge_method`).
+    pub fn rest(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+
+    /// The GraphQL enum (`enablePullRequestAutoMerge` `mergeMethod`).
+    pub fn graphql(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "MERGE",
+            MergeMethod::Squash => "SQUASH",
+            MergeMethod::Rebase => "REBASE",
+        }
+    }
+
+    /// The default among the methods a repository allows: squash (one commit on the target
+    /// per promotion, carrying its message), then merge, then rebase.
+    pub fn preferred(allowed: &[MergeMethod]) -> Option<MergeMethod> {
+        [MergeMethod::Squash, MergeMethod::Merge, MergeMethod::Rebase]
+            .into_iter()
+            .find(|m| allowed.contains(m))
+    }
+}
+
+/// Why `name` is not a valid git ref name (`git check-ref-format` rules, applied to the name
+/// below `refs/heads/` or `refs/tags/`), if it is not.
+pub fn ref_name_problem(name: &str) -> Option<String> {
+    let bad = |why: &str| Some(format!("`{name}` is not a valid git ref name: {why}"));
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name == "@" {
+        return bad("`@` alone is reserved");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, ' ' | ':' | '~' | '^' | '?' | '*' | '[' | '\\'))
+    {
+        return bad(&format!("it contains {c:?}"));
+    }
+    if name.contains("..") {
+        return bad("it contains `..`");
+    }
+    if name.contains("@{") {
+        return bad("it contains `@{`");
+    }
+    if name.contains("//") {
+        return bad("it contains `//`");
+    }
+    if name.starts_with('-') {
+        return bad("it starts with `-`");
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.ends_with('.') {
+        return bad("it starts or ends with `/`, or ends with `.`");
+    }
+    for part in name.split('/') {
+        if part.starts_with('.') {
+            return bad("a component starts with `.`");
+        }
+        if part.ends_with(".lock") {
+            return bad("a component ends with `.lock`");
+        }
+    }
+    None
+}
+
+/// `text` as one ref name component: every character git refuses in a ref (and `/`) becomes
+/// `-`, runs of `.` become one, so that `localhost:5000/api` gives `localhost-5000-api`.
+/// What still fails [`ref_name_problem`] after this is held, not guessed at.
+pub fn ref_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let c = if c.is_control()
+            || matches!(c, ' ' | ':' | '~' | '^' | '?' | '*' | '[' | '\\' | '/')
+        {
+            '-'
+        } else {
+            c
+        };
+        if c == '.' && out.ends_with('.') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.replace("@{", "-{")
 }
 
 /// An API token. `Debug` and `Display` never show it; only `expose` does, at the call that sends it.
@@ -185,4 +287,29 @@ pub trait Forge {
     /// Create a lightweight tag at `sha`; an existing tag at the same commit is fine.
     fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError>;
     fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
+    /// The merge methods the repository allows (`GET /repos/{o}/{r}`).
+    fn merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError> {
+        Err(needs_api("merge methods"))
+    }
+    /// Enable auto-merge with `method`; a pull request that is already mergeable is merged.
+    fn enable_auto_merge_as(
+        &self,
+        pr: &PullRequest,
+        method: MergeMethod,
+    ) -> Result<(), ForgeError> {
+        let _ = (pr, method);
+        Err(needs_api("pull requests"))
+    }
+    /// Merge a pull request with `method`; returns the commit that landed on the base.
+    fn merge_pr_as(&self, number: u64, method: MergeMethod) -> Result<String, ForgeError> {
+        let _ = (number, method);
+        Err(needs_api("pull requests"))
+    }
+}
+
+/// What a plain git remote cannot do (the default of the API-only trait methods).
+fn needs_api(what: &str) -> ForgeError {
+    ForgeError::Other(format!(
+        "{what} need commit-mode = api\nhint: a plain git remote has no {what}; set `commit-mode = \"api\"`"
+    ))
 }

@@ -32,8 +32,8 @@ fn promoted_from(message: &str, from: &str) -> Option<String> {
     })
 }
 
-/// The component lines of a promotion message: `- <id> <from> -> <to>`.
-fn moved(message: &str) -> impl Iterator<Item = (&str, &str)> {
+/// The component lines of a promotion message: `- <id> <from> -> <to>`, as (id, to).
+pub fn moved(message: &str) -> impl Iterator<Item = (&str, &str)> {
     message.lines().filter_map(|line| {
         let rest = line.strip_prefix("- ")?;
         let (id, versions) = rest.split_once(' ')?;

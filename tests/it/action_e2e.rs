@@ -607,7 +607,7 @@ fn seed_004_push_to_dev_opens_one_pr_per_changed_app_and_prod_does_nothing() {
 }
 
 #[test]
-fn seed_001_chart_change_tags_the_commit_and_opens_the_appset_pr() {
+fn seed_001_chart_change_opens_the_appset_pr_and_tags_wait_for_its_merge() {
     let gh = FakeGitHub::start("acme/kargo-demo");
     let chart = "helm/cert-manager/Chart.yaml";
     let c1 = seed(&gh, "main", "chart-appset", &[]);
@@ -620,7 +620,9 @@ fn seed_001_chart_change_tags_the_commit_and_opens_the_appset_pr() {
     let ws = workspace_for("chart-appset");
     let run = run_action(&gh, ws.path(), "push", push_payload("main", &c1, &c2), &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(gh.tag("cert-manager-v1.19.0").as_deref(), Some(c2.as_str()));
+    // Tags mark what prod holds: the new one comes when the PR merges (see deliver_e2e).
+    assert_eq!(gh.tag("cert-manager-v1.19.0"), None);
+    assert_eq!(gh.tag("external-dns-1.19.0").as_deref(), Some(c2.as_str()));
     let pulls = open_pulls(&gh);
     assert_eq!(pulls.len(), 1, "{pulls:?}");
     let appset = gh

@@ -3,11 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use promote::forge::deliver::{
-    ComponentDelivery, Delivery, DeliveryError, DeliveryMode, PullRequestOptions, TagSpec,
-    TagTarget, deliver,
+    ComponentDelivery, Delivery, DeliveryError, DeliveryMode, PullRequestOptions, TagSpec, deliver,
+    ensure_tags,
 };
 use promote::forge::memory::{MemoryForge, PrState};
-use promote::forge::{FileChange, Forge, ForgeError, TagOutcome};
+use promote::forge::{FileChange, Forge, ForgeError, MergeMethod, TagOutcome};
 
 const FILE: &str = "clusters/live/versions.env";
 
@@ -52,7 +52,8 @@ fn plan(
             body: "| component | from | to |".into(),
             labels: vec!["promotion".into()],
             auto_merge: false,
-            supersede_prefix: None,
+            merge_method: None,
+            supersedes: Vec::new(),
         },
         components: vec![ComponentDelivery {
             component: key.to_lowercase(),
@@ -66,7 +67,6 @@ fn plan(
                 contents: Some(edited.into_bytes()),
             }],
         }],
-        tags: Vec::new(),
     })
 }
 
@@ -191,83 +191,98 @@ fn a_branch_that_never_settles_gives_up_after_bounded_attempts() {
 }
 
 #[test]
-fn same_commit_delivery_twice_makes_one_commit_and_one_tag() {
+fn same_commit_delivery_twice_makes_one_commit() {
     let forge = seeded();
-    let start = forge.head("main").unwrap();
-    let mut delivery = plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
-    delivery.tags = vec![TagSpec {
-        name: "cilium-1.16.0".into(),
-        at: TagTarget::PromotedCommit,
-    }];
-    let replan = |h: &str| {
-        let fresh = plan(&forge, h, "CILIUM", "1.16.0", DeliveryMode::Commit);
-        Ok::<_, std::convert::Infallible>(fresh.map(|d| Delivery {
-            tags: delivery.tags.clone(),
-            ..d
-        }))
-    };
-    let first = deliver(&forge, &delivery, replan).unwrap();
+    let first = run(&forge, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
+    let start = forge.history("main")[1].sha.clone();
+    let delivery = plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
     let replan = |h: &str| {
         Ok::<_, std::convert::Infallible>(plan(&forge, h, "CILIUM", "1.16.0", DeliveryMode::Commit))
     };
     let second = deliver(&forge, &delivery, replan).unwrap();
-
-    assert_eq!(first.tags.len(), 1);
-    assert_eq!(first.tags[0].outcome, TagOutcome::Created);
+    assert!(first.changed && first.commit_sha.is_some());
     assert_eq!(second.commit_sha, None);
-    assert!(second.tags.is_empty());
+    assert!(!second.changed);
     assert_eq!(forge.history("main").len(), 2);
-    assert_eq!(forge.tags().len(), 1);
-    assert_eq!(forge.tags()["cilium-1.16.0"], forge.head("main").unwrap());
+}
+
+fn tag(name: &str, sha: &str) -> TagSpec {
+    TagSpec {
+        name: name.into(),
+        sha: sha.into(),
+        component: "cilium".into(),
+    }
 }
 
 #[test]
-fn tag_at_another_commit_is_an_error_naming_the_landed_commit() {
+fn ensure_tags_creates_once_and_then_finds_it() {
     let forge = seeded();
-    let start = forge.head("main").unwrap();
-    forge.create_tag("cilium-1.16.0", &start).unwrap();
-    let mut delivery = plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
-    delivery.tags = vec![TagSpec {
-        name: "cilium-1.16.0".into(),
-        at: TagTarget::PromotedCommit,
-    }];
-    let err = deliver(&forge, &delivery, |_: &str| {
-        Ok::<_, std::convert::Infallible>(None)
-    })
-    .unwrap_err();
-    let DeliveryError::Tag {
-        name,
-        landed,
-        source,
-    } = &err
-    else {
-        panic!("expected a tag error, got {err}");
-    };
-    assert_eq!(name, "cilium-1.16.0");
-    assert_eq!(landed.as_deref(), forge.head("main").as_deref());
-    assert!(matches!(source, ForgeError::Conflict { .. }));
-    assert!(err.to_string().contains("already landed"), "{err}");
+    let head = forge.head("main").unwrap();
+    let never = |_: &TagSpec, _: &str| Ok(false);
+    let first = ensure_tags(&forge, &[tag("cilium-1.15.0", &head)], never).unwrap();
+    let second = ensure_tags(&forge, &[tag("cilium-1.15.0", &head)], never).unwrap();
+    assert_eq!(first.tags[0].outcome, TagOutcome::Created);
+    assert_eq!(second.tags[0].outcome, TagOutcome::Exists);
+    assert!(first.held.is_empty() && second.held.is_empty());
+    assert_eq!(forge.tags()["cilium-1.15.0"], head);
 }
 
 #[test]
-fn tag_at_the_same_commit_is_fine() {
+fn a_tag_elsewhere_is_never_moved_kept_when_fine_held_otherwise() {
     let forge = seeded();
-    let start = forge.head("main").unwrap();
-    forge.create_tag("dex-2.38.0", &start).unwrap();
-    let mut delivery = plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
-    delivery.tags = vec![TagSpec {
-        name: "dex-2.38.0".into(),
-        at: TagTarget::Sha(start.clone()),
-    }];
-    let report = deliver(&forge, &delivery, |_: &str| {
-        Ok::<_, std::convert::Infallible>(None)
+    let old = forge.head("main").unwrap();
+    forge.create_tag("cilium-1.15.0", &old).unwrap();
+    let head = forge.set_file("main", "README.md", "later\n");
+    // The older commit holds the same version: the tag stays, nothing is held.
+    let kept = ensure_tags(&forge, &[tag("cilium-1.15.0", &head)], |_, sha| {
+        Ok(sha == old)
     })
     .unwrap();
-    assert_eq!(report.tags[0].outcome, TagOutcome::Exists);
+    assert_eq!(kept.tags[0].outcome, TagOutcome::Kept);
+    assert_eq!(kept.tags[0].sha, old);
+    // It does not: held with a reason, still not moved, and the next tag is still made.
+    let held = ensure_tags(
+        &forge,
+        &[tag("cilium-1.15.0", &head), tag("dex-2.38.0", &head)],
+        |_, _| Ok(false),
+    )
+    .unwrap();
+    assert_eq!(held.held.len(), 1);
+    assert_eq!(held.held[0].component, "cilium");
+    assert!(
+        held.held[0].reason.contains("never moves a tag"),
+        "{:?}",
+        held.held
+    );
+    assert_eq!(held.tags[0].name, "dex-2.38.0");
+    assert_eq!(forge.tags()["cilium-1.15.0"], old);
+    assert_eq!(forge.tags()["dex-2.38.0"], head);
 }
 
 #[test]
-fn promoted_commit_tags_need_commit_delivery() {
+fn an_invalid_tag_name_is_held_before_any_write() {
+    let forge = seeded();
+    let head = forge.head("main").unwrap();
+    let report = ensure_tags(
+        &forge,
+        &[tag("localhost:5000/api-1.0", &head), tag("api..1", &head)],
+        |_, _| Ok(false),
+    )
+    .unwrap();
+    assert_eq!(report.held.len(), 2);
+    assert!(report.held[0].reason.contains("':'"), "{:?}", report.held);
+    assert!(report.held[1].reason.contains("`..`"), "{:?}", report.held);
+    assert_eq!(forge.call_count("create_tag"), 0);
+    // Positive control: a valid name is made.
+    let ok = ensure_tags(&forge, &[tag("localhost-5000-api-1.0", &head)], |_, _| {
+        Ok(false)
+    })
+    .unwrap();
+    assert_eq!(ok.tags[0].outcome, TagOutcome::Created);
+}
+
+#[test]
+fn an_invalid_component_branch_is_refused_before_any_write() {
     let forge = seeded();
     let start = forge.head("main").unwrap();
     let mut delivery = plan(
@@ -275,23 +290,73 @@ fn promoted_commit_tags_need_commit_delivery() {
         &start,
         "CILIUM",
         "1.16.0",
-        DeliveryMode::PullRequest,
+        DeliveryMode::PullRequestPerComponent,
     )
     .unwrap();
-    delivery.tags = vec![TagSpec {
-        name: "cilium-1.16.0".into(),
-        at: TagTarget::PromotedCommit,
-    }];
+    delivery.components[0].branch = "promote/live/localhost:5000/api".into();
     let err = deliver(&forge, &delivery, |_: &str| {
         Ok::<_, std::convert::Infallible>(None)
     })
     .unwrap_err();
     assert!(matches!(err, DeliveryError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("':'"), "{err}");
     assert!(
         forge.calls().is_empty(),
         "nothing is written: {:?}",
         forge.calls()
     );
+}
+
+#[test]
+fn a_lost_commit_answer_is_recognised_by_its_trailer_and_contents() {
+    let trailer = format!("Promoted-From: integration@{}", "a".repeat(40));
+    let with_trailer = |d: Delivery| Delivery {
+        message: format!("{}\n\n- cilium 1.15.0 -> 1.16.0\n\n{trailer}\n", d.message),
+        ..d
+    };
+    let forge = seeded();
+    let start = forge.head("main").unwrap();
+    let delivery =
+        with_trailer(plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap());
+    forge.lose_next_commit_answer(ForgeError::Other("connection reset".into()));
+    let replan = |h: &str| {
+        Ok::<_, std::convert::Infallible>(
+            plan(&forge, h, "CILIUM", "1.16.0", DeliveryMode::Commit).map(with_trailer),
+        )
+    };
+    let report = deliver(&forge, &delivery, replan).unwrap();
+    let head = forge.head("main").unwrap();
+    assert_eq!(report.commit_sha.as_deref(), Some(head.as_str()));
+    assert!(report.changed);
+    assert_eq!(forge.history("main").len(), 2, "one commit, not two");
+
+    // Control: the same lost answer on a delivery without a trailer is an error, and a
+    // conflict whose new head is someone else's commit is not claimed.
+    let forge = seeded();
+    let start = forge.head("main").unwrap();
+    let bare = plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap();
+    forge.lose_next_commit_answer(ForgeError::Other("connection reset".into()));
+    let err = deliver(&forge, &bare, |_: &str| {
+        Ok::<_, std::convert::Infallible>(None)
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("connection reset"), "{err}");
+    let forge = seeded();
+    let start = forge.head("main").unwrap();
+    let delivery =
+        with_trailer(plan(&forge, &start, "CILIUM", "1.16.0", DeliveryMode::Commit).unwrap());
+    let other = forge.clone();
+    forge.before_next_commit(move || {
+        other.set_file("main", FILE, "CILIUM=1.16.0\nDEX=2.38.0\n");
+    });
+    let replan = |h: &str| {
+        Ok::<_, std::convert::Infallible>(
+            plan(&forge, h, "CILIUM", "1.16.0", DeliveryMode::Commit).map(with_trailer),
+        )
+    };
+    let report = deliver(&forge, &delivery, replan).unwrap();
+    assert_eq!(report.commit_sha, None, "someone else's commit is not ours");
+    assert!(!report.changed);
 }
 
 #[test]
@@ -325,16 +390,18 @@ fn same_pull_request_delivery_twice_keeps_one_pr_and_one_commit() {
     let second = run(&forge, "CILIUM", "1.16.0", DeliveryMode::PullRequest).unwrap();
     assert_eq!(forge.pull_requests().len(), 1);
     assert_eq!(second.pull_requests[0].number, 1);
+    assert!(!second.changed, "nothing new was written");
     assert_eq!(forge.history("promote/integration-to-live").len(), 2);
     assert_eq!(forge.call_count("create_commit"), 1);
-    assert_eq!(forge.call_count("update_pr"), 1);
+    assert_eq!(forge.call_count("update_pr"), 0, "same title and body");
 }
 
 #[test]
 fn newer_plan_updates_the_open_pull_request() {
     let forge = seeded();
     run(&forge, "CILIUM", "1.16.0", DeliveryMode::PullRequest).unwrap();
-    run(&forge, "CILIUM", "1.16.1", DeliveryMode::PullRequest).unwrap();
+    let newer = run(&forge, "CILIUM", "1.16.1", DeliveryMode::PullRequest).unwrap();
+    assert!(newer.changed);
     let prs = forge.pull_requests();
     assert_eq!(prs.len(), 1);
     assert_eq!(prs[0].pr.title, "promote CILIUM 1.16.1");
@@ -355,7 +422,10 @@ fn superseded_pull_requests_are_closed_with_a_comment() {
     let forge = seeded();
     let start = forge.head("main").unwrap();
     forge
-        .set_branch("promote/integration-to-live-old", &start, false)
+        .set_branch("promote/live/cilium", &start, false)
+        .unwrap();
+    forge
+        .set_branch("promote/integration-to-live-hotfix", &start, false)
         .unwrap();
     forge
         .set_branch("promote/other-to-stage", &start, false)
@@ -369,7 +439,10 @@ fn superseded_pull_requests_are_closed_with_a_comment() {
         labels: Vec::new(),
     };
     let old = forge
-        .create_pr(&spec("promote/integration-to-live-old", "main"))
+        .create_pr(&spec("promote/live/cilium", "main"))
+        .unwrap();
+    let hotfix = forge
+        .create_pr(&spec("promote/integration-to-live-hotfix", "main"))
         .unwrap();
     let unrelated = forge
         .create_pr(&spec("promote/other-to-stage", "stage"))
@@ -383,7 +456,9 @@ fn superseded_pull_requests_are_closed_with_a_comment() {
         DeliveryMode::PullRequest,
     )
     .unwrap();
-    delivery.pull_request.supersede_prefix = Some("promote/".into());
+    // Exact names promote made: the per-component branches of this promotion.
+    delivery.pull_request.supersedes =
+        vec!["promote/live/cilium".into(), "promote/live/dex".into()];
     let report = deliver(&forge, &delivery, |_: &str| {
         Ok::<_, std::convert::Infallible>(None)
     })
@@ -394,6 +469,11 @@ fn superseded_pull_requests_are_closed_with_a_comment() {
     let state = |n: u64| prs.iter().find(|p| p.pr.number == n).unwrap().state;
     assert_eq!(state(old.number), PrState::Closed);
     assert_eq!(state(unrelated.number), PrState::Open, "other base");
+    assert_eq!(
+        state(hotfix.number),
+        PrState::Open,
+        "a person's branch that merely starts like promote's"
+    );
     assert_eq!(state(new), PrState::Open);
     assert_eq!(
         forge.comments(),
@@ -450,6 +530,47 @@ fn auto_merge_is_enabled_when_asked() {
     .unwrap();
     assert_eq!(report.auto_merge, [1]);
     assert!(forge.pull_requests()[0].auto_merge);
+    assert_eq!(
+        forge.pull_requests()[0].merge_method,
+        Some(MergeMethod::Squash),
+        "squash is preferred when allowed"
+    );
+}
+
+#[test]
+fn auto_merge_uses_the_configured_method_or_what_the_repository_allows() {
+    let forge = seeded();
+    forge.allow_merge_methods(&[MergeMethod::Rebase, MergeMethod::Merge]);
+    let start = forge.head("main").unwrap();
+    let mut delivery = plan(
+        &forge,
+        &start,
+        "CILIUM",
+        "1.16.0",
+        DeliveryMode::PullRequest,
+    )
+    .unwrap();
+    delivery.pull_request.auto_merge = true;
+    let none = |_: &str| Ok::<_, std::convert::Infallible>(None);
+    deliver(&forge, &delivery, none).unwrap();
+    assert_eq!(
+        forge.pull_requests()[0].merge_method,
+        Some(MergeMethod::Merge),
+        "merge before rebase"
+    );
+    // Configured: used as is, without asking the repository.
+    let before = forge.call_count("merge_methods");
+    delivery.pull_request.merge_method = Some(MergeMethod::Rebase);
+    deliver(&forge, &delivery, none).unwrap();
+    assert_eq!(forge.call_count("merge_methods"), before);
+    assert_eq!(
+        forge.pull_requests()[0].merge_method,
+        Some(MergeMethod::Rebase)
+    );
+    // A configured method the repository refuses fails loudly.
+    delivery.pull_request.merge_method = Some(MergeMethod::Squash);
+    let err = deliver(&forge, &delivery, none).unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
 }
 
 #[test]

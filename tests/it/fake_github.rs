@@ -49,6 +49,10 @@ pub struct FakePull {
     pub merged: bool,
     pub labels: Vec<String>,
     pub auto_merge: bool,
+    /// The method auto-merge was enabled with (`MERGE`, `SQUASH`, `REBASE`).
+    pub auto_merge_method: Option<String>,
+    /// How it was merged (`merge`, `squash`, `rebase`).
+    pub merged_with: Option<String>,
     /// `full_name` of the head repository (a fork's differs).
     pub head_repo: String,
 }
@@ -82,6 +86,8 @@ pub struct State {
     pub failures: VecDeque<Failure>,
     /// `enablePullRequestAutoMerge` answers "clean status" (no required checks).
     pub clean_status: bool,
+    /// Merge methods the repository refuses (`merge`, `squash`, `rebase`); empty: all allowed.
+    pub refused_methods: Vec<String>,
     counter: u64,
 }
 
@@ -288,9 +294,25 @@ impl FakeGitHub {
             merged: false,
             labels: Vec::new(),
             auto_merge: false,
+            auto_merge_method: None,
+            merged_with: None,
             head_repo,
         });
         number
+    }
+
+    /// Allow only squash merges, as a repository with "Allow merge commits" and "Allow rebase
+    /// merging" off does.
+    pub fn squash_only(&self) {
+        self.state().refused_methods = vec!["merge".into(), "rebase".into()];
+    }
+
+    /// Merge pull request `number` as GitHub's merge button would with `method`.
+    pub fn merge(&self, number: u64, method: &str) -> String {
+        let mut state = self.state();
+        let reply = routes::merge_pull(&mut state, &number.to_string(), method);
+        assert_eq!(reply.status, 200, "merge #{number}");
+        state.refs[&format!("heads/{}", state.pulls[number as usize - 1].base)].clone()
     }
 
     /// Answer the next `times` requests matching `method` and `path_contains` with `status`.

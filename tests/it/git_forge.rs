@@ -307,7 +307,6 @@ fn commit_delivery_lands_through_git() {
         )],
         pull_request: PullRequestOptions::default(),
         components: Vec::new(),
-        tags: Vec::new(),
     };
     let report = deliver(&forge, &delivery, |_: &str| {
         Ok::<_, std::convert::Infallible>(None)

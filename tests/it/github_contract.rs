@@ -392,17 +392,27 @@ fn auto_merge_and_clean_status_merge() {
     fake.clear_requests();
     forge.enable_auto_merge(&pr).unwrap();
     assert!(fake.pulls()[0].auto_merge);
-    let request = &fake.requests()[0];
-    assert_eq!(request.path, "/graphql");
-    assert_eq!(request.body["variables"], json!({ "id": "PR_kwDO1" }));
+    // The repository's settings first, then the mutation with the preferred method.
+    assert_eq!(
+        fake.request_lines(),
+        [format!("GET {REPO}"), "POST /graphql".to_owned()]
+    );
+    let request = &fake.requests()[1];
+    assert_eq!(
+        request.body["variables"],
+        json!({ "id": "PR_kwDO1", "method": "SQUASH" })
+    );
 
     fake.state().clean_status = true;
     fake.clear_requests();
-    forge.enable_auto_merge(&pr).unwrap();
+    forge
+        .enable_auto_merge_as(&pr, promote::forge::MergeMethod::Rebase)
+        .unwrap();
     assert!(
         fake.pulls()[0].merged,
         "a pull request with nothing to wait for is merged"
     );
+    assert_eq!(fake.pulls()[0].merged_with.as_deref(), Some("rebase"));
     assert_eq!(
         fake.request_lines(),
         [
@@ -410,8 +420,42 @@ fn auto_merge_and_clean_status_merge() {
             format!("PUT {REPO}/pulls/1/merge")
         ]
     );
+    assert_eq!(fake.requests()[1].body, json!({ "merge_method": "rebase" }));
     let err = forge.merge_pr(1).unwrap_err();
     assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+}
+
+#[test]
+fn a_squash_only_repository_refuses_merge_and_promote_picks_squash() {
+    use promote::forge::MergeMethod;
+    let (fake, forge, head) = setup();
+    fake.squash_only();
+    fake.state()
+        .refs
+        .insert("heads/promote/a".into(), head.clone());
+    fake.state().refs.insert("heads/promote/b".into(), head);
+    let a = forge.create_pr(&spec("promote/a")).unwrap();
+    // What a missing `mergeMethod` means (MERGE) is refused here...
+    let err = forge
+        .enable_auto_merge_as(&a, MergeMethod::Merge)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Merge commits are not allowed"),
+        "{err}"
+    );
+    assert!(!fake.pulls()[0].auto_merge);
+    let err = forge.merge_pr_as(a.number, MergeMethod::Merge).unwrap_err();
+    assert!(
+        err.to_string().contains("Merge commits are not allowed"),
+        "{err}"
+    );
+    // ...and the repository's settings lead to squash, which works.
+    assert_eq!(forge.merge_methods().unwrap(), [MergeMethod::Squash]);
+    forge.enable_auto_merge(&a).unwrap();
+    assert_eq!(fake.pulls()[0].auto_merge_method.as_deref(), Some("SQUASH"));
+    let b = forge.create_pr(&spec("promote/b")).unwrap();
+    forge.merge_pr(b.number).unwrap();
+    assert_eq!(fake.pulls()[1].merged_with.as_deref(), Some("squash"));
 }
 
 #[test]

@@ -30,18 +30,15 @@ fn delivery(
             body: "body".into(),
             labels: vec!["promotion".into()],
             auto_merge: true,
-            supersede_prefix: Some("promote/".into()),
+            merge_method: None,
+            supersedes: vec!["promote/old".into()],
         },
         components: Vec::new(),
-        tags: vec![promote::forge::deliver::TagSpec {
-            name: "cilium-1.16.0".into(),
-            at: promote::forge::deliver::TagTarget::PromotedCommit,
-        }],
     }
 }
 
 #[test]
-fn commit_delivery_over_http_retries_a_stale_head_and_tags() {
+fn commit_delivery_over_http_retries_a_stale_head() {
     use promote::forge::deliver::{DeliveryMode, deliver};
     let (fake, forge, head) = setup();
     let stale = json!({ "data": null, "errors": [{ "type": "STALE_DATA", "message": "Expected branch to point to \"x\" but it did not.  Pull and try again." }] });
@@ -53,8 +50,7 @@ fn commit_delivery_over_http_retries_a_stale_head_and_tags() {
     .unwrap();
     let sha = report.commit_sha.clone().unwrap();
     assert_eq!(report.attempts, 2);
-    assert_eq!(fake.head("main"), Some(sha.clone()));
-    assert_eq!(fake.tag("cilium-1.16.0"), Some(sha));
+    assert_eq!(fake.head("main"), Some(sha));
     assert_eq!(
         fake.request_lines(),
         [
@@ -64,7 +60,6 @@ fn commit_delivery_over_http_retries_a_stale_head_and_tags() {
             format!("GET {REPO}/git/ref/heads/main"),
             format!("GET {REPO}/contents/clusters/live/versions.env?ref={head}"),
             "POST /graphql".to_owned(),
-            format!("POST {REPO}/git/refs"),
         ]
     );
 }
@@ -75,8 +70,7 @@ fn pull_request_delivery_over_http_twice_keeps_one_pr() {
     let (fake, forge, head) = setup();
     let old = fake.commit_files("promote/old", "old", &[]);
     let superseded = fake.open_pull("promote/old", "main", "old promotion", None);
-    let mut plan = delivery(&fake, &head, DeliveryMode::PullRequest);
-    plan.tags.clear();
+    let plan = delivery(&fake, &head, DeliveryMode::PullRequest);
     let none = |_: &str| Ok::<_, std::convert::Infallible>(None);
     let first = deliver(&forge, &plan, none).unwrap();
     let second = deliver(&forge, &plan, none).unwrap();

@@ -4,6 +4,7 @@ mod action_e2e;
 mod api_calls;
 mod cli_file;
 mod deliver;
+mod deliver_e2e;
 mod edit_hcl;
 mod edit_props;
 mod edit_yaml;

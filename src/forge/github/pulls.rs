@@ -4,7 +4,7 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::{GitHubForge, PULLS_WRITE, encode_query, str_field};
-use crate::forge::{ForgeError, PullRequest, PullRequestSpec};
+use crate::forge::{ForgeError, MergeMethod, PullRequest, PullRequestSpec};
 
 fn pr_from_json(value: &Value) -> Result<PullRequest, ForgeError> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -157,31 +157,65 @@ impl GitHubForge {
         Ok(())
     }
 
-    /// Enable auto-merge (the repository's default merge method). GitHub refuses it for a pull
-    /// request that is already mergeable ("clean status"): that one is merged right away.
-    pub(super) async fn auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
-        const MUTATION: &str = "mutation($id: ID!) { \
-            enablePullRequestAutoMerge(input: { pullRequestId: $id }) { pullRequest { number } } }";
-        let action = format!("enabling auto-merge on #{}", pr.number);
+    /// The merge methods the repository allows (`allow_*` of `GET /repos/{o}/{r}`).
+    pub(super) async fn allowed_merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError> {
+        let value: Value = self
+            .get(
+                "",
+                "reading the repository's merge settings",
+                "contents: read",
+            )
+            .await?
+            .json()?;
+        Ok([
+            ("allow_squash_merge", MergeMethod::Squash),
+            ("allow_merge_commit", MergeMethod::Merge),
+            ("allow_rebase_merge", MergeMethod::Rebase),
+        ]
+        .into_iter()
+        // A token without admin rights still sees these; absent means the API's default (true).
+        .filter(|(key, _)| value[*key].as_bool().unwrap_or(true))
+        .map(|(_, m)| m)
+        .collect())
+    }
+
+    /// Enable auto-merge with `method` (without `mergeMethod` GitHub uses MERGE, not the
+    /// repository's default, and a squash-only repository refuses it). GitHub refuses it for a
+    /// pull request that is already mergeable ("clean status"): that one is merged right away,
+    /// with the same method.
+    pub(super) async fn auto_merge(
+        &self,
+        pr: &PullRequest,
+        method: MergeMethod,
+    ) -> Result<(), ForgeError> {
+        const MUTATION: &str = "mutation($id: ID!, $method: PullRequestMergeMethod!) { \
+            enablePullRequestAutoMerge(input: { pullRequestId: $id, mergeMethod: $method }) { pullRequest { number } } }";
+        let action = format!("enabling auto-merge ({}) on #{}", method.rest(), pr.number);
         let id = pr.node_id.as_deref().ok_or_else(|| {
             ForgeError::Other(format!("{action}: the pull request has no node id"))
         })?;
+        let variables = json!({ "id": id, "method": method.graphql() });
         match self
-            .graphql(MUTATION, json!({ "id": id }), &action, PULLS_WRITE)
+            .graphql(MUTATION, variables, &action, PULLS_WRITE)
             .await
         {
             Err(ForgeError::Other(message)) if message.contains("clean status") => {
-                self.merge(pr.number).await.map(drop)
+                self.merge(pr.number, method).await.map(drop)
             }
             other => other.map(drop),
         }
     }
 
-    pub(super) async fn merge(&self, number: u64) -> Result<String, ForgeError> {
-        let action = format!("merging pull request #{number}");
+    pub(super) async fn merge(
+        &self,
+        number: u64,
+        method: MergeMethod,
+    ) -> Result<String, ForgeError> {
+        let action = format!("merging pull request #{number} ({})", method.rest());
         let path = format!("/pulls/{number}/merge");
+        let body = json!({ "merge_method": method.rest() });
         let reply = self
-            .send(Method::PUT, &path, json!({}), super::Repeat::Safe)
+            .send(Method::PUT, &path, body, super::Repeat::Safe)
             .await?;
         if reply.status == 405 {
             return Err(ForgeError::Conflict {

@@ -20,6 +20,17 @@ pub(super) fn graphql(state: &mut State, body: &Value) -> Reply {
         create_commit(state, &vars["input"])
     } else if query.contains("enablePullRequestAutoMerge") {
         let id = vars["id"].as_str().unwrap_or_default();
+        // Without `mergeMethod` GitHub merges with MERGE, whatever the repository prefers.
+        let method = vars["method"].as_str().unwrap_or("MERGE").to_owned();
+        if state
+            .refused_methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(&method))
+        {
+            let message = super::routes::method_refused(&method.to_lowercase());
+            return graphql_error("UNPROCESSABLE", &format!("Pull request {message}"));
+        }
+        let clean = state.clean_status;
         let Some(pull) = state
             .pulls
             .iter_mut()
@@ -30,13 +41,14 @@ pub(super) fn graphql(state: &mut State, body: &Value) -> Reply {
                 &format!("Could not resolve to a node with the global id of '{id}'"),
             );
         };
-        if state.clean_status {
+        if clean {
             return graphql_error(
                 "UNPROCESSABLE",
                 "Pull request Pull request is in clean status",
             );
         }
         pull.auto_merge = true;
+        pull.auto_merge_method = Some(method);
         reply(
             200,
             json!({ "data": { "enablePullRequestAutoMerge": { "pullRequest": { "number": pull.number } } } }),

@@ -14,7 +14,7 @@ use super::{FakeCommit, FakePull, Recorded, State};
 type Shared = Arc<Mutex<State>>;
 
 pub(super) struct Reply {
-    status: u16,
+    pub(super) status: u16,
     body: Vec<u8>,
     headers: Vec<(String, String)>,
 }
@@ -140,6 +140,7 @@ fn route(state: &mut State, req: &Request<'_>) -> Reply {
     };
     let base = format!("http://{}{prefix}/repos/{}", req.host, state.repository);
     match (req.method, rest.as_str()) {
+        ("GET", "") => repository(state),
         ("GET", r) if commit_sub(r, "/statuses").is_some() => {
             let sha = commit_sub(r, "/statuses").unwrap_or_default();
             statuses(state, sha, &query, &base)
@@ -163,9 +164,11 @@ fn route(state: &mut State, req: &Request<'_>) -> Reply {
         ("PATCH", r) if r.starts_with("pulls/") => {
             update_pull(state, &r["pulls/".len()..], req.body)
         }
-        ("PUT", r) if r.starts_with("pulls/") && r.ends_with("/merge") => {
-            merge_pull(state, &r["pulls/".len()..r.len() - "/merge".len()])
-        }
+        ("PUT", r) if r.starts_with("pulls/") && r.ends_with("/merge") => merge_pull(
+            state,
+            &r["pulls/".len()..r.len() - "/merge".len()],
+            req.body["merge_method"].as_str().unwrap_or("merge"),
+        ),
         ("POST", r) if r.starts_with("issues/") && r.ends_with("/labels") => add_labels(
             state,
             &r["issues/".len()..r.len() - "/labels".len()],
@@ -395,6 +398,21 @@ fn create_ref(state: &mut State, body: &Value) -> Reply {
     let Some(name) = name.strip_prefix("refs/") else {
         return unprocessable("Reference name is invalid");
     };
+    // git's rules, as GitHub applies them (`git check-ref-format`), the common cases.
+    let invalid = name.contains(':')
+        || name.contains("..")
+        || name.contains("@{")
+        || name
+            .chars()
+            .any(|c| c.is_control() || " ~^?*[\\".contains(c))
+        || name.ends_with('/')
+        || name.ends_with('.')
+        || name
+            .split('/')
+            .any(|p| p.starts_with('.') || p.ends_with(".lock"));
+    if invalid {
+        return unprocessable("Reference name is invalid");
+    }
     if state.refs.contains_key(name) {
         return unprocessable("Reference already exists");
     }
@@ -479,7 +497,7 @@ pub(super) fn pull_json(state: &State, pull: &FakePull) -> Value {
         "number": pull.number, "state": pull.state, "title": pull.title,
         "body": if pull.body.is_empty() { Value::Null } else { json!(pull.body) },
         "labels": pull.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
-        "merged": pull.merged, "auto_merge": if pull.auto_merge { json!({ "merge_method": "merge" }) } else { Value::Null },
+        "merged": pull.merged, "auto_merge": match (&pull.auto_merge, &pull.auto_merge_method) { (true, m) => json!({ "merge_method": m.as_deref().unwrap_or("MERGE").to_lowercase() }), _ => Value::Null },
         "head": { "label": format!("{owner}:{}", pull.head), "ref": pull.head, "sha": state.resolve(&pull.head),
                   "repo": { "full_name": pull.head_repo } },
         "base": { "label": format!("{}:{}", repo.split('/').next().unwrap_or_default(), pull.base), "ref": pull.base,
@@ -542,6 +560,8 @@ fn create_pull(state: &mut State, body: &Value) -> Reply {
         merged: false,
         labels: Vec::new(),
         auto_merge: false,
+        auto_merge_method: None,
+        merged_with: None,
         head_repo: state.repository.clone(),
     };
     let out = pull_json(state, &pull);
@@ -573,7 +593,33 @@ fn update_pull(state: &mut State, number: &str, body: &Value) -> Reply {
     reply(200, pull_json(state, &pull))
 }
 
-fn merge_pull(state: &mut State, number: &str) -> Reply {
+/// `GET /repos/{o}/{r}`: the fields promote reads, in the REST shape.
+fn repository(state: &State) -> Reply {
+    let allowed = |m: &str| !state.refused_methods.iter().any(|r| r == m);
+    let (owner, name) = state.repository.split_once('/').unwrap_or_default();
+    reply(
+        200,
+        json!({
+            "id": 1296269, "node_id": "R_kgDOfake", "name": name, "full_name": state.repository,
+            "owner": { "login": owner, "type": "Organization" }, "private": true,
+            "default_branch": "main",
+            "allow_merge_commit": allowed("merge"), "allow_squash_merge": allowed("squash"),
+            "allow_rebase_merge": allowed("rebase"), "allow_auto_merge": true,
+            "permissions": { "admin": false, "push": true, "pull": true },
+        }),
+    )
+}
+
+/// GitHub's refusal of a merge method the repository does not allow.
+pub(super) fn method_refused(method: &str) -> String {
+    match method {
+        "squash" => "Squash merges are not allowed on this repository.".into(),
+        "rebase" => "Rebase merges are not allowed on this repository.".into(),
+        _ => "Merge commits are not allowed on this repository.".into(),
+    }
+}
+
+pub(super) fn merge_pull(state: &mut State, number: &str, method: &str) -> Reply {
     let Some(index) = pull_index(state, number) else {
         return not_found();
     };
@@ -587,13 +633,35 @@ fn merge_pull(state: &mut State, number: &str) -> Reply {
             json!({ "message": "Pull Request is not mergeable", "status": "405" }),
         );
     }
+    if state.refused_methods.iter().any(|m| m == method) {
+        return reply(
+            405,
+            json!({ "message": method_refused(method), "status": "405" }),
+        );
+    }
     let files = state.commits[&head].files.clone();
-    let sha = state.new_commit(Some(base), &format!("Merge pull request #{number}"), files);
+    // A single-parent model: merge makes a merge-style message, squash carries the head
+    // commit's message under the title (GitHub's default for one commit), rebase replays it.
+    let head_message = state.commits[&head].message.clone();
+    let message = match method {
+        "squash" => format!(
+            "{} (#{number})\n\n{}",
+            pull.title,
+            head_message.split_once("\n\n").map_or("", |(_, body)| body)
+        ),
+        "rebase" => head_message,
+        _ => format!(
+            "Merge pull request #{number} from {}\n\n{}",
+            pull.head, pull.title
+        ),
+    };
+    let sha = state.new_commit(Some(base), &message, files);
     state
         .refs
         .insert(format!("heads/{}", pull.base), sha.clone());
     state.pulls[index].state = "closed".into();
     state.pulls[index].merged = true;
+    state.pulls[index].merged_with = Some(method.to_owned());
     reply(
         200,
         json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
