@@ -654,6 +654,31 @@ impl Forge for GitForge {
         Err(unsupported("pull requests"))
     }
 
+    fn merge_methods(&self) -> Result<Vec<super::MergeMethod>, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.merge_methods();
+        }
+        Err(unsupported("merge methods"))
+    }
+
+    fn enable_auto_merge_as(
+        &self,
+        pr: &PullRequest,
+        method: super::MergeMethod,
+    ) -> Result<(), ForgeError> {
+        if let Some(api) = &self.api {
+            return api.enable_auto_merge_as(pr, method);
+        }
+        Err(unsupported("pull requests"))
+    }
+
+    fn merge_pr_as(&self, number: u64, method: super::MergeMethod) -> Result<String, ForgeError> {
+        if let Some(api) = &self.api {
+            return api.merge_pr_as(number, method);
+        }
+        Err(unsupported("pull requests"))
+    }
+
     fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
         if let Some(api) = &self.api {
             return api.merge_pr(number);

@@ -288,28 +288,10 @@ pub trait Forge {
     fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError>;
     fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
     /// The merge methods the repository allows (`GET /repos/{o}/{r}`).
-    fn merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError> {
-        Err(needs_api("merge methods"))
-    }
+    fn merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError>;
     /// Enable auto-merge with `method`; a pull request that is already mergeable is merged.
-    fn enable_auto_merge_as(
-        &self,
-        pr: &PullRequest,
-        method: MergeMethod,
-    ) -> Result<(), ForgeError> {
-        let _ = (pr, method);
-        Err(needs_api("pull requests"))
-    }
+    fn enable_auto_merge_as(&self, pr: &PullRequest, method: MergeMethod)
+    -> Result<(), ForgeError>;
     /// Merge a pull request with `method`; returns the commit that landed on the base.
-    fn merge_pr_as(&self, number: u64, method: MergeMethod) -> Result<String, ForgeError> {
-        let _ = (number, method);
-        Err(needs_api("pull requests"))
-    }
-}
-
-/// What a plain git remote cannot do (the default of the API-only trait methods).
-fn needs_api(what: &str) -> ForgeError {
-    ForgeError::Other(format!(
-        "{what} need commit-mode = api\nhint: a plain git remote has no {what}; set `commit-mode = \"api\"`"
-    ))
+    fn merge_pr_as(&self, number: u64, method: MergeMethod) -> Result<String, ForgeError>;
 }
