@@ -6,6 +6,8 @@
 //! `expectedHeadOid`: one call, atomic, and Verified when made by an App or `GITHUB_TOKEN`; a
 //! moved branch answers `STALE_DATA`, which maps to `ForgeError::Conflict`.
 
+#![deny(clippy::indexing_slicing)]
+
 mod http;
 
 use ::http::Method;
@@ -194,9 +196,9 @@ impl GitHubForge {
             return Err(reply.error(action, permission));
         }
         let value: Value = reply.json()?;
-        match value["errors"].as_array().and_then(|e| e.first()) {
+        match value.at("errors").as_array().and_then(|e| e.first()) {
             Some(error) => Err(graphql_error(error, action, permission, reply.reset())),
-            None => Ok(value["data"].clone()),
+            None => Ok(value.at("data").clone()),
         }
     }
 
@@ -257,7 +259,7 @@ impl GitHubForge {
             .pages(
                 url,
                 (&action, "checks: read"),
-                |page| page["check_runs"].as_array(),
+                |page| page.at("check_runs").as_array(),
                 usize::MAX,
             )
             .await?;
@@ -283,16 +285,19 @@ impl GitHubForge {
         list.iter()
             .map(|c| {
                 Ok(CommitSummary {
-                    sha: str_field(&c["sha"], "sha")?,
-                    message: c["commit"]["message"]
+                    sha: str_field(c.at("sha"), "sha")?,
+                    message: c
+                        .at("commit")
+                        .at("message")
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
-                    parents: c["parents"]
+                    parents: c
+                        .at("parents")
                         .as_array()
                         .map(|ps| {
                             ps.iter()
-                                .filter_map(|p| p["sha"].as_str().map(str::to_owned))
+                                .filter_map(|p| p.at("sha").as_str().map(str::to_owned))
                                 .collect()
                         })
                         .unwrap_or_default(),
@@ -306,7 +311,7 @@ impl GitHubForge {
         let action = format!("reading branch `{branch}`");
         let reply = self.get(&path, &action, CONTENTS_READ).await?;
         let value: Value = reply.json()?;
-        str_field(&value["object"]["sha"], "object.sha")
+        str_field(value.at("object").at("sha"), "object.sha")
     }
 
     async fn file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError> {
@@ -334,7 +339,7 @@ impl GitHubForge {
         let action = format!("comparing {sha} with `{branch}`");
         let value: Value = self.get(&path, &action, CONTENTS_READ).await?.json()?;
         Ok(matches!(
-            value["status"].as_str(),
+            value.at("status").as_str(),
             Some("identical" | "behind")
         ))
     }
@@ -373,7 +378,7 @@ impl GitHubForge {
             .graphql(MUTATION, json!({ "input": input }), &action, CONTENTS_WRITE)
             .await?;
         str_field(
-            &data["createCommitOnBranch"]["commit"]["oid"],
+            data.at("createCommitOnBranch").at("commit").at("oid"),
             "createCommitOnBranch.commit.oid",
         )
     }
@@ -386,35 +391,54 @@ fn str_field(value: &Value, name: &str) -> Result<String, ForgeError> {
         .ok_or_else(|| ForgeError::Other(format!("github's answer has no `{name}`")))
 }
 
+/// Reading GitHub's JSON without indexing: a missing field (or item) reads as `null`, as
+/// `serde_json`'s `Index` does, but through calls that cannot panic.
+pub(crate) trait Field {
+    fn at(&self, key: &str) -> &Value;
+    fn item(&self, index: usize) -> &Value;
+}
+
+static NULL: Value = Value::Null;
+
+impl Field for Value {
+    fn at(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+
+    fn item(&self, index: usize) -> &Value {
+        self.get(index).unwrap_or(&NULL)
+    }
+}
+
 /// A status in the REST shape (`creator.login` as the creator).
 pub fn status_from_json(value: &Value) -> CommitStatus {
     let text = |v: &Value| v.as_str().map(str::to_owned);
     CommitStatus {
-        context: text(&value["context"]).unwrap_or_default(),
-        state: text(&value["state"]).unwrap_or_default(),
-        description: text(&value["description"]),
-        target_url: text(&value["target_url"]),
-        creator: text(&value["creator"]["login"]),
-        updated_at: text(&value["updated_at"]),
+        context: text(value.at("context")).unwrap_or_default(),
+        state: text(value.at("state")).unwrap_or_default(),
+        description: text(value.at("description")),
+        target_url: text(value.at("target_url")),
+        creator: text(value.at("creator").at("login")),
+        updated_at: text(value.at("updated_at")),
     }
 }
 
 fn check_run_from_json(value: &Value) -> CommitStatus {
     let text = |v: &Value| v.as_str().map(str::to_owned);
-    let status = value["status"].as_str().unwrap_or_default();
+    let status = value.at("status").as_str().unwrap_or_default();
     CommitStatus {
-        context: text(&value["name"]).unwrap_or_default(),
-        state: super::check_run_state(status, value["conclusion"].as_str()).to_owned(),
-        description: text(&value["output"]["title"]),
-        target_url: text(&value["html_url"]),
-        creator: text(&value["app"]["slug"]),
-        updated_at: text(&value["completed_at"]).or_else(|| text(&value["started_at"])),
+        context: text(value.at("name")).unwrap_or_default(),
+        state: super::check_run_state(status, value.at("conclusion").as_str()).to_owned(),
+        description: text(value.at("output").at("title")),
+        target_url: text(value.at("html_url")),
+        creator: text(value.at("app").at("slug")),
+        updated_at: text(value.at("completed_at")).or_else(|| text(value.at("started_at"))),
     }
 }
 
 fn graphql_error(error: &Value, action: &str, permission: &str, reset: Option<u64>) -> ForgeError {
-    let message = error["message"].as_str().unwrap_or_default();
-    match error["type"].as_str().unwrap_or_default() {
+    let message = error.at("message").as_str().unwrap_or_default();
+    match error.at("type").as_str().unwrap_or_default() {
         "STALE_DATA" => ForgeError::Conflict {
             what: format!("{action}: {message}"),
         },

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::forge::ForgeError;
+use crate::forge::github::Field;
 
 /// The environment variables [`RetryPolicy::from_vars`] reads, in seconds.
 pub const CONNECT_TIMEOUT_VAR: &str = "PROMOTE_HTTP_CONNECT_TIMEOUT";
@@ -125,8 +126,8 @@ impl Reply {
     /// GitHub's `message` (and the first `errors[].message`), for error texts.
     pub fn message(&self) -> String {
         let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
-        let mut text = value["message"].as_str().unwrap_or_default().to_owned();
-        if let Some(detail) = value["errors"][0]["message"].as_str() {
+        let mut text = value.at("message").as_str().unwrap_or_default().to_owned();
+        if let Some(detail) = value.at("errors").item(0).at("message").as_str() {
             text = format!("{text}: {detail}");
         }
         text
@@ -155,9 +156,10 @@ impl Reply {
             return false;
         }
         let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
-        value["errors"]
+        value
+            .at("errors")
             .as_array()
-            .is_some_and(|errors| errors.iter().any(|e| e["type"] == "RATE_LIMITED"))
+            .is_some_and(|errors| errors.iter().any(|e| e.at("type") == "RATE_LIMITED"))
     }
 
     /// How long GitHub asks to wait before the next try, and why: `retry-after`, else a primary

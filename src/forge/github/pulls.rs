@@ -3,21 +3,22 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{GitHubForge, PULLS_WRITE, encode_query, str_field};
+use super::{Field, GitHubForge, PULLS_WRITE, encode_query, str_field};
 use crate::forge::{ForgeError, MergeMethod, PullRequest, PullRequestSpec};
 
 fn pr_from_json(value: &Value) -> Result<PullRequest, ForgeError> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     Ok(PullRequest {
-        number: value["number"]
+        number: value
+            .at("number")
             .as_u64()
             .ok_or_else(|| ForgeError::Other("github's answer has no `number`".to_owned()))?,
-        url: text(&value["html_url"]),
-        head: text(&value["head"]["ref"]),
-        base: text(&value["base"]["ref"]),
-        title: text(&value["title"]),
-        body: text(&value["body"]),
-        node_id: value["node_id"].as_str().map(str::to_owned),
+        url: text(value.at("html_url")),
+        head: text(value.at("head").at("ref")),
+        base: text(value.at("base").at("ref")),
+        title: text(value.at("title")),
+        body: text(value.at("body")),
+        node_id: value.at("node_id").as_str().map(str::to_owned),
     })
 }
 
@@ -55,10 +56,13 @@ impl GitHubForge {
             let page: Vec<Value> = reply.json()?;
             for value in &page {
                 // A fork can name its branch `promote/...` too: only this repository's count.
-                let repo = value["head"]["repo"]["full_name"]
+                let repo = value
+                    .at("head")
+                    .at("repo")
+                    .at("full_name")
                     .as_str()
                     .unwrap_or_default();
-                let head = value["head"]["ref"].as_str().unwrap_or_default();
+                let head = value.at("head").at("ref").as_str().unwrap_or_default();
                 if repo.eq_ignore_ascii_case(&self.repository) && head.starts_with(prefix) {
                     out.push(pr_from_json(value)?);
                 }
@@ -174,7 +178,7 @@ impl GitHubForge {
         ]
         .into_iter()
         // A token without admin rights still sees these; absent means the API's default (true).
-        .filter(|(key, _)| value[*key].as_bool().unwrap_or(true))
+        .filter(|(key, _)| value.at(key).as_bool().unwrap_or(true))
         .map(|(_, m)| m)
         .collect())
     }
@@ -225,6 +229,6 @@ impl GitHubForge {
         if !reply.is_success() {
             return Err(reply.error(&action, "contents: write"));
         }
-        str_field(&reply.json::<Value>()?["sha"], "sha")
+        str_field(reply.json::<Value>()?.at("sha"), "sha")
     }
 }

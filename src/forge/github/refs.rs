@@ -3,7 +3,7 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{CONTENTS_READ, CONTENTS_WRITE, GitHubForge, encode_path, str_field};
+use super::{CONTENTS_READ, CONTENTS_WRITE, Field, GitHubForge, encode_path, str_field};
 use crate::forge::{ForgeError, TagOutcome};
 
 /// Whether a failed ref creation means the ref is already there (GitHub answers 422
@@ -73,12 +73,12 @@ impl GitHubForge {
         let action = format!("reading tag `{name}`");
         let path = format!("/git/ref/tags/{}", encode_path(name));
         let value: Value = self.get(&path, &action, CONTENTS_READ).await?.json()?;
-        let sha = str_field(&value["object"]["sha"], "object.sha")?;
-        if value["object"]["type"].as_str() != Some("tag") {
+        let sha = str_field(value.at("object").at("sha"), "object.sha")?;
+        if value.at("object").at("type").as_str() != Some("tag") {
             return Ok(sha);
         }
         let path = format!("/git/tags/{sha}");
         let value: Value = self.get(&path, &action, CONTENTS_READ).await?.json()?;
-        str_field(&value["object"]["sha"], "object.sha")
+        str_field(value.at("object").at("sha"), "object.sha")
     }
 }
