@@ -216,3 +216,54 @@ fn a_protected_branch_is_a_clear_error_not_a_retry_loop() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_ne!(git(&origin.bare, &["rev-parse", "main"]).trim(), bump);
 }
+
+#[test]
+fn a_push_in_git_mode_from_a_depth_1_checkout_fetches_its_before() {
+    let (origin, bump) = origin();
+    let before = git(&origin.bare, &["rev-parse", "main^"])
+        .trim()
+        .to_string();
+    let served = daemon(origin.dir.path(), true);
+    git(
+        origin.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("{}/origin.git", served.url),
+            "ws",
+        ],
+    );
+    let ws = origin.dir.path().join("ws");
+    assert!(
+        std::process::Command::new("git")
+            .args(["cat-file", "-e", &before])
+            .current_dir(&ws)
+            .status()
+            .is_ok_and(|s| !s.success()),
+        "`before` is not in the checkout"
+    );
+    let gh = FakeGitHub::start("acme/homelab");
+    known(&gh, &bump);
+    gh.add_status(
+        &bump,
+        "kustomization/cilium/5c3a9f0e",
+        "success",
+        "flux-bot",
+    );
+    let push = json!({
+        "ref": "refs/heads/main", "before": before, "after": bump, "forced": false,
+        "deleted": false, "commits": []
+    });
+    let run = run_action(&gh, &ws, "push", push, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(output(&run, "changed"), "true", "{}", run.stderr);
+    let promoted = output(&run, "promoted");
+    assert!(promoted.contains("helm/cilium"), "{promoted}");
+    assert!(
+        !promoted.contains("infra/"),
+        "only what the push changed: {promoted}"
+    );
+    assert!(!ws.join(".git/shallow").exists(), "the history was fetched");
+}
