@@ -78,6 +78,16 @@ fn status(sha: &str) -> serde_json::Value {
     })
 }
 
+/// A `--depth 1` clone of the served origin, as `actions/checkout` makes by default.
+fn shallow_clone(origin: &Origin, served: &crate::support::Daemon) -> PathBuf {
+    let url = format!("{}/origin.git", served.url);
+    git(
+        origin.dir.path(),
+        &["clone", "-q", "--depth", "1", &url, "ws"],
+    );
+    origin.dir.path().join("ws")
+}
+
 fn file_at(bare: &Path, rev: &str, path: &str) -> String {
     git(bare, &["show", &format!("{rev}:{path}")])
 }
@@ -86,18 +96,7 @@ fn file_at(bare: &Path, rev: &str, path: &str) -> String {
 fn seed_002_status_flow_in_git_mode_from_a_depth_1_checkout() {
     let (origin, bump) = origin();
     let served = daemon(origin.dir.path(), true);
-    let ws = origin.dir.path().join("ws");
-    git(
-        origin.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &format!("{}/origin.git", served.url),
-            "ws",
-        ],
-    );
+    let ws = shallow_clone(&origin, &served);
     assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
     // A Docker action runs as root on a workspace its runner's user owns.
     let chowned = std::process::Command::new("chown")
@@ -224,18 +223,7 @@ fn a_push_in_git_mode_from_a_depth_1_checkout_fetches_its_before() {
         .trim()
         .to_string();
     let served = daemon(origin.dir.path(), true);
-    git(
-        origin.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &format!("{}/origin.git", served.url),
-            "ws",
-        ],
-    );
-    let ws = origin.dir.path().join("ws");
+    let ws = shallow_clone(&origin, &served);
     assert!(
         std::process::Command::new("git")
             .args(["cat-file", "-e", &before])
