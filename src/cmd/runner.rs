@@ -161,35 +161,51 @@ impl Runner<'_> {
             if self.config.branch_of(&env.name) != branch {
                 continue;
             }
-            for p in self.config.promotions.iter().filter(|p| p.from == env.name) {
-                let now =
-                    plan::inventory(self.config, &env.name, &ForgeFiles::new(self.forge, after))?;
-                let changed: Vec<String> = match before {
-                    Some(before) => {
-                        let then = plan::inventory(
-                            self.config,
-                            &env.name,
-                            &ForgeFiles::new(self.forge, before),
-                        )?;
-                        let then = then.index();
-                        now.components
-                            .iter()
-                            .filter(|c| {
-                                then.get(c.id.as_str())
-                                    .is_none_or(|t| t.version != c.version)
-                            })
-                            .map(|c| c.id.clone())
-                            .collect()
+            let promotions: Vec<&Promotion> = self
+                .config
+                .promotions
+                .iter()
+                .filter(|p| p.from == env.name)
+                .collect();
+            if promotions.is_empty() {
+                continue;
+            }
+            let now = plan::inventory(self.config, &env.name, &ForgeFiles::new(self.forge, after))?;
+            let changed: Vec<String> = match before {
+                Some(before) => {
+                    let then = plan::inventory(
+                        self.config,
+                        &env.name,
+                        &ForgeFiles::new(self.forge, before),
+                    )?;
+                    let then = then.index();
+                    now.components
+                        .iter()
+                        .filter(|c| {
+                            then.get(c.id.as_str())
+                                .is_none_or(|t| t.version != c.version)
+                        })
+                        .map(|c| c.id.clone())
+                        .collect()
+                }
+                None => now.components.iter().map(|c| c.id.clone()).collect(),
+            };
+            if changed.is_empty() {
+                continue;
+            }
+            for p in promotions {
+                // An open promotion pull request carries what earlier pushes changed: keep it
+                // (still gated at this commit), or the rewritten PR would drop it.
+                let mut candidates = changed.clone();
+                for id in self.pending_in_pr(p)? {
+                    if !candidates.contains(&id) {
+                        candidates.push(id);
                     }
-                    None => now.components.iter().map(|c| c.id.clone()).collect(),
-                };
-                if changed.is_empty() {
-                    continue;
                 }
                 any = true;
                 let mut req = Request::new(p, SourceRev::Commit(after.to_string()));
                 self.overrides.apply(&mut req);
-                self.promote(&req, Some(&changed), out)?;
+                self.promote(&req, Some(&candidates), out)?;
             }
         }
         if !any {
@@ -212,6 +228,24 @@ impl Runner<'_> {
             self.ensure_tags(p, &source, after, out)?;
         }
         Ok(())
+    }
+
+    /// The components an open single pull request of `p` promotes (its commit's `- id` lines).
+    fn pending_in_pr(&self, p: &Promotion) -> anyhow::Result<Vec<String>> {
+        let kind = self.overrides.delivery.unwrap_or(p.delivery);
+        if kind != DeliveryKind::PullRequest {
+            return Ok(Vec::new());
+        }
+        let target = self.config.branch_of(&p.to);
+        let Some(pr) = self.forge.find_open_pr(&p.pr_branch(), target)? else {
+            return Ok(Vec::new());
+        };
+        let Some(commit) = self.forge.recent_commits(&pr.head, 1)?.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        Ok(gate::history::moved(&commit.message)
+            .map(|(id, _)| id.to_string())
+            .collect())
     }
 
     /// The gate's answer for `req` at `source_sha`: statuses and check runs (unless forced),

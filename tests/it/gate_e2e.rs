@@ -602,3 +602,43 @@ fn a_resent_status_does_not_undo_a_manual_rollback() {
     s.run("status", status(&c2, "kustomization/app/1", "success"));
     assert_eq!(s.live(), "app=1.1.1\nweb=1.1.0\n");
 }
+
+#[test]
+fn a_second_push_keeps_what_the_open_pull_request_already_carries() {
+    let pr_mode = GATED
+        .split("[promotion.gate]")
+        .next()
+        .expect("head")
+        .replace(
+            "partial = true",
+            "partial = true\ndelivery = \"pull-request\"",
+        );
+    let s = setup(&pr_mode, "app=1.0.0\nweb=2.0.0\n", "app=1.0.0\nweb=2.0.0\n");
+    let c1 = s.bump("app=1.0.1\nweb=2.0.0\n");
+    s.run("push", push(&s.base, &c1));
+    let branch = "promote/integration-to-live";
+    assert_eq!(
+        s.gh.file(branch, LIVE).as_deref(),
+        Some("app=1.0.1\nweb=2.0.0\n")
+    );
+    // The next push changes only `web`: the PR keeps `app` and adds `web`.
+    let c2 = s.bump("app=1.0.1\nweb=2.1.0\n");
+    let run = s.run("push", push(&c1, &c2));
+    assert_eq!(
+        s.gh.file(branch, LIVE).as_deref(),
+        Some("app=1.0.1\nweb=2.1.0\n"),
+        "{}",
+        run.stderr
+    );
+    let open: Vec<_> =
+        s.gh.pulls()
+            .into_iter()
+            .filter(|p| p.state == "open")
+            .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        s.live(),
+        "app=1.0.0\nweb=2.0.0\n",
+        "main waits for the merge"
+    );
+}
