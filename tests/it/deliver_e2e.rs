@@ -385,7 +385,7 @@ fn an_empty_plan_closes_promotes_settled_pr_and_reruns_change_nothing() {
         .insert("heads/promote/dev-to-stage-hotfix".into(), base);
     let hotfix = gh.open_pull("promote/dev-to-stage-hotfix", "main", "hotfix", None);
     let stage = gh.file("main", STAGE).expect("stage");
-    let by_hand = stage.replace("newTag: sha-xyz67890", "newTag: sha-0a1b2c3d");
+    let by_hand = stage.replace("newTag: sha-9f8e7d6c", "newTag: sha-0a1b2c3d");
     assert_ne!(stage, by_hand);
     gh.commit_files("main", "stage by hand", &[(STAGE, &by_hand)]);
     let settled = run_action(&gh, ws.path(), "push", push("main", &c1, &c2), &[]);
@@ -425,8 +425,8 @@ fn per_component_branches_are_ref_safe_and_an_invalid_one_is_held_while_the_othe
         )
     };
     let old = "images:\n  # Built once by CI (sha-<8 hex of the commit>), promoted unchanged.\n  - name: ghcr.io/acme/dex\n    newTag: sha-abc12345\n";
-    let old_stage = old.replace("sha-abc12345", "sha-xyz67890");
-    let stage_images = images("sha-xyz67890", "1.0.0", "2.0.0");
+    let old_stage = old.replace("sha-abc12345", "sha-9f8e7d6c");
+    let stage_images = images("sha-9f8e7d6c", "1.0.0", "2.0.0");
     let dev_images = images("sha-0a1b2c3d", "1.1.0", "2.1.0");
     let c1 = seed(
         &gh,

@@ -673,3 +673,61 @@ fn check_refuses_promotions_no_status_can_tell_apart_and_notes_ungated_ones() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("note: `dev -> stage` is ungated"), "{err}");
 }
+
+/// `examples/try.sh` makes the branch-based examples runnable from the README.
+#[test]
+fn branch_examples_run_through_try_sh() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/try.sh");
+    for (name, want) in [
+        (
+            "env-branches",
+            "change     example-app/registry.local/p2c/example-app  1.3.2 -> 1.4.0",
+        ),
+        (
+            "test-prod-per-app",
+            "change     homepage/tag   v1.4.2 -> v1.5.0",
+        ),
+    ] {
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg(&script)
+            .arg(name)
+            .env("PROMOTE", env!("CARGO_BIN_EXE_promote"));
+        crate::support::isolate_git(&mut cmd);
+        let out = cmd.output().expect("bash");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(want), "{name}: {stdout}");
+    }
+    // A folder-based example is pointed at `plan -C` instead.
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("flux-terragrunt")
+        .env("PROMOTE", env!("CARGO_BIN_EXE_promote"))
+        .output()
+        .expect("bash");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Every `cargo run --locked -- plan -C examples/...` command of the README's example table runs.
+#[test]
+fn the_readme_example_commands_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("readme");
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split("`cargo run --locked -- ").nth(1))
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    assert!(commands.len() >= 3, "{commands:?}");
+    for c in commands {
+        let args: Vec<&str> = c.split_whitespace().collect();
+        let (code, out, err) = run_in(root, &args);
+        assert_eq!(code, 0, "{c}: {err}");
+        assert!(out.starts_with("promote "), "{c}: {out}");
+    }
+}
