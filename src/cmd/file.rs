@@ -100,8 +100,14 @@ pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
         .map(|c| c.name.as_str())
         .collect();
     if !indirect.is_empty() {
+        // HCL references (`local.x`) live in the same file; `${var}` substitutions in env files.
+        let hint = if loc.kind == crate::source::Kind::HclMap {
+            "hint: change the value the reference names (a `locals` attribute of this file: `versions FILE --at locals`)"
+        } else {
+            "hint: list the file that sets the variable (often a `dotenv` source, or `substitute-from`)"
+        };
         crate::action::diag(&format!(
-            "note: `{}` {} set through a variable (`-> ${{var}}`), not a literal version; promote never edits {}\nhint: list the file that sets the variable (often a `dotenv` source)",
+            "note: `{}` {} set through a variable (`-> ${{var}}`), not a literal version; promote never edits {}\n{hint}",
             indirect.join("`, `"),
             if indirect.len() == 1 { "is" } else { "are" },
             if indirect.len() == 1 { "it" } else { "them" },

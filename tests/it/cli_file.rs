@@ -214,7 +214,22 @@ fn versions_notes_indirect_values_on_stderr() {
         err.contains("note: `chart`, `template` are set through a variable"),
         "{err}"
     );
+    // An HCL reference names a local of the same file, not an env file.
+    assert!(err.contains("a `locals` attribute of this file"), "{err}");
+    assert!(!err.contains("dotenv"), "{err}");
     assert!(!stdout(&out).contains("note:"), "notes belong on stderr");
+    // A `${var}` in YAML points at the file that sets the variable.
+    std::fs::write(
+        dir.path().join("hr.yaml"),
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: dex\nspec:\n  chart:\n    spec:\n      chart: dex\n      version: ${dex_version}\n",
+    )
+    .expect("write");
+    let out = run(dir.path(), &["versions", "hr.yaml"]);
+    assert!(
+        stderr(&out).contains("often a `dotenv` source"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
