@@ -1,13 +1,18 @@
 # syntax=docker/dockerfile:1
-# Build a static-enough release binary, then ship it on a minimal base with CA certificates.
+# The action's image: `promote` built once, shipped on `scratch` with only what it links and a CA
+# bundle (.ci/rootfs). Releases point action.yml at the prebuilt image by digest; this file is built
+# only when a workflow uses the action from a branch.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends libssl-dev pkg-config && rm -rf /var/lib/apt/lists/*
-COPY Cargo.toml Cargo.lock ./
-COPY src ./src
-RUN cargo build --release --locked --bin promote && cp target/release/promote /promote
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libssl-dev pkg-config ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cargo build --release --locked --bin promote \
+ && .ci/rootfs target/release/promote /rootfs
 
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libssl3 && rm -rf /var/lib/apt/lists/*
-COPY --from=build /promote /usr/local/bin/promote
-ENTRYPOINT ["/usr/local/bin/promote"]
+# Runtime stage: .ci/image-test builds exactly this stage from a binary built on the host.
+FROM scratch
+COPY --from=build /rootfs/ /
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+ENTRYPOINT ["/promote"]
