@@ -30,6 +30,7 @@ fn entry(id: &str, version: &str) -> Entry {
         group,
         version: version.into(),
         indirect: None,
+        via: None,
         file: "f.yaml".into(),
         line: 1,
         column: 1,
@@ -157,6 +158,30 @@ fn indirect_values_are_never_edited() {
     assert_eq!(items[0].action, Action::Held);
     assert!(
         items[0].reason.contains("`CILIUM_VERSION`"),
+        "{}",
+        items[0].reason
+    );
+}
+
+#[test]
+fn the_same_substitution_on_both_sides_is_unchanged() {
+    let indirect = |env: &str, raw: &str, var: &str| {
+        let mut i = inv(env, &[("helm/cilium", raw)]);
+        i.components[0].indirect = Some(var.into());
+        i
+    };
+    let gate = Eligibility::all("x");
+    let src = indirect("integration", "${CILIUM_VERSION:-1.17.1}", "CILIUM_VERSION");
+    let same = indirect("live", "${CILIUM_VERSION:-1.17.1}", "CILIUM_VERSION");
+    let items = decide(&src, &same, &gate, &PlanOptions::default()).expect("decide");
+    assert_eq!(items[0].action, Action::Unchanged, "{}", items[0].reason);
+    // Control: another variable (or another default) on the target is still held, and the
+    // default is named, not dropped.
+    let other = indirect("live", "${CILIUM_CHART:-1.17.1}", "CILIUM_CHART");
+    let items = decide(&src, &other, &gate, &PlanOptions::default()).expect("decide");
+    assert_eq!(items[0].action, Action::Held);
+    assert!(
+        items[0].reason.contains("`${CILIUM_VERSION:-1.17.1}`"),
         "{}",
         items[0].reason
     );

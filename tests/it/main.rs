@@ -21,4 +21,5 @@ mod plan;
 mod replay;
 mod repo;
 mod robustness;
+mod substitute;
 mod support;
