@@ -585,3 +585,49 @@ fn filters_and_groups_that_name_nothing_are_errors() {
         2
     );
 }
+
+#[test]
+fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
+    let config = |branches: bool| {
+        let envs = if branches {
+            r#"[{ name = "integration", branch = "integration" }, { name = "live", branch = "live" }]"#
+        } else {
+            r#"["integration", "live"]"#
+        };
+        let text = format!(
+            "environments = {envs}\n[[source]]\npath = \"{{env}}/apps.yaml\"\nkind = \"flux\"\nsubstitute-from = [\"platform.env\", \"{{env}}/versions.env\"]\n"
+        );
+        Config::load("p.toml", text.as_bytes()).expect("config")
+    };
+    let target = |entry: usize, file: &str| {
+        let mut tgt = inv("live", &[("paperless", "1.0.0")]);
+        tgt.components[0].via = Some(source::substitute::Via {
+            variable: "paperless_version".into(),
+            file: Some(file.into()),
+            line: Some(1),
+            default: None,
+            problem: None,
+            entry: Some(entry),
+            shared: false,
+        });
+        tgt
+    };
+    let shared = |config: &Config, entry: usize, file: &str| {
+        let promotion = config
+            .pick_promotion(None, None)
+            .expect("promotion")
+            .clone();
+        let mut tgt = target(entry, file);
+        substitute::mark_shared(config, &promotion, &mut tgt);
+        let via = tgt.components[0].via.clone().expect("via");
+        (via.shared, via.pin().is_some())
+    };
+    // One branch: the platform file is both environments'; live's own file is not.
+    assert_eq!(shared(&config(false), 0, "platform.env"), (true, false));
+    assert_eq!(
+        shared(&config(false), 1, "live/versions.env"),
+        (false, true)
+    );
+    // Each environment on its own branch: the same path is a different file per branch.
+    assert_eq!(shared(&config(true), 0, "platform.env"), (false, true));
+}
