@@ -103,6 +103,10 @@ pub struct Source {
     pub environments: Option<Vec<String>>,
     /// The file holds the version rendered through this template (`{name}-{version}`).
     pub template: Option<String>,
+    /// Env files (`KEY=value`) that resolve `${var}` values as Flux `postBuild.substituteFrom`
+    /// does, in its order (later files win); `{env}` is replaced by the environment's name.
+    #[serde(default)]
+    pub substitute_from: Vec<String>,
 }
 
 impl Source {
@@ -123,6 +127,14 @@ impl Source {
             Some(envs) if !envs.iter().any(|e| e == env) => None,
             _ => Some(self.path.replace("{env}", env)),
         }
+    }
+
+    /// The `substitute-from` files of this source in `env`, in order.
+    pub fn substitute_paths(&self, env: &str) -> Vec<String> {
+        self.substitute_from
+            .iter()
+            .map(|p| p.replace("{env}", env))
+            .collect()
     }
 
     /// The component id of `name` in this source.
@@ -335,6 +347,12 @@ impl Config {
             if let Err((key, msg)) = check_source(s.get_ref(), &environments, &main_branch) {
                 problems.push(at(spans.get("source", i, key).or(Some(s.span())), msg));
             }
+            for (j, p) in s.get_ref().substitute_from.iter().enumerate() {
+                if let Some(msg) = check_substitute_path(p) {
+                    let span = spans.item("source", i, "substitute-from", j);
+                    problems.push(at(span.or(Some(s.span())), msg));
+                }
+            }
         }
         for (i, p) in raw.promotions.iter().enumerate() {
             if let Err((key, msg)) = check_promotion(p.get_ref(), &environments) {
@@ -491,6 +509,20 @@ fn check_source(src: &Source, environments: &[Environment], main: &str) -> Resul
     Ok(())
 }
 
+/// Why a `substitute-from` entry is refused: paths are checked like `path`, and `{env}` is the
+/// only placeholder (one env file per environment, never a pattern).
+fn check_substitute_path(path: &str) -> Option<String> {
+    if let Some(problem) = unsafe_path(path) {
+        return Some(format!("substitute-from path `{path}` {problem}"));
+    }
+    if path.replace("{env}", "").contains(['{', '}', '*']) {
+        return Some(format!(
+            "substitute-from path `{path}`: `{{env}}` is the only placeholder it may hold"
+        ));
+    }
+    None
+}
+
 fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), Problem> {
     for (key, env) in [("from", &pr.from), ("to", &pr.to)] {
         if !environments.iter().any(|e| &e.name == env) {
@@ -542,6 +574,25 @@ impl<'t> KeySpans<'t> {
             return None;
         };
         find(table, key).map(|v| v.span())
+    }
+
+    /// The span of item `item` of the array `key` in that table.
+    fn item(&self, array: &str, index: usize, key: &str, item: usize) -> Option<Range<usize>> {
+        let find = |t: &toml::de::DeTable<'t>, k: &str| {
+            t.iter()
+                .find(|(name, _)| name.get_ref() == k)
+                .map(|(_, v)| v.clone())
+        };
+        let toml::de::DeValue::Array(items) = find(self.0.as_ref()?, array)?.into_inner() else {
+            return None;
+        };
+        let toml::de::DeValue::Table(table) = items.get(index)?.get_ref() else {
+            return None;
+        };
+        let toml::de::DeValue::Array(values) = find(table, key)?.into_inner() else {
+            return None;
+        };
+        values.get(item).map(|v| v.span())
     }
 }
 

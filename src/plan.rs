@@ -7,6 +7,7 @@
 mod decide;
 mod insert;
 pub mod render;
+mod substitute;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,6 +46,16 @@ pub enum PlanError {
         column: usize,
         first: String,
     },
+    #[error(
+        "{path}: substitute-from file not found in `{env}` ({at}); promoting `{id}` needs `{variable}` set there\nhint: create it with a `{variable}=` line, or fix `substitute-from` in the config"
+    )]
+    MissingPinFile {
+        env: String,
+        path: String,
+        at: String,
+        id: String,
+        variable: String,
+    },
     #[error("bad pin `{0}`: expected `ID=VERSION`")]
     BadPin(String),
     #[error("bad pin `{pin}` (`--pin` or the `pin` input, `ID=VERSION`): {message}")]
@@ -81,7 +92,9 @@ impl PlanError {
             PlanError::DuplicateId {
                 file, line, column, ..
             } => Some((file, Some((*line, *column)))),
-            PlanError::Missing { path, .. } => Some((path, None)),
+            PlanError::Missing { path, .. } | PlanError::MissingPinFile { path, .. } => {
+                Some((path, None))
+            }
             PlanError::BadSourceVersion(b) => Some((&b.file, Some((b.line, b.column)))),
             _ => None,
         }
@@ -113,6 +126,9 @@ pub struct Entry {
     pub version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indirect: Option<String>,
+    /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<source::substitute::Via>,
     pub file: String,
     pub line: usize,
     pub column: usize,
@@ -165,6 +181,7 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
                 name: c.name,
                 group: src.group.clone(),
                 indirect: c.indirect,
+                via: None,
                 file: path.clone(),
                 line: c.line,
                 column: c.column,
@@ -173,6 +190,7 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
             });
         }
     }
+    substitute::resolve(config, env, files, &mut components)?;
     check_unique(&components)?;
     Ok(EnvInventory {
         env: env.to_string(),
@@ -223,6 +241,9 @@ pub struct Item {
     pub line: Option<usize>,
     /// Why it is held, or why it may move.
     pub reason: String,
+    /// The `substitute-from` variable (and its pin line) the version is read through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// One file the plan rewrites.
@@ -321,8 +342,10 @@ pub fn build(
         });
     }
     let src = inventory(config, &promotion.from, source_files)?;
-    let tgt = inventory(config, &promotion.to, target_files)?;
+    let mut tgt = inventory(config, &promotion.to, target_files)?;
+    substitute::mark_shared(config, promotion, &mut tgt);
     let mut items = decide(&src, &tgt, gate, opts)?;
+    substitute::settle(config, &src, &tgt, &mut items, target_files)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate);
     }
@@ -411,7 +434,8 @@ fn edits(
         set: Vec<(String, String)>,
         add: Vec<(String, String)>,
     }
-    let mut by_file: BTreeMap<String, BTreeMap<usize, Changes>> = BTreeMap::new();
+    // Per file, per source (`None`: the `substitute-from` pins of resolved components).
+    let mut by_file: BTreeMap<String, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
     let (targets, sources) = (tgt.index(), src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
         let (entry, path, added) = match targets.get(item.id.as_str()) {
@@ -442,17 +466,22 @@ fn edits(
                 message,
             })));
         }
-        let changes = by_file
-            .entry(path)
-            .or_default()
-            .entry(entry.source)
-            .or_default();
+        // A resolved component's version lives in the pin line that sets its variable.
+        let (key, path, name) = match substitute::pin_line(entry).filter(|_| !added) {
+            Some((file, _, via)) => (None, file.to_string(), via.variable.clone()),
+            None => (Some(entry.source), path, entry.name.clone()),
+        };
+        let changes = by_file.entry(path).or_default().entry(key).or_default();
         let list = if added {
             &mut changes.add
         } else {
             &mut changes.set
         };
-        list.push((entry.name.clone(), stored));
+        // Components sharing one pin line agree (`settle`): it is edited once.
+        if key.is_none() && list.iter().any(|(n, _)| n == &name) {
+            continue;
+        }
+        list.push((name, stored));
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
@@ -463,6 +492,10 @@ fn edits(
         })?;
         let mut after = before.clone();
         for (index, changes) in by_source {
+            let Some(index) = index else {
+                after = source::substitute::set_pins(&path, &after, &refs(&changes.set))?;
+                continue;
+            };
             let loc = config.sources[index].locator();
             after = source::set_versions(&loc, &path, &after, &refs(&changes.set))?;
             if !changes.add.is_empty() {

@@ -171,6 +171,10 @@ fn render_table(inv: &Inventory, markdown: bool) -> String {
     let mut rows = vec![["COMPONENT", "VERSION", "LINE", "COLUMN"].map(String::from)];
     for c in &inv.components {
         let version = match &c.indirect {
+            // A `${var:-default}` keeps its default in view.
+            Some(_) if c.version.starts_with("${") && c.version.contains(":-") => {
+                format!("-> {}", c.version)
+            }
             Some(variable) => format!("-> ${{{variable}}}"),
             None => c.version.clone(),
         };

@@ -134,6 +134,7 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
         .sources
         .iter()
         .filter_map(|s| s.path_for(env))
+        .chain(config.sources.iter().flat_map(|s| s.substitute_paths(env)))
         .collect();
     match repo.is_clean(&paths) {
         Ok(true) => tree.with_label(sha),
@@ -372,6 +373,8 @@ struct Matrix<'c> {
     ids: Vec<String>,
     /// One row per environment: id -> version.
     cells: Vec<BTreeMap<String, String>>,
+    /// One row per environment: id -> how a `${var}` was resolved (`substitute-from`).
+    vias: Vec<BTreeMap<String, crate::source::substitute::Via>>,
 }
 
 impl Matrix<'_> {
@@ -392,7 +395,20 @@ impl Matrix<'_> {
                     .zip(&self.cells)
                     .map(|(e, r)| (e.to_string(), r.get(id).cloned().into()))
                     .collect();
-                serde_json::json!({"id": id, "versions": versions, "drift": self.drift(id)})
+                let mut row =
+                    serde_json::json!({"id": id, "versions": versions, "drift": self.drift(id)});
+                let via: serde_json::Map<String, serde_json::Value> = self
+                    .envs
+                    .iter()
+                    .zip(&self.vias)
+                    .filter_map(|(e, r)| {
+                        Some((e.to_string(), serde_json::to_value(r.get(id)?).ok()?))
+                    })
+                    .collect();
+                if !via.is_empty() {
+                    row["via"] = via.into();
+                }
+                row
             })
             .collect();
         let doc =
@@ -423,6 +439,17 @@ impl Matrix<'_> {
             }
             out.push_str(&format!("{}\n", line.trim_end()));
         }
+        for id in &self.ids {
+            for (e, r) in self.envs.iter().zip(&self.vias) {
+                if let Some(via) = r.get(id) {
+                    let how = via
+                        .problem
+                        .as_deref()
+                        .map_or(String::new(), |p| format!(": {p}"));
+                    out.push_str(&format!("{id} in {e}: via {}{how}\n", via.describe()));
+                }
+            }
+        }
         out
     }
 }
@@ -452,19 +479,25 @@ pub fn matrix(args: &MatrixArgs) -> anyhow::Result<i32> {
         envs,
         ids: Vec::new(),
         cells: Vec::new(),
+        vias: Vec::new(),
     };
     let mut seen = std::collections::HashSet::new();
     for env in &m.envs {
         let files = env_files(&config, env, &args.project.repo, repo.as_ref())?;
         let inv = plan::inventory(&config, env, files.as_ref())?;
         let mut row = BTreeMap::new();
+        let mut vias = BTreeMap::new();
         for c in inv.components {
             if seen.insert(c.id.clone()) {
                 m.ids.push(c.id.clone());
             }
+            if let Some(via) = c.via {
+                vias.insert(c.id.clone(), via);
+            }
             row.insert(c.id, c.version);
         }
         m.cells.push(row);
+        m.vias.push(vias);
     }
     emit(&match args.format {
         Format::Json => m.json()?,

@@ -131,3 +131,59 @@ fn every_source_and_promotion_problem_is_reported_at_once() {
         "2 problems in the config:\n  p.toml:5:8: source path `../elsewhere/{env}/terragrunt.stack.hcl` leaves the repository (`..`)\n  p.toml:12:6: promotion `integration -> prod` names unknown environment `prod` (known: dev, integration, live)"
     );
 }
+
+#[test]
+fn substitute_from_is_read_in_order_with_env_replaced() {
+    let good = GOOD.replace(
+        "group = \"infra\"",
+        "group = \"infra\"\nsubstitute-from = [\"k/platform/versions.env\", \"k/clusters/{env}/versions.env\"]",
+    );
+    let c = Config::load("p.toml", good.as_bytes()).expect("load");
+    assert_eq!(
+        c.sources[0].substitute_paths("live"),
+        ["k/platform/versions.env", "k/clusters/live/versions.env"]
+    );
+    // Without the key: no files, nothing resolved.
+    let c = Config::load("p.toml", GOOD.as_bytes()).expect("load");
+    assert!(c.sources[0].substitute_paths("live").is_empty());
+}
+
+#[test]
+fn substitute_from_errors_point_at_the_entry() {
+    let with = |value: &str| {
+        let text = GOOD.replace(
+            "group = \"infra\"",
+            &format!("group = \"infra\"\nsubstitute-from = {value}"),
+        );
+        Config::load("p.toml", text.as_bytes())
+            .expect_err("refused")
+            .to_string()
+    };
+    assert_eq!(
+        with(r#"["ok/{env}.env", "../x.env"]"#),
+        "p.toml:9:36: substitute-from path `../x.env` leaves the repository (`..`)"
+    );
+    assert_eq!(
+        with(r#"["/etc/versions.env"]"#),
+        "p.toml:9:20: substitute-from path `/etc/versions.env` is absolute; paths are relative to the repository root"
+    );
+    assert_eq!(
+        with(r#"["apps/{app}/versions.env"]"#),
+        "p.toml:9:20: substitute-from path `apps/{app}/versions.env`: `{env}` is the only placeholder it may hold"
+    );
+    let e = with(r#""versions.env""#);
+    assert!(
+        e.starts_with("p.toml:9:19: invalid type: string \"versions.env\", expected a sequence"),
+        "{e}"
+    );
+    let text = GOOD.replace(
+        "group = \"infra\"",
+        "group = \"infra\"\nsubstitute_from = [\"a.env\"]",
+    );
+    let e = Config::load("p.toml", text.as_bytes()).expect_err("snake case");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:9:1: unknown field `substitute_from`"),
+        "{e}"
+    );
+}

@@ -23,6 +23,12 @@ pub struct Entry {
 
 /// Parse every assignment of `text`.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, EditError> {
+    parse_each(file, text).into_iter().collect()
+}
+
+/// Parse each assignment line on its own: a line the reader refuses is an error for that line
+/// only (`substitute-from` files may hold values such as `["end0"]` that are no concern of ours).
+pub fn parse_each(file: &str, text: &str) -> Vec<Result<Entry, EditError>> {
     let mut entries = Vec::new();
     let mut start = 0;
     for (i, raw_line) in text.split_inclusive('\n').enumerate() {
@@ -32,11 +38,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, EditError> {
             line: i + 1,
             column: line.get(..col).map_or(col, |s| s.chars().count()) + 1,
             message,
-        })?;
-        entries.extend(entry);
+        });
+        entries.extend(entry.transpose());
         start += raw_line.len();
     }
-    Ok(entries)
+    entries
 }
 
 /// A line error: byte column within the line, message.

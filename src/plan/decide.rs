@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{Action, Entry, EnvInventory, Item, PlanError, PlanOptions};
 use crate::gate::{Eligibility, Verdict};
+use crate::source::substitute::Via;
 
 /// A version split for ordering: dotted numbers (any count, leading zeros ignored), then an
 /// optional pre-release (`-rc.1`), build metadata (`+...`) ignored.
@@ -180,15 +181,22 @@ pub(super) fn decide(
         }
         let target = targets.get(e.id.as_str()).copied();
         let (action, reason) = judge(e, target, pin, gate, opts);
+        // A version resolved through a pin line is edited there.
+        let at = target.map(|t| match super::substitute::pin_line(t) {
+            Some((file, line, _)) => (file.to_string(), line),
+            None => (t.file.clone(), t.line),
+        });
+        let via = target.and_then(|t| t.via.as_ref()).or(e.via.as_ref());
         items.push(Item {
             id: e.id.clone(),
             name: e.name.clone(),
             action,
             from_version: target.map(|t| t.version.clone()),
             to_version: pin.unwrap_or(&e.version).to_string(),
-            file: target.map(|t| t.file.clone()),
-            line: target.map(|t| t.line),
+            file: at.as_ref().map(|(f, _)| f.clone()),
+            line: at.map(|(_, l)| l),
             reason,
+            via: via.map(Via::describe),
         });
     }
     Ok(items)
@@ -206,11 +214,27 @@ fn judge(
     if e.indirect.is_none() && target.is_some_and(same) {
         return (Action::Unchanged, "already at this version".into());
     }
+    // The same substitution on both sides (no `substitute-from` to resolve it) is no change.
+    if let (None, None, Some(var), Some(t)) = (pin, &e.via, &e.indirect, target)
+        && t.indirect.as_ref() == Some(var)
+        && t.version == e.version
+    {
+        return (
+            Action::Unchanged,
+            format!("both set through `{}`", e.version),
+        );
+    }
     let wanted = pin.unwrap_or(&e.version);
     if let (None, Some(var)) = (pin, &e.indirect) {
+        let why = e
+            .via
+            .as_ref()
+            .and_then(|v| v.problem.as_ref())
+            .map_or(String::new(), |p| format!(": {p}"));
         return held(format!(
-            "indirect in `{}`: set through `{var}`",
-            src_env_hint(e)
+            "indirect in `{}`: set through `{}`{why}",
+            src_env_hint(e),
+            shown_reference(var, &e.version)
         ));
     }
     let Some(t) = target else {
@@ -221,11 +245,24 @@ fn judge(
         };
         return (Action::New, why.into());
     };
+    if let Some(why) = t
+        .via
+        .as_ref()
+        .and_then(|v| v.problem.as_ref().and(v.not_editable()))
+    {
+        return held(why);
+    }
     if let Some(var) = &t.indirect {
-        return held(format!("target sets it through `{var}`: edit that source"));
+        return held(format!(
+            "target sets it through `{}`: edit that source",
+            shown_reference(var, &t.version)
+        ));
     }
     if t.version == wanted {
         return (Action::Unchanged, "already at this version".into());
+    }
+    if let Some(why) = t.via.as_ref().and_then(Via::not_editable) {
+        return held(why);
     }
     let eligible = match gate.verdict(&e.id) {
         Verdict::Held { reason } => return held(format!("not eligible: {reason}")),
@@ -244,6 +281,15 @@ fn judge(
             t.version
         )),
         _ => (Action::Change, eligible),
+    }
+}
+
+/// `var`, or the whole `${var:-default}` when the value carries a default (so it is not lost).
+fn shown_reference(var: &str, raw: &str) -> String {
+    if raw.contains(":-") && raw.starts_with("${") {
+        raw.to_string()
+    } else {
+        var.to_string()
     }
 }
 

@@ -116,8 +116,12 @@ pub fn text(plan: &Plan) -> String {
             Action::Held | Action::New => format!("  ({})", i.reason),
             _ => String::new(),
         };
+        let via = i
+            .via
+            .as_ref()
+            .map_or(String::new(), |v| format!("  via {v}"));
         out.push_str(&format!(
-            "  {:<9}  {:<w$}  {versions}{why}\n",
+            "  {:<9}  {:<w$}  {versions}{via}{why}\n",
             action_word(i.action),
             i.id
         ));

@@ -30,6 +30,7 @@ fn entry(id: &str, version: &str) -> Entry {
         group,
         version: version.into(),
         indirect: None,
+        via: None,
         file: "f.yaml".into(),
         line: 1,
         column: 1,
@@ -157,6 +158,30 @@ fn indirect_values_are_never_edited() {
     assert_eq!(items[0].action, Action::Held);
     assert!(
         items[0].reason.contains("`CILIUM_VERSION`"),
+        "{}",
+        items[0].reason
+    );
+}
+
+#[test]
+fn the_same_substitution_on_both_sides_is_unchanged() {
+    let indirect = |env: &str, raw: &str, var: &str| {
+        let mut i = inv(env, &[("helm/cilium", raw)]);
+        i.components[0].indirect = Some(var.into());
+        i
+    };
+    let gate = Eligibility::all("x");
+    let src = indirect("integration", "${CILIUM_VERSION:-1.17.1}", "CILIUM_VERSION");
+    let same = indirect("live", "${CILIUM_VERSION:-1.17.1}", "CILIUM_VERSION");
+    let items = decide(&src, &same, &gate, &PlanOptions::default()).expect("decide");
+    assert_eq!(items[0].action, Action::Unchanged, "{}", items[0].reason);
+    // Control: another variable (or another default) on the target is still held, and the
+    // default is named, not dropped.
+    let other = indirect("live", "${CILIUM_CHART:-1.17.1}", "CILIUM_CHART");
+    let items = decide(&src, &other, &gate, &PlanOptions::default()).expect("decide");
+    assert_eq!(items[0].action, Action::Held);
+    assert!(
+        items[0].reason.contains("`${CILIUM_VERSION:-1.17.1}`"),
         "{}",
         items[0].reason
     );
@@ -559,4 +584,50 @@ fn filters_and_groups_that_name_nothing_are_errors() {
             .len(),
         2
     );
+}
+
+#[test]
+fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
+    let config = |branches: bool| {
+        let envs = if branches {
+            r#"[{ name = "integration", branch = "integration" }, { name = "live", branch = "live" }]"#
+        } else {
+            r#"["integration", "live"]"#
+        };
+        let text = format!(
+            "environments = {envs}\n[[source]]\npath = \"{{env}}/apps.yaml\"\nkind = \"flux\"\nsubstitute-from = [\"platform.env\", \"{{env}}/versions.env\"]\n"
+        );
+        Config::load("p.toml", text.as_bytes()).expect("config")
+    };
+    let target = |entry: usize, file: &str| {
+        let mut tgt = inv("live", &[("paperless", "1.0.0")]);
+        tgt.components[0].via = Some(source::substitute::Via {
+            variable: "paperless_version".into(),
+            file: Some(file.into()),
+            line: Some(1),
+            default: None,
+            problem: None,
+            entry: Some(entry),
+            shared: false,
+        });
+        tgt
+    };
+    let shared = |config: &Config, entry: usize, file: &str| {
+        let promotion = config
+            .pick_promotion(None, None)
+            .expect("promotion")
+            .clone();
+        let mut tgt = target(entry, file);
+        substitute::mark_shared(config, &promotion, &mut tgt);
+        let via = tgt.components[0].via.clone().expect("via");
+        (via.shared, via.pin().is_some())
+    };
+    // One branch: the platform file is both environments'; live's own file is not.
+    assert_eq!(shared(&config(false), 0, "platform.env"), (true, false));
+    assert_eq!(
+        shared(&config(false), 1, "live/versions.env"),
+        (false, true)
+    );
+    // Each environment on its own branch: the same path is a different file per branch.
+    assert_eq!(shared(&config(true), 0, "platform.env"), (false, true));
 }

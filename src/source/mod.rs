@@ -9,6 +9,7 @@ mod dotenv;
 mod flux;
 mod hcl_map;
 mod kustomize;
+pub mod substitute;
 mod toml_table;
 pub mod version;
 mod yaml_list;

@@ -23,4 +23,5 @@ mod release;
 mod replay;
 mod repo;
 mod robustness;
+mod substitute;
 mod support;
