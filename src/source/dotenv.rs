@@ -24,7 +24,7 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
                 span: e.span,
                 style: e.style,
                 syntax: Syntax::Dotenv,
-                rule: super::Rule::Any,
+                rule: super::Rule::Dotenv,
             }
         })
         .collect();
