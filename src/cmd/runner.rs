@@ -348,7 +348,7 @@ impl Runner<'_> {
         let history = self
             .forge
             .recent_commits(target_branch, gate::history::HISTORY_LIMIT)?;
-        let records = gate::history::records(&req.from, &history);
+        let records = gate::history::records(&req.from, &req.to, &history);
         let mut ancestry: HashMap<String, (bool, bool)> = HashMap::new();
         for c in &inventory.components {
             let pinned = req.pins.iter().any(|(k, _)| k == &c.id || k == &c.name);
