@@ -17,6 +17,7 @@ mod github_contract;
 mod github_delivery;
 mod hardening;
 mod http_limits;
+mod names;
 mod plan;
 mod replay;
 mod repo;
