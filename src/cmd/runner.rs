@@ -810,11 +810,12 @@ impl Runner<'_> {
                     version: item.to_version.clone(),
                     branch,
                     message: format!(
-                        "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\n",
+                        "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\nPromoted-To: {}\n",
                         item.id,
                         item.from_version.as_deref().unwrap_or("(none)"),
                         item.to_version,
-                        p.from
+                        p.from,
+                        p.to
                     ),
                     title,
                     body: plan::render::pr_body(p, &one),
