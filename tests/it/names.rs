@@ -482,3 +482,69 @@ fn check_reports_what_plan_would_reject() {
     // `other` is excluded by `include`, so its name is unknown too; the first source warns of nothing.
     assert_eq!(err.matches("warning:").count(), 3, "{err}");
 }
+
+/// A file of `kind` with one component, as the README's configs need them.
+fn file_of(kind: &str) -> &'static str {
+    match kind {
+        "hcl-map" => "locals {\n  versions = {\n    talos = \"v1.12.1\"\n  }\n}\n",
+        "flux" => {
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: cilium\nspec:\n  chart:\n    spec:\n      chart: cilium\n      version: 1.18.6\n"
+        }
+        "dotenv" => "paperless_ngx_version=2.14.7\ncluster_l2_interfaces=[\"end0\"]\n",
+        other => panic!("the README uses kind `{other}`: give it a file here"),
+    }
+}
+
+/// Item 7: every ```toml block of the README that is a whole config passes `promote check`
+/// (no error, no warning) with a file per source and environment; the others are marked
+/// `# fragment`.
+#[test]
+fn readme_configs_pass_check() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("readme");
+    let mut blocks = Vec::new();
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```toml\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("\n```").expect("closed block");
+        blocks.push(&body[..end + 1]);
+        rest = &body[end..];
+    }
+    let whole: Vec<&str> = blocks
+        .iter()
+        .copied()
+        .filter(|b| !b.starts_with("# fragment"))
+        .collect();
+    assert!(blocks.len() > whole.len(), "fragments are marked");
+    assert!(whole.len() >= 2, "{blocks:?}");
+    for config in whole {
+        assert!(
+            config.contains("environments ="),
+            "unmarked fragment:\n{config}"
+        );
+        let parsed: toml::Table = toml::from_str(config).expect("toml");
+        let envs: Vec<String> = parsed["environments"]
+            .as_array()
+            .expect("environments")
+            .iter()
+            .map(|e| match e {
+                toml::Value::String(s) => s.clone(),
+                t => t["name"].as_str().expect("name").to_string(),
+            })
+            .collect();
+        let mut files = Vec::new();
+        for src in parsed["source"].as_array().expect("sources") {
+            let kind = src["kind"].as_str().expect("kind");
+            for env in &envs {
+                let path = src["path"].as_str().expect("path").replace("{env}", env);
+                files.push((path, file_of(kind)));
+            }
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        let dir = local(config, &files);
+        let (code, out, err) = run_in(dir.path(), &["check"]);
+        assert_eq!(code, 0, "{config}\n{err}");
+        assert!(out.starts_with("ok: "), "{out}");
+        assert!(!err.contains("warning:"), "{config}\n{err}");
+    }
+}
