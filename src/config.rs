@@ -1,5 +1,6 @@
 //! `.github/promote.toml`: environments, sources and promotions, validated with positions.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -107,6 +108,15 @@ pub struct Source {
     /// does, in its order (later files win); `{env}` is replaced by the environment's name.
     #[serde(default)]
     pub substitute_from: Vec<String>,
+    /// Only components whose names match one of these globs are listed (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Components whose names match one of these globs are not listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Component name -> the name statuses use for it (`paperless_ngx_version = "paperless"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub status_names: BTreeMap<String, String>,
 }
 
 impl Source {
@@ -223,6 +233,9 @@ pub struct Promotion {
     pub commit_mode: CommitMode,
     /// Commit title template; default `chore(promote): {from} -> {to}`.
     pub message: Option<String>,
+    /// The components this promotion carries (globs on ids, names or status names); default: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
 }
 
 impl Promotion {
@@ -358,6 +371,20 @@ impl Config {
             if let Err((key, msg)) = check_promotion(p.get_ref(), &environments) {
                 problems.push(at(spans.get("promotion", i, key).or(Some(p.span())), msg));
             }
+            // A request names its promotion by `from` and `to`: two with the same pair could
+            // not be told apart.
+            let (from, to) = (&p.get_ref().from, &p.get_ref().to);
+            if raw
+                .promotions
+                .iter()
+                .take(i)
+                .any(|q| &q.get_ref().from == from && &q.get_ref().to == to)
+            {
+                problems.push(at(
+                    Some(p.span()),
+                    format!("promotion `{from} -> {to}` is listed twice\nhint: one `[[promotion]]` per pair of environments; list every component it carries in its `components`"),
+                ));
+            }
         }
         ConfigError::all(problems)?;
         let promotions = if raw.promotions.is_empty() {
@@ -426,26 +453,47 @@ impl Config {
         self.promotions.first()
     }
 
-    /// The promotion chosen by optional `from`/`to`, defaulting to the first one.
+    /// The promotion chosen by optional `from`/`to`, defaulting to the first one. One side
+    /// alone must name exactly one promotion: `from = dev` is ambiguous when `dev` promotes to
+    /// two environments.
     pub fn pick_promotion(
         &self,
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<&Promotion, ConfigError> {
-        let found = match (from, to) {
-            (None, None) => self.first_promotion(),
-            (Some(f), None) => self.promotions.iter().find(|p| p.from == f),
-            (None, Some(t)) => self.promotions.iter().find(|p| p.to == t),
-            (Some(f), Some(t)) => self.promotion(f, t),
+        let found: Vec<&Promotion> = match (from, to) {
+            (None, None) => self.first_promotion().into_iter().collect(),
+            _ => self
+                .promotions
+                .iter()
+                .filter(|p| from.is_none_or(|f| p.from == f) && to.is_none_or(|t| p.to == t))
+                .collect(),
         };
-        found.ok_or_else(|| ConfigError::File {
-            file: self.file.clone(),
-            message: format!(
+        let message = match found.as_slice() {
+            [one] => return Ok(one),
+            [] => format!(
                 "no promotion {} -> {} in the config\nhint: promotions: {}",
                 from.unwrap_or("*"),
                 to.unwrap_or("*"),
                 self.promotion_names()
             ),
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|p| format!("{} -> {}", p.from, p.to))
+                    .collect();
+                format!(
+                    "{} -> {} names {} promotions: {}\nhint: name both `from` and `to`",
+                    from.unwrap_or("*"),
+                    to.unwrap_or("*"),
+                    many.len(),
+                    names.join(", ")
+                )
+            }
+        };
+        Err(ConfigError::File {
+            file: self.file.clone(),
+            message,
         })
     }
 
@@ -485,6 +533,20 @@ fn check_source(src: &Source, environments: &[Environment], main: &str) -> Resul
         && !t.contains("{version}")
     {
         return Err(("template", format!("template `{t}` has no `{{version}}`")));
+    }
+    for (key, patterns) in [("include", &src.include), ("exclude", &src.exclude)] {
+        if let Err((pattern, message)) = globs(patterns) {
+            return Err((
+                key,
+                format!("`{key}` glob `{pattern}` is not valid: {message}"),
+            ));
+        }
+    }
+    if let Some((name, _)) = src.status_names.iter().find(|(_, v)| v.trim().is_empty()) {
+        return Err((
+            "status-names",
+            format!("`status-names` gives `{name}` an empty name"),
+        ));
     }
     if !src.path.contains("{env}") {
         // Without `{env}`, environments only differ by the branch they live on.
@@ -541,6 +603,12 @@ fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), P
         return Err((
             "to",
             format!("promotion `{} -> {}` goes nowhere", pr.from, pr.to),
+        ));
+    }
+    if let Err((pattern, message)) = globs(&pr.components) {
+        return Err((
+            "components",
+            format!("`components` glob `{pattern}` is not valid: {message}"),
         ));
     }
     if let Some(Err(crate::gate::GateError::BadRegex { message, .. })) = pr.gate.pattern(&pr.from) {
@@ -611,6 +679,7 @@ fn default_promotion(from: &str, to: &str) -> Promotion {
         checklist: Vec::new(),
         commit_mode: CommitMode::Api,
         message: None,
+        components: Vec::new(),
     }
 }
 
@@ -627,6 +696,9 @@ pub fn unsafe_path(path: &str) -> Option<&'static str> {
     }
     None
 }
+
+mod names;
+pub use names::{NameFilter, dotenv_status_name, globs};
 
 #[cfg(test)]
 mod tests;

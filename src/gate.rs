@@ -150,12 +150,36 @@ pub struct Subject {
     /// `group/name`, or `name` without a group.
     pub id: String,
     pub name: String,
+    /// Other names statuses use for it (`status-names`, the dotenv default).
+    pub aliases: Vec<String>,
 }
 
 impl Subject {
-    /// Whether the `component` group's text names this subject: its name or its whole id.
-    fn named_by(&self, text: &str) -> bool {
-        text.eq_ignore_ascii_case(&self.name) || text.eq_ignore_ascii_case(&self.id)
+    /// Whether the `component` group's text names this subject: its name, an alias, or its
+    /// whole id.
+    pub fn named_by(&self, text: &str) -> bool {
+        text.eq_ignore_ascii_case(&self.name)
+            || self.aliases.iter().any(|a| text.eq_ignore_ascii_case(a))
+            || self.is_id(text)
+    }
+
+    /// Whether `text` is this subject's id, or `group/alias` for one of its aliases.
+    fn is_id(&self, text: &str) -> bool {
+        if text.eq_ignore_ascii_case(&self.id) {
+            return true;
+        }
+        let Some(group) = self
+            .id
+            .strip_suffix(self.name.as_str())
+            .and_then(|g| g.strip_suffix('/'))
+        else {
+            return false;
+        };
+        let same_group = text
+            .get(..group.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(group));
+        let rest = text.get(group.len()..).and_then(|r| r.strip_prefix('/'));
+        same_group && rest.is_some_and(|r| self.aliases.iter().any(|a| a.eq_ignore_ascii_case(r)))
     }
 }
 
@@ -195,7 +219,8 @@ fn latest<'s>(
 ///
 /// A status (or a check run, by its name) speaks for `from` when its context matches
 /// `status-context` (with `{env}` bound to `from`). With a named group `component`, it speaks
-/// for the components whose name or `group/name` id the group's text equals; without it, for
+/// for the components whose `group/name` id (or `group/alias`) the group's text equals, else
+/// for those whose name or status name (alias) it equals; without it, for
 /// every component. A component is eligible only when at least one context speaks for it and
 /// **every** one that does (newest per context) is `success`. Every `require`d context must be
 /// `success` or everything is held. With `partial = false`, one held component holds all.
@@ -256,10 +281,7 @@ pub fn from_statuses(
             continue;
         };
         let text = named.as_str();
-        let by_id: Vec<&Subject> = subjects
-            .iter()
-            .filter(|c| c.id.eq_ignore_ascii_case(text))
-            .collect();
+        let by_id: Vec<&Subject> = subjects.iter().filter(|c| c.is_id(text)).collect();
         let named: Vec<&Subject> = if by_id.is_empty() {
             subjects.iter().filter(|c| c.named_by(text)).collect()
         } else {
@@ -396,7 +418,8 @@ pub fn review(config: &Config) -> GateReview {
             ));
         }
         for q in config.promotions.iter().take(i) {
-            if !q.gate.is_gated() {
+            // Promotions leaving one environment share its statuses by design.
+            if !q.gate.is_gated() || q.from == p.from {
                 continue;
             }
             let other = q
@@ -559,16 +582,21 @@ pub fn decide(trigger: &Trigger, config: &Config) -> Result<Decision, GateError>
                     matched.push((p, component(c)));
                 }
             }
-            let Some((p, component)) = matched.first().cloned() else {
+            if matched.is_empty() {
                 return Ok(Decision::Nothing(format!(
                     "Flux event for `{context}` speaks for no promotion"
                 )));
-            };
-            if matched.len() > 1 {
-                let froms: Vec<String> = matched
-                    .iter()
-                    .map(|(p, _)| format!("`{}`", p.from))
-                    .collect();
+            }
+            // Several promotions leaving one environment all run; several environments are
+            // ambiguous.
+            let mut froms: Vec<String> = Vec::new();
+            for (p, _) in &matched {
+                let from = format!("`{}`", p.from);
+                if !froms.contains(&from) {
+                    froms.push(from);
+                }
+            }
+            if froms.len() > 1 {
                 return Ok(Decision::Nothing(format!(
                     "Flux event for `{context}` could come from {}: nothing promoted\nhint: add `eventMetadata: {{env: <environment>}}` to the Flux Alert so the event names its environment",
                     froms.join(" or ")
@@ -584,9 +612,16 @@ pub fn decide(trigger: &Trigger, config: &Config) -> Result<Decision, GateError>
                     "Flux event for `{context}` names no git revision: nothing promoted"
                 )));
             };
-            let mut r = Request::new(p, SourceRev::Commit(sha.clone()));
-            r.only_component = component.or_else(|| Some(name.clone()));
-            Decision::Promote(vec![r])
+            Decision::Promote(
+                matched
+                    .into_iter()
+                    .map(|(p, component)| {
+                        let mut r = Request::new(p, SourceRev::Commit(sha.clone()));
+                        r.only_component = component.or_else(|| Some(name.clone()));
+                        r
+                    })
+                    .collect(),
+            )
         }
         Trigger::Dispatch {
             from,

@@ -4,6 +4,7 @@
 //! files fetched through the API); the plan carries the file edits, the commit message and the
 //! pull request text, so `apply` and delivery only carry it out.
 
+mod carry;
 mod decide;
 mod insert;
 pub mod render;
@@ -15,10 +16,11 @@ use serde::Serialize;
 
 use crate::config::{Config, Promotion};
 use crate::edit::EditError;
-use crate::gate::{Eligibility, Verdict};
+use crate::gate::{Eligibility, Subject, Verdict};
 use crate::repo::{Files, RepoError};
 use crate::source;
 
+pub use carry::{Carried, carried};
 pub use decide::compare_versions;
 use decide::decide;
 
@@ -70,6 +72,16 @@ pub enum PlanError {
     )]
     UnknownFilter {
         filter: String,
+        env: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "promotion `{promotion}`: `components` entry `{pattern}` matches no component of `{env}`\nhint: components of `{env}`: {}",
+        known.join(", ")
+    )]
+    UnknownCarried {
+        promotion: String,
+        pattern: String,
         env: String,
         known: Vec<String>,
     },
@@ -137,6 +149,20 @@ pub struct Entry {
     /// The grammar its version follows (image tag, chart version, ...).
     #[serde(skip)]
     pub rule: source::Rule,
+    /// Other names statuses may use for it (`status-names`, the dotenv default).
+    #[serde(skip)]
+    pub status_names: Vec<String>,
+}
+
+impl Entry {
+    /// The component as the gate sees it.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            aliases: self.status_names.clone(),
+        }
+    }
 }
 
 /// Every component of one environment at one revision, in config and file order.
@@ -174,10 +200,18 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
         })?;
         let inv = source::read(&src.locator(), &path, &bytes)?;
         notes.extend(inv.notes);
-        for c in inv.components {
+        let filter = src
+            .name_filter()
+            .map_err(|(glob, message)| PlanError::BadFilter(glob, message))?;
+        for c in inv
+            .components
+            .into_iter()
+            .filter(|c| filter.admits(&c.name))
+        {
             components.push(Entry {
                 id: src.id(&c.name),
                 version: src.version_from_stored(&c.name, &c.version),
+                status_names: src.status_names_of(&c.name),
                 name: c.name,
                 group: src.group.clone(),
                 indirect: c.indirect,
@@ -341,7 +375,7 @@ pub fn build(
             known,
         });
     }
-    let src = inventory(config, &promotion.from, source_files)?;
+    let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
     let mut tgt = inventory(config, &promotion.to, target_files)?;
     substitute::mark_shared(config, promotion, &mut tgt);
     let mut items = decide(&src, &tgt, gate, opts)?;

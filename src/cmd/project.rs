@@ -1,6 +1,6 @@
 //! Commands on a whole repository and its config: `plan`, `apply`, `check`, the versions matrix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -322,6 +322,10 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
     }
     let mut problems = review.problems;
     let mut count = 0;
+    // Per source: the files tried (environment, path, components listed), and the names listed.
+    let mut tried: Vec<Vec<(String, String, usize)>> = vec![Vec::new(); config.sources.len()];
+    let mut listed: Vec<BTreeSet<String>> = vec![BTreeSet::new(); config.sources.len()];
+    let mut inventories = Vec::new();
     for env in &config.environments {
         let files = match env_files(&config, &env.name, &project.repo, repo.as_ref()) {
             Ok(f) => f,
@@ -330,13 +334,24 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
                 continue;
             }
         };
+        let before = problems.len();
         for (i, src) in config.sources.iter().enumerate() {
             let Some(path) = src.path_for(&env.name) else {
                 continue;
             };
             match files.read(&path) {
                 Ok(Some(bytes)) => match crate::source::read(&src.locator(), &path, &bytes) {
-                    Ok(inv) => count += inv.components.len(),
+                    Ok(inv) => {
+                        let filter = src.name_filter().ok();
+                        let names: Vec<String> = inv
+                            .names()
+                            .into_iter()
+                            .filter(|n| filter.as_ref().is_none_or(|f| f.admits(n)))
+                            .collect();
+                        count += names.len();
+                        tried[i].push((env.name.clone(), path, names.len()));
+                        listed[i].extend(names);
+                    }
                     Err(e) => problems.push(e.to_string()),
                 },
                 Ok(None) => problems.push(
@@ -350,6 +365,23 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
                 Err(e) => problems.push(format!("{path}: {e}")),
             }
         }
+        // Every file read: what `plan` checks on top (one id per environment).
+        if problems.len() == before {
+            match plan::inventory(&config, &env.name, files.as_ref()) {
+                Ok(inv) => inventories.push(inv),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+    }
+    for p in &config.promotions {
+        if let Some(inv) = inventories.iter().find(|i| i.env == p.from)
+            && let Err(e) = plan::carried(p, inv.clone())
+        {
+            problems.push(e.to_string());
+        }
+    }
+    for w in source_warnings(&config, &tried, &listed) {
+        crate::action::diag(&format!("warning: {w}"));
     }
     for p in &problems {
         crate::action::diag(&format!("error: {p}"));
@@ -365,6 +397,59 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
         crate::action::diag(&format!("{} problem(s)", problems.len()));
         Ok(1)
     }
+}
+
+/// What `check` warns about sources: one that lists no component in any environment (naming
+/// each file tried), and `status-names` keys that name no component the source lists.
+fn source_warnings(
+    config: &Config,
+    tried: &[Vec<(String, String, usize)>],
+    listed: &[BTreeSet<String>],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, src) in config.sources.iter().enumerate() {
+        let files = tried.get(i).map(Vec::as_slice).unwrap_or_default();
+        let names = listed.get(i);
+        if !files.is_empty() && files.iter().all(|(_, _, n)| *n == 0) {
+            let paths: Vec<String> = files
+                .iter()
+                .map(|(env, path, _)| format!("`{path}` ({env})"))
+                .collect();
+            let filtered = if src.include.is_empty() && src.exclude.is_empty() {
+                ""
+            } else {
+                " after `include`/`exclude`"
+            };
+            out.push(
+                config
+                    .source_error(
+                        i,
+                        format!(
+                            "source `{}` lists no component{filtered} in any environment: tried {}",
+                            src.path,
+                            paths.join(", ")
+                        ),
+                    )
+                    .to_string(),
+            );
+        }
+        for key in src.status_names.keys() {
+            if names.is_some_and(|n| !n.contains(key)) {
+                out.push(
+                    config
+                        .source_error(
+                            i,
+                            format!(
+                                "`status-names` key `{key}` names no component of source `{}`",
+                                src.path
+                            ),
+                        )
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Versions per environment for each component id, in config and file order.

@@ -194,9 +194,19 @@ impl Runner<'_> {
                 continue;
             }
             for p in promotions {
+                // Only what the promotion carries; one that carries nothing changed does not run.
+                let carried = plan::Carried::of(p)?;
+                let mut candidates: Vec<String> = now
+                    .components
+                    .iter()
+                    .filter(|c| changed.contains(&c.id) && carried.admits(c))
+                    .map(|c| c.id.clone())
+                    .collect();
+                if candidates.is_empty() {
+                    continue;
+                }
                 // An open promotion pull request carries what earlier pushes changed: keep it
                 // (still gated at this commit), or the rewritten PR would drop it.
-                let mut candidates = changed.clone();
                 for id in self.pending_in_pr(p)? {
                     if !candidates.contains(&id) {
                         candidates.push(id);
@@ -220,10 +230,13 @@ impl Runner<'_> {
                 continue;
             }
             let source_sha = self.forge.branch_head(self.config.branch_of(&p.from))?;
-            let source = plan::inventory(
-                self.config,
-                &p.from,
-                &ForgeFiles::new(self.forge, &source_sha),
+            let source = plan::carried(
+                p,
+                plan::inventory(
+                    self.config,
+                    &p.from,
+                    &ForgeFiles::new(self.forge, &source_sha),
+                )?,
             )?;
             self.ensure_tags(p, &source, after, out)?;
         }
@@ -268,10 +281,7 @@ impl Runner<'_> {
             let subjects: Vec<Subject> = inventory
                 .components
                 .iter()
-                .map(|c| Subject {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                })
+                .map(plan::Entry::subject)
                 .collect();
             let e = gate::from_statuses(
                 &promotion.gate,
@@ -312,7 +322,7 @@ impl Runner<'_> {
             let keep: Vec<String> = inventory
                 .components
                 .iter()
-                .filter(|c| c.name.eq_ignore_ascii_case(name) || c.id.eq_ignore_ascii_case(name))
+                .filter(|c| c.subject().named_by(name))
                 .map(|c| c.id.clone())
                 .collect();
             e.restrict(
@@ -338,7 +348,7 @@ impl Runner<'_> {
         let history = self
             .forge
             .recent_commits(target_branch, gate::history::HISTORY_LIMIT)?;
-        let records = gate::history::records(&req.from, &history);
+        let records = gate::history::records(&req.from, &req.to, &history);
         let mut ancestry: HashMap<String, (bool, bool)> = HashMap::new();
         for c in &inventory.components {
             let pinned = req.pins.iter().any(|(k, _)| k == &c.id || k == &c.name);
@@ -417,7 +427,8 @@ impl Runner<'_> {
             }
         };
         let source = ForgeFiles::new(self.forge, &source_sha);
-        let inventory = plan::inventory(self.config, &req.from, &source)?;
+        let inventory =
+            plan::carried(promotion, plan::inventory(self.config, &req.from, &source)?)?;
         let mut eligibility =
             self.eligibility(req, promotion, &source_sha, &inventory, changed, out)?;
         // A push or merge comes before its statuses: say so and leave it to the status event.
@@ -799,11 +810,12 @@ impl Runner<'_> {
                     version: item.to_version.clone(),
                     branch,
                     message: format!(
-                        "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\n",
+                        "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\nPromoted-To: {}\n",
                         item.id,
                         item.from_version.as_deref().unwrap_or("(none)"),
                         item.to_version,
-                        p.from
+                        p.from,
+                        p.to
                     ),
                     title,
                     body: plan::render::pr_body(p, &one),

@@ -187,3 +187,97 @@ fn substitute_from_errors_point_at_the_entry() {
         "{e}"
     );
 }
+const TWO_FROM_DEV: &str = r#"
+environments = ["dev", "integration", "live"]
+
+[[source]]
+path = "clusters/{env}/versions.env"
+kind = "dotenv"
+include = ["*_version"]
+exclude = ["debug_*"]
+[source.status-names]
+paperless_ngx_version = "paperless"
+
+[[promotion]]
+from = "dev"
+to = "integration"
+
+[[promotion]]
+from = "dev"
+to = "live"
+components = ["paperless", "infra/*"]
+
+[[promotion]]
+from = "integration"
+to = "live"
+"#;
+
+#[test]
+fn two_promotions_may_leave_one_environment_and_a_pair_is_listed_once() {
+    let c = Config::load("p.toml", TWO_FROM_DEV.as_bytes()).expect("load");
+    assert_eq!(c.sources[0].include, ["*_version"]);
+    assert_eq!(
+        c.sources[0].status_names_of("paperless_ngx_version"),
+        ["paperless"]
+    );
+    let p = c
+        .pick_promotion(Some("dev"), Some("live"))
+        .expect("dev -> live");
+    assert_eq!(p.components, ["paperless", "infra/*"]);
+    assert_eq!(
+        c.pick_promotion(None, Some("integration"))
+            .expect("one")
+            .from,
+        "dev"
+    );
+    assert_eq!(
+        c.pick_promotion(None, None).expect("first").to,
+        "integration"
+    );
+    let e = c.pick_promotion(Some("dev"), None).expect_err("ambiguous");
+    assert_eq!(
+        e.to_string(),
+        "p.toml: dev -> * names 2 promotions: dev -> integration, dev -> live\nhint: name both `from` and `to`"
+    );
+    let e = c.pick_promotion(None, Some("live")).expect_err("ambiguous");
+    assert!(e.to_string().contains("names 2 promotions"), "{e}");
+
+    let twice = TWO_FROM_DEV.replace("from = \"integration\"", "from = \"dev\"");
+    let e = Config::load("p.toml", twice.as_bytes()).expect_err("twice");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:21:1: promotion `dev -> live` is listed twice"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_globs_and_empty_status_names_are_config_errors() {
+    let cases = [
+        (
+            "include = [\"*_version\"]",
+            "include = [\"a[\"]",
+            "p.toml:7:11: `include` glob `a[` is not valid",
+        ),
+        (
+            "exclude = [\"debug_*\"]",
+            "exclude = [\"{x\"]",
+            "p.toml:8:11: `exclude` glob `{x` is not valid",
+        ),
+        (
+            "paperless_ngx_version = \"paperless\"",
+            "paperless_ngx_version = \" \"",
+            "p.toml:9:1: `status-names` gives `paperless_ngx_version` an empty name",
+        ),
+        (
+            "components = [\"paperless\", \"infra/*\"]",
+            "components = [\"[\"]",
+            "p.toml:19:14: `components` glob `[` is not valid",
+        ),
+    ];
+    for (good, bad, want) in cases {
+        assert!(TWO_FROM_DEV.contains(good), "{good}");
+        let e = Config::load("p.toml", TWO_FROM_DEV.replace(good, bad).as_bytes()).expect_err(bad);
+        assert!(e.to_string().starts_with(want), "{bad}: {e}");
+    }
+}

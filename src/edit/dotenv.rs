@@ -2,7 +2,10 @@
 //!
 //! Accepted: blank lines, `#` comment lines (so `# renovate:` annotations), an optional `export `
 //! prefix, and values written plain, `'single'` or `"double"` quoted, each optionally followed by
-//! ` # comment`. Anything else is an error naming its line and column.
+//! ` # comment`. A value that is none of these (`["end0"]`, `{"a": 1}`, `"open`, `'a' b`) is read
+//! verbatim, everything after `=`, the way kustomize reads `configMapGenerator` `envs:` files:
+//! such a value is no version, and the version rules refuse to write one. A line without `=` or
+//! with a bad key is an error naming its line and column.
 
 use std::ops::Range;
 
@@ -80,7 +83,16 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
     } else {
         line.len() - trimmed.len()
     };
-    let (value, vend, style) = parse_value(line, vstart)?;
+    let (value, vstart, vend, style) = match parse_value(line, vstart) {
+        Some((value, vend, style)) => (value, vstart, vend, style),
+        // Not dotenv quoting: everything after `=`, as kustomize reads env files.
+        None => (
+            line[eq + 1..].to_string(),
+            eq + 1,
+            line.len(),
+            QuoteStyle::Plain,
+        ),
+    };
     Ok(Some(Entry {
         key: key.to_string(),
         value,
@@ -90,13 +102,14 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
     }))
 }
 
-/// Parse the value starting at byte `at`: (decoded value, end byte, style).
-fn parse_value(line: &str, at: usize) -> Result<(String, usize, QuoteStyle), LineError> {
+/// Parse the value starting at byte `at`: (decoded value, end byte, style); `None` when it is
+/// not written in dotenv quoting (an unterminated quote, a quote inside a plain value, text after
+/// a closing quote).
+fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
     let rest = &line[at..];
     let (value, end, style) = match rest.chars().next() {
         Some(q @ ('\'' | '"')) => {
-            let (value, len) =
-                quoted(&rest[1..], q).ok_or((at, "unterminated quote".to_string()))?;
+            let (value, len) = quoted(&rest[1..], q)?;
             let style = if q == '\'' {
                 QuoteStyle::Single
             } else {
@@ -111,20 +124,17 @@ fn parse_value(line: &str, at: usize) -> Result<(String, usize, QuoteStyle), Lin
                 .find(|&(i, c)| c == '#' && i > 0 && rest[..i].ends_with([' ', '\t']))
                 .map_or(rest.len(), |(i, _)| i);
             let value = rest[..comment].trim_end_matches([' ', '\t']);
-            if let Some(i) = value.find(['"', '\'']) {
-                return Err((at + i, "unexpected quote inside a plain value".to_string()));
+            if value.contains(['"', '\'']) {
+                return None;
             }
             (value.to_string(), at + value.len(), QuoteStyle::Plain)
         }
     };
     let after = line[end..].trim_start_matches([' ', '\t']);
     if !after.is_empty() && !after.starts_with('#') {
-        return Err((
-            line.len() - after.len(),
-            "unexpected text after the value".to_string(),
-        ));
+        return None;
     }
-    Ok((value, end, style))
+    Some((value, end, style))
 }
 
 /// Read a quoted string after its opening quote: (decoded value, byte length before the closer).
@@ -222,17 +232,58 @@ mod tests {
             ),
             "{err:?}"
         );
-        let err = parse("f", "A=1\nB=\"open\n").unwrap_err();
+        let err = parse("f", "A=1\n9KEY=2\n").unwrap_err();
         assert!(
             matches!(
                 err,
                 EditError::Parse {
                     line: 2,
-                    column: 3,
+                    column: 1,
                     ..
                 }
             ),
             "{err:?}"
+        );
+    }
+
+    /// Values that are not dotenv quoting are read as kustomize reads env files: everything
+    /// after `=`, quotes and all; the well-formed lines around them read as before.
+    #[test]
+    fn values_outside_dotenv_quoting_are_read_verbatim() {
+        let text = "A=1.0 # pin\ncluster_l2_interfaces=[\"end0\"]\r\nJSON={\"a\": [1, 2]}\nOPEN=\"v1\nAFTER='a' b\nSPACED = [x]\nB=\"2.0\" # ok\n";
+        let entries = parse("f", text).unwrap();
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.key.as_str(),
+                    e.value.as_str(),
+                    &text[e.span.clone()],
+                    e.style,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "1.0", "1.0", QuoteStyle::Plain),
+                (
+                    "cluster_l2_interfaces",
+                    "[\"end0\"]",
+                    "[\"end0\"]",
+                    QuoteStyle::Plain
+                ),
+                (
+                    "JSON",
+                    "{\"a\": [1, 2]}",
+                    "{\"a\": [1, 2]}",
+                    QuoteStyle::Plain
+                ),
+                ("OPEN", "\"v1", "\"v1", QuoteStyle::Plain),
+                ("AFTER", "'a' b", "'a' b", QuoteStyle::Plain),
+                ("SPACED", "[x]", "[x]", QuoteStyle::Plain),
+                ("B", "2.0", "\"2.0\"", QuoteStyle::Double),
+            ]
         );
     }
 

@@ -42,13 +42,26 @@ pub fn moved(message: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
-/// Per component id, the newest promotion from `from` among `commits` (newest first).
-pub fn records(from: &str, commits: &[CommitSummary]) -> HashMap<String, Record> {
+/// The `Promoted-To:` environment of a message, when it has one (older promotions do not).
+fn promoted_to(message: &str) -> Option<&str> {
+    message
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("Promoted-To:").map(str::trim))
+}
+
+/// Per component id, the newest promotion from `from` to `to` among `commits` (newest first).
+/// Two targets on one branch (`dev -> integration` and `dev -> live` on `main`) are told apart
+/// by the `Promoted-To:` trailer; a promotion without one counts for every target.
+pub fn records(from: &str, to: &str, commits: &[CommitSummary]) -> HashMap<String, Record> {
     let mut out = HashMap::new();
     for c in commits {
         let Some(source_sha) = promoted_from(&c.message, from) else {
             continue;
         };
+        if promoted_to(&c.message).is_some_and(|t| t != to) {
+            continue;
+        }
         for (id, version) in moved(&c.message) {
             out.entry(id.to_string()).or_insert_with(|| Record {
                 source_sha: source_sha.clone(),
@@ -103,7 +116,7 @@ mod tests {
                 "chore(promote): integration -> live\n\n- helm/dex 1 -> 2\n\nPromoted-From: integration@abc1234-dirty\n",
             ),
         ];
-        let r = records("integration", &commits);
+        let r = records("integration", "live", &commits);
         assert_eq!(r.len(), 2, "{r:?}");
         assert_eq!(
             r["helm/cilium"],
@@ -119,5 +132,33 @@ mod tests {
             !r.contains_key("helm/dex"),
             "other environments and dirty trees are no record"
         );
+    }
+
+    /// `dev -> integration` and `dev -> live` write to one branch: each reads only its own
+    /// records (and those of promotions made before `Promoted-To:` existed).
+    #[test]
+    fn records_are_per_target_when_the_commit_names_it() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let commits = [
+            commit(
+                "2",
+                &format!(
+                    "chore(promote): dev -> integration\n\n- apps/web 1 -> 2\n\nPromoted-From: dev@{a}\nPromoted-To: integration\n"
+                ),
+            ),
+            commit(
+                "1",
+                &format!(
+                    "chore(promote): dev -> live\n\n- apps/paperless 1 -> 2\n\nPromoted-From: dev@{b}\n"
+                ),
+            ),
+        ];
+        let live = records("dev", "live", &commits);
+        assert!(!live.contains_key("apps/web"), "{live:?}");
+        assert_eq!(live["apps/paperless"].source_sha, b);
+        let integration = records("dev", "integration", &commits);
+        assert_eq!(integration["apps/web"].source_sha, a);
+        assert_eq!(integration["apps/paperless"].source_sha, b);
     }
 }

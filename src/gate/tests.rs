@@ -28,6 +28,7 @@ fn subjects(ids: &[&str]) -> Vec<Subject> {
         .map(|id| Subject {
             id: id.to_string(),
             name: id.split_once('/').map_or(*id, |(_, n)| n).to_string(),
+            aliases: Vec::new(),
         })
         .collect()
 }
@@ -457,4 +458,151 @@ fn review_finds_promotions_no_status_can_tell_apart_and_says_what_gates_mean() {
             "`integration -> live` is ungated: every trigger promotes whatever differs (add `[promotion.gate]` to promote only what was verified)",
         ]
     );
+}
+
+/// Status names (`status-names`, the dotenv default) are names too: matched like a name, and
+/// as `group/alias` like an id; a name two groups share still speaks for both, with a note.
+#[test]
+fn status_names_speak_for_their_components_group_aware() {
+    let subject = |id: &str, name: &str, aliases: &[&str]| Subject {
+        id: id.into(),
+        name: name.into(),
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+    };
+    let with_aliases = [
+        subject(
+            "apps/PAPERLESS_NGX_VERSION",
+            "PAPERLESS_NGX_VERSION",
+            &["paperless-ngx"],
+        ),
+        subject("apps/immich_version", "immich_version", &["photos"]),
+        subject("infra/CILIUM_VERSION", "CILIUM_VERSION", &["cilium"]),
+        subject("helm/cilium", "cilium", &[]),
+    ];
+    let without: Vec<Subject> = with_aliases
+        .iter()
+        .map(|s| Subject {
+            aliases: Vec::new(),
+            ..s.clone()
+        })
+        .collect();
+    let eligible = |subjects: &[Subject], context: &str| -> (Vec<String>, Vec<String>) {
+        let e = from_statuses(
+            &rules("^ks/(?P<component>.+)$"),
+            "dev",
+            true,
+            subjects,
+            &[status(context, "success", "flux")],
+            &[],
+        )
+        .expect("gate");
+        let ids = subjects
+            .iter()
+            .filter(|s| matches!(e.verdict(&s.id), Verdict::Eligible { .. }))
+            .map(|s| s.id.clone())
+            .collect();
+        (ids, e.notes)
+    };
+    let cases: [(&str, &[&str], usize); 8] = [
+        ("ks/paperless-ngx", &["apps/PAPERLESS_NGX_VERSION"], 0),
+        ("ks/PAPERLESS-NGX", &["apps/PAPERLESS_NGX_VERSION"], 0),
+        ("ks/apps/paperless-ngx", &["apps/PAPERLESS_NGX_VERSION"], 0),
+        ("ks/photos", &["apps/immich_version"], 0),
+        ("ks/helm/photos", &[], 0),
+        ("ks/cilium", &["infra/CILIUM_VERSION", "helm/cilium"], 1),
+        ("ks/infra/cilium", &["infra/CILIUM_VERSION"], 0),
+        ("ks/helm/cilium", &["helm/cilium"], 0),
+    ];
+    for (context, want, notes) in cases {
+        let (got, n) = eligible(&with_aliases, context);
+        assert_eq!(got, want, "{context}");
+        assert_eq!(n.len(), notes, "{context}: {n:?}");
+    }
+    let (_, n) = eligible(&with_aliases, "ks/cilium");
+    assert!(
+        n[0].contains("which is `infra/CILIUM_VERSION` and `helm/cilium`"),
+        "{n:?}"
+    );
+    // Control: without status names, only the plain name and id speak.
+    assert!(eligible(&without, "ks/paperless-ngx").0.is_empty());
+    assert!(eligible(&without, "ks/photos").0.is_empty());
+    assert_eq!(eligible(&without, "ks/cilium").0, ["helm/cilium"]);
+    assert_eq!(
+        eligible(&without, "ks/apps/PAPERLESS_NGX_VERSION").0,
+        ["apps/PAPERLESS_NGX_VERSION"]
+    );
+}
+
+/// Two promotions leaving `dev`: a status, a Flux event and `check` treat them as one
+/// environment's, each promotion once; promotions from two environments stay apart.
+#[test]
+fn every_promotion_leaving_the_reported_environment_is_requested_once() {
+    let bound = "^kustomization/(?P<component>[^/]+)/{env}$";
+    let config = Config::load(
+        "promote.toml",
+        format!(
+            "environments = [\"dev\", \"integration\", \"live\"]\n[[source]]\npath = \"{{env}}.env\"\nkind = \"dotenv\"\n\
+             [[promotion]]\nfrom = \"dev\"\nto = \"integration\"\n[promotion.gate]\nstatus-context = '{bound}'\n\
+             [[promotion]]\nfrom = \"dev\"\nto = \"live\"\ncomponents = [\"paperless\"]\n[promotion.gate]\nstatus-context = '{bound}'\n\
+             [[promotion]]\nfrom = \"integration\"\nto = \"live\"\n[promotion.gate]\nstatus-context = '{bound}'\n"
+        )
+        .as_bytes(),
+    )
+    .expect("config");
+    assert_eq!(review(&config), GateReview::default());
+    let sha = "a".repeat(40);
+    let pairs = |d: Decision| -> Vec<(String, String, Option<String>)> {
+        match d {
+            Decision::Promote(rs) => rs
+                .into_iter()
+                .map(|r| (r.from, r.to, r.only_component))
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let pair =
+        |f: &str, t: &str, c: Option<&str>| (f.to_string(), t.to_string(), c.map(String::from));
+    let status = |context: &str| Trigger::Status {
+        sha: sha.clone(),
+        state: "success".into(),
+        context: context.into(),
+        description: None,
+        target_url: None,
+        branches: vec!["main".into()],
+        sender: None,
+    };
+    assert_eq!(
+        pairs(decide(&status("kustomization/paperless/dev"), &config).expect("decide")),
+        [pair("dev", "integration", None), pair("dev", "live", None)]
+    );
+    assert_eq!(
+        pairs(decide(&status("kustomization/web/integration"), &config).expect("decide")),
+        [pair("integration", "live", None)]
+    );
+    let flux = |env: Option<&str>| Trigger::FluxDispatch {
+        kind: "Kustomization".into(),
+        name: "paperless".into(),
+        namespace: "flux-system".into(),
+        severity: "info".into(),
+        reason: "ReconciliationSucceeded".into(),
+        message: "Reconciliation finished".into(),
+        revision_sha: Some(sha.clone()),
+        revision_branch: Some("main".into()),
+        env: env.map(String::from),
+    };
+    assert_eq!(
+        pairs(decide(&flux(Some("dev")), &config).expect("decide")),
+        [
+            pair("dev", "integration", Some("paperless")),
+            pair("dev", "live", Some("paperless"))
+        ]
+    );
+    // Control: without `env` the event could come from `dev` or `integration`.
+    match decide(&flux(None), &config).expect("decide") {
+        Decision::Nothing(why) => assert!(
+            why.contains("could come from `dev` or `integration`"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

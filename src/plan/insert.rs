@@ -26,7 +26,7 @@ pub fn insert(
         });
     }
     for (name, version) in additions {
-        source::validate_version(source::Rule::Any, version).map_err(|message| {
+        source::validate_version(source::Rule::Dotenv, version).map_err(|message| {
             EditError::Other {
                 file: file.to_string(),
                 message: format!("refusing to add `{name}`: {message}"),

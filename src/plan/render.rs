@@ -25,8 +25,8 @@ pub fn commit_message(promotion: &Promotion, plan: &Plan) -> String {
         msg.push_str(&format!("- {} {from} -> {}\n", i.id, i.to_version));
     }
     msg.push_str(&format!(
-        "\nPromoted-From: {}@{}\n",
-        plan.from, plan.source_at
+        "\nPromoted-From: {}@{}\nPromoted-To: {}\n",
+        plan.from, plan.source_at, plan.to
     ));
     msg
 }

@@ -36,6 +36,7 @@ fn entry(id: &str, version: &str) -> Entry {
         column: 1,
         source: 0,
         rule: source::Rule::Any,
+        status_names: Vec::new(),
     }
 }
 

@@ -34,6 +34,6 @@ pub(super) fn component(index: &LineIndex, e: dotenv::Entry) -> Component {
         span: e.span,
         style: e.style,
         syntax: Syntax::Dotenv,
-        rule: super::Rule::Any,
+        rule: super::Rule::Dotenv,
     }
 }

@@ -22,6 +22,9 @@ pub enum Rule {
     /// A chart version Helm accepts, or a semver constraint: Chart.yaml `dependencies[].version`,
     /// HelmRelease `spec.chart.spec.version`, OCIRepository `spec.ref.semver`.
     Chart,
+    /// A dotenv pin: text without quotes, brackets, braces, `$` or `\`, so that dotenv, shells
+    /// and kustomize (which reads values verbatim) all read the same version.
+    Dotenv,
 }
 
 impl Rule {
@@ -31,6 +34,7 @@ impl Rule {
             Rule::ImageTag => "an image tag",
             Rule::Digest => "an image digest",
             Rule::Chart => "a Helm chart version",
+            Rule::Dotenv => "a dotenv version",
         }
     }
 }
@@ -62,6 +66,7 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
         Rule::ImageTag => image_tag(value),
         Rule::Digest => digest(value),
         Rule::Chart => chart(value),
+        Rule::Dotenv => !value.contains(DOTENV_REFUSED),
     };
     if ok {
         return Ok(());
@@ -75,6 +80,9 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
         Rule::Chart => {
             "semver (`1.2.3`, `v1.2.3-rc.1`) or a constraint without spaces (`^1.2`, `>=1.0,<2.0`)"
         }
+        Rule::Dotenv => {
+            "text without quotes, brackets, braces, `$` or `\\` (kustomize and Flux read a dotenv value verbatim)"
+        }
     };
     Err(format!(
         "`{}` is not {}: expected {grammar}",
@@ -82,6 +90,9 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
         rule.describe()
     ))
 }
+
+/// What a dotenv version never holds: quoting, structure (JSON, lists) or substitution.
+const DOTENV_REFUSED: &[char] = &['"', '\'', '`', '[', ']', '{', '}', '$', '\\'];
 
 fn image_tag(v: &str) -> bool {
     if digest(v) {
@@ -162,7 +173,13 @@ mod tests {
 
     #[test]
     fn every_rule_refuses_empty_whitespace_and_control_characters() {
-        for rule in [Rule::Any, Rule::ImageTag, Rule::Digest, Rule::Chart] {
+        for rule in [
+            Rule::Any,
+            Rule::ImageTag,
+            Rule::Digest,
+            Rule::Chart,
+            Rule::Dotenv,
+        ] {
             for bad in [
                 "",
                 "1.18 .7",
@@ -203,6 +220,36 @@ mod tests {
         ] {
             assert_eq!(validate_version(Rule::Any, good), Ok(()), "{good}");
         }
+    }
+
+    #[test]
+    fn dotenv_versions_are_what_every_dotenv_reader_reads_alike() {
+        for good in [
+            "1.18.6",
+            "v2.41.1",
+            "sha-abc1234",
+            "ghcr.io/org/dex:v2@sha256:00",
+            ">=1.0,<2.0",
+            "6.21.0#build",
+        ] {
+            assert_eq!(validate_version(Rule::Dotenv, good), Ok(()), "{good}");
+        }
+        for bad in [
+            "[\"end0\"]",
+            "[end0]",
+            "{\"a\":1}",
+            "\"1.2.3\"",
+            "'1.2.3'",
+            "${x}",
+            "a\\b",
+            "`x`",
+        ] {
+            assert!(validate_version(Rule::Dotenv, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            validate_version(Rule::Dotenv, "[\"end0\"]").expect_err("refused"),
+            "`[\\\"end0\\\"]` is not a dotenv version: expected text without quotes, brackets, braces, `$` or `\\` (kustomize and Flux read a dotenv value verbatim)"
+        );
     }
 
     #[test]

@@ -207,7 +207,19 @@ fn broken_toml_names_line_and_column() {
 fn broken_dotenv_names_line_and_column() {
     let err = read_err(Kind::Dotenv, None, "# ok\nTALOS=v1\nCILIUM 1.18\n");
     assert_eq!(location(&err), (3, 1), "{err}");
-    let err = read_err(Kind::Dotenv, None, "TALOS=\"v1\nFLUX=2\n");
+    // An unterminated quote is no dotenv quoting: read verbatim (as kustomize does), refused as
+    // a version where someone writes it.
+    let text = "TALOS=\"v1\nFLUX=2\n";
+    let inv = source::read(&Locator::new(Kind::Dotenv), "f", text.as_bytes()).unwrap();
+    assert_eq!(inv.get("TALOS").unwrap().version, "\"v1");
+    let err = source::set_versions(
+        &Locator::new(Kind::Dotenv),
+        "f",
+        b"TALOS=v1\nFLUX=2\n",
+        &[("TALOS", "\"v1")],
+    )
+    .unwrap_err();
+    assert!(matches!(err, EditError::BadVersion { .. }), "{err:?}");
     assert_eq!(location(&err), (1, 7), "{err}");
     let err = read_err(Kind::Dotenv, None, "TALOS=v1\nTALOS=v2\n");
     assert!(

@@ -18,6 +18,7 @@ mod github_delivery;
 mod hardening;
 mod http_limits;
 mod image;
+mod names;
 mod plan;
 mod release;
 mod replay;
