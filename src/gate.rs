@@ -152,20 +152,23 @@ pub struct Subject {
     pub name: String,
     /// Other names statuses use for it (`status-names`, the dotenv default).
     pub aliases: Vec<String>,
+    /// Whether its own name and id speak for it too; false when its source gives every
+    /// component one status name (`"*"`): then only that name does.
+    pub own_name: bool,
 }
 
 impl Subject {
     /// Whether the `component` group's text names this subject: its name, an alias, or its
     /// whole id.
     pub fn named_by(&self, text: &str) -> bool {
-        text.eq_ignore_ascii_case(&self.name)
+        (self.own_name && text.eq_ignore_ascii_case(&self.name))
             || self.aliases.iter().any(|a| text.eq_ignore_ascii_case(a))
             || self.is_id(text)
     }
 
     /// Whether `text` is this subject's id, or `group/alias` for one of its aliases.
-    fn is_id(&self, text: &str) -> bool {
-        if text.eq_ignore_ascii_case(&self.id) {
+    pub fn is_id(&self, text: &str) -> bool {
+        if self.own_name && text.eq_ignore_ascii_case(&self.id) {
             return true;
         }
         let Some(group) = self

@@ -152,6 +152,10 @@ pub struct Entry {
     /// Other names statuses may use for it (`status-names`, the dotenv default).
     #[serde(skip)]
     pub status_names: Vec<String>,
+    /// Whether statuses may name it by its own name and id (not when its source maps every
+    /// component to one status name with `"*"`).
+    #[serde(skip)]
+    pub own_name: bool,
 }
 
 impl Entry {
@@ -161,6 +165,7 @@ impl Entry {
             id: self.id.clone(),
             name: self.name.clone(),
             aliases: self.status_names.clone(),
+            own_name: self.own_name,
         }
     }
 }
@@ -212,6 +217,7 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
                 id: src.id(&c.name),
                 version: src.version_from_stored(&c.name, &c.version),
                 status_names: src.status_names_of(&c.name),
+                own_name: !src.status_names.contains_key("*"),
                 name: c.name,
                 group: src.group.clone(),
                 indirect: c.indirect,

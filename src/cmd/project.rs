@@ -433,7 +433,7 @@ fn source_warnings(
                     .to_string(),
             );
         }
-        for key in src.status_names.keys() {
+        for key in src.status_names.keys().filter(|k| *k != "*") {
             if names.is_some_and(|n| !n.contains(key)) {
                 out.push(
                     config

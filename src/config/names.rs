@@ -53,10 +53,15 @@ impl Source {
     }
 
     /// The names statuses may use for the component `name` besides its name and id: its
-    /// `status-names` entry, or for a `dotenv` key without one, the key lowercased with `_` ->
-    /// `-` and a trailing `_version` dropped.
+    /// `status-names` entry, else the `"*"` entry (one status for every component of the source,
+    /// e.g. the Kustomization that applies the whole file), or for a `dotenv` key without one,
+    /// the key lowercased with `_` -> `-` and a trailing `_version` dropped.
     pub fn status_names_of(&self, name: &str) -> Vec<String> {
-        if let Some(alias) = self.status_names.get(name) {
+        if let Some(alias) = self
+            .status_names
+            .get(name)
+            .or_else(|| self.status_names.get("*"))
+        {
             return vec![alias.clone()];
         }
         match self.kind {
@@ -100,6 +105,13 @@ mod tests {
         let mut yaml = s.clone();
         yaml.kind = Kind::Yaml;
         assert!(yaml.status_names_of("DEX_VERSION").is_empty());
+        // `"*"`: every component of the source answers to one status name, unless listed.
+        let all: Source = toml::from_str(
+            "path = \"a.yaml\"\nkind = \"flux\"\n[status-names]\n\"*\" = \"helm-charts\"\ncilium = \"cni\"\n",
+        )
+        .expect("source");
+        assert_eq!(all.status_names_of("loki"), ["helm-charts"]);
+        assert_eq!(all.status_names_of("cilium"), ["cni"]);
         assert_eq!(yaml.status_names_of("paperless_ngx_version"), ["paperless"]);
     }
 

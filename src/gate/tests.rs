@@ -29,6 +29,7 @@ fn subjects(ids: &[&str]) -> Vec<Subject> {
             id: id.to_string(),
             name: id.split_once('/').map_or(*id, |(_, n)| n).to_string(),
             aliases: Vec::new(),
+            own_name: true,
         })
         .collect()
 }
@@ -468,6 +469,7 @@ fn status_names_speak_for_their_components_group_aware() {
         id: id.into(),
         name: name.into(),
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        own_name: true,
     };
     let with_aliases = [
         subject(
@@ -605,4 +607,48 @@ fn every_promotion_leaving_the_reported_environment_is_requested_once() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_source_wide_status_name_is_the_only_name_its_components_answer_to() {
+    // `"*" = "flux-system"` on the infra source: the root Kustomization speaks for all of it, and
+    // the `cilium` chart's status does not release `infra/cilium`.
+    let subjects = [
+        Subject {
+            id: "infra/cilium".into(),
+            name: "cilium".into(),
+            aliases: vec!["flux-system".into()],
+            own_name: false,
+        },
+        Subject {
+            id: "helm/cilium".into(),
+            name: "cilium".into(),
+            aliases: vec![],
+            own_name: true,
+        },
+    ];
+    let verdict = |context: &str| {
+        let e = from_statuses(
+            &rules("^kustomization/(?P<component>[^/]+)/{env}$"),
+            "integration",
+            true,
+            &subjects,
+            &[status(context, "success", "flux")],
+            &[],
+        )
+        .expect("gate");
+        subjects
+            .iter()
+            .map(|s| matches!(e.verdict(&s.id), Verdict::Eligible { .. }))
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(verdict("kustomization/cilium/integration"), [false, true]);
+    assert_eq!(
+        verdict("kustomization/flux-system/integration"),
+        [true, false]
+    );
+    assert_eq!(
+        verdict("kustomization/infra/cilium/integration"),
+        [false, false]
+    );
 }

@@ -37,6 +37,7 @@ fn entry(id: &str, version: &str) -> Entry {
         source: 0,
         rule: source::Rule::Any,
         status_names: Vec::new(),
+        own_name: true,
     }
 }
 

@@ -164,13 +164,13 @@ fn seed_002_status_on_integration_promotes_what_succeeded_at_that_commit() {
     );
     gh.add_status(
         &reported,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
     gh.add_status(
         &reported,
-        "kustomization/cert-manager/5c3a9f0e",
+        "kustomization/cert-manager/integration",
         "failure",
         "flux-bot",
     );
@@ -180,7 +180,7 @@ fn seed_002_status_on_integration_promotes_what_succeeded_at_that_commit() {
         &gh,
         workspace.path(),
         "status",
-        status_payload(&reported, "kustomization/cilium/5c3a9f0e", "success"),
+        status_payload(&reported, "kustomization/cilium/integration", "success"),
         &[],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -254,7 +254,7 @@ fn seed_002_status_on_integration_promotes_what_succeeded_at_that_commit() {
         &gh,
         workspace.path(),
         "status",
-        status_payload(&reported, "kustomization/cilium/5c3a9f0e", "success"),
+        status_payload(&reported, "kustomization/cilium/integration", "success"),
         &[],
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -271,7 +271,7 @@ fn failure_status_and_foreign_events_promote_nothing() {
         &gh,
         workspace.path(),
         "status",
-        status_payload(&head, "kustomization/cilium/5c3a9f0e", "failure"),
+        status_payload(&head, "kustomization/cilium/integration", "failure"),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -717,7 +717,7 @@ fn a_commit_not_on_main_and_a_stale_status_promote_nothing() {
     );
     gh.add_status(
         &feature,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
@@ -726,7 +726,7 @@ fn a_commit_not_on_main_and_a_stale_status_promote_nothing() {
         &gh,
         ws.path(),
         "status",
-        status_payload(&feature, "kustomization/cilium/5c3a9f0e", "success"),
+        status_payload(&feature, "kustomization/cilium/integration", "success"),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -747,12 +747,17 @@ fn a_commit_not_on_main_and_a_stale_status_promote_nothing() {
         "flux-terragrunt",
         &[(live, "version: \"1.18.5\"", "version: \"1.19.0\"")],
     );
-    gh.add_status(&c1, "kustomization/cilium/5c3a9f0e", "success", "flux-bot");
+    gh.add_status(
+        &c1,
+        "kustomization/cilium/integration",
+        "success",
+        "flux-bot",
+    );
     let run = run_action(
         &gh,
         ws.path(),
         "status",
-        status_payload(&c1, "kustomization/cilium/5c3a9f0e", "success"),
+        status_payload(&c1, "kustomization/cilium/integration", "success"),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -781,15 +786,72 @@ fn config_errors_become_annotations_with_file_line_and_column() {
         &gh,
         ws.path(),
         "status",
-        status_payload(&head, "kustomization/cilium/5c3a9f0e", "success"),
+        status_payload(&head, "kustomization/cilium/integration", "success"),
         &[],
     );
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
-            .contains("::error file=.github/promote.toml,line=19,col=11::"),
+            .contains("::error file=.github/promote.toml,line=23,col=11::"),
         "{}",
         run.stdout
     );
     assert!(run.stdout.contains("::group::"), "{}", run.stdout);
+}
+
+/// The example's infra versions answer to the cluster's root Kustomization only: the `cilium`
+/// chart's status does not release `infra/cilium`, `flux-system`'s releases every infra version.
+#[test]
+fn seed_002_infra_moves_on_the_root_kustomization_and_charts_on_their_own() {
+    let gh = FakeGitHub::start("acme/homelab");
+    let head = seed(&gh, "main", "flux-terragrunt", &[]);
+    let ws = workspace_for("flux-terragrunt");
+    let stack = "infrastructure/stacks/live/terragrunt.stack.hcl";
+    let before = gh.file("main", stack).expect("stack");
+    gh.add_status(
+        &head,
+        "kustomization/cilium/integration",
+        "success",
+        "flux-bot",
+    );
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "status",
+        status_payload(&head, "kustomization/cilium/integration", "success"),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        gh.file("main", stack).as_deref(),
+        Some(before.as_str()),
+        "infra waits"
+    );
+    assert!(
+        output(&run, "held").contains("infra/cilium"),
+        "{}",
+        run.outputs
+    );
+    gh.add_status(
+        &head,
+        "kustomization/flux-system/integration",
+        "success",
+        "flux-bot",
+    );
+    let run = run_action(
+        &gh,
+        ws.path(),
+        "status",
+        status_payload(&head, "kustomization/flux-system/integration", "success"),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = gh.file("main", stack).expect("stack");
+    assert_ne!(after, before, "{}", run.stderr);
+    let promoted = output(&run, "promoted");
+    assert!(promoted.contains("infra/talos"), "{promoted}");
+    assert!(
+        !promoted.contains("helm/"),
+        "charts answer to their own Kustomizations: {promoted}"
+    );
 }

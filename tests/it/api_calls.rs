@@ -32,13 +32,13 @@ fn calls(delivery: &str, extra: usize) -> usize {
     let head = seed(&gh, "main", "flux-terragrunt", &edits);
     gh.add_status(
         &head,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
     gh.add_status(
         &head,
-        "kustomization/cert-manager/5c3a9f0e",
+        "kustomization/cert-manager/integration",
         "success",
         "flux-bot",
     );
@@ -54,7 +54,7 @@ fn calls(delivery: &str, extra: usize) -> usize {
     )
     .expect("write");
     gh.clear_requests();
-    let payload = serde_json::json!({"sha": head, "state": "success", "context": "kustomization/cilium/5c3a9f0e", "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}});
+    let payload = serde_json::json!({"sha": head, "state": "success", "context": "kustomization/cilium/integration", "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}});
     let run = run_action(&gh, ws.path(), "status", payload, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(output(&run, "changed"), "true", "{}", run.stderr);

@@ -136,7 +136,7 @@ fn tagged_flux() -> (FakeGitHub, tempfile::TempDir, String) {
     );
     gh.add_status(
         &head,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
@@ -165,7 +165,7 @@ fn commit_mode_tags_the_promoted_commit_a_rerun_repairs_a_missing_tag_and_one_el
     gh.state()
         .refs
         .insert("tags/cilium-1.18.7".into(), head.clone());
-    let event = status(&head, "kustomization/cilium/5c3a9f0e");
+    let event = status(&head, "kustomization/cilium/integration");
     let run = run_action(&gh, ws.path(), "status", event.clone(), &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let commit = gh.head("main").expect("main");
@@ -208,7 +208,7 @@ fn commit_mode_tags_the_promoted_commit_a_rerun_repairs_a_missing_tag_and_one_el
         &gh,
         ws.path(),
         "status",
-        status(&head, "kustomization/cilium/5c3a9f0e"),
+        status(&head, "kustomization/cilium/integration"),
         &[],
     );
     assert_eq!(later.code, 0, "{}", later.stderr);
@@ -235,7 +235,7 @@ fn a_lost_answer_to_the_commit_still_reports_the_commit() {
         &gh,
         ws.path(),
         "status",
-        status(&head, "kustomization/cilium/5c3a9f0e"),
+        status(&head, "kustomization/cilium/integration"),
         &[],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -264,7 +264,7 @@ fn a_lost_answer_to_the_commit_still_reports_the_commit() {
         &gh,
         ws.path(),
         "status",
-        status(&head, "kustomization/cilium/5c3a9f0e"),
+        status(&head, "kustomization/cilium/integration"),
         &[],
     );
     assert_eq!(output(&again, "changed"), "false");

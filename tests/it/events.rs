@@ -158,8 +158,8 @@ fn events_decide_promotions() {
     };
     let cases = [
         ("status", "status-success.json", FLUX, format!("integration->live {:?} statuses=true force=false", SourceRev::Commit(SHA.into()))),
-        ("status", "status-failure.json", FLUX, "Nothing(\"status `kustomization/cilium/5c3a9f0e` is `failure` for 6dcb09b: nothing promoted\")".to_string()),
-        ("status", "status-success.json", BRANCHES, "Nothing(\"status context `kustomization/cilium/5c3a9f0e` speaks for no promotion\")".to_string()),
+        ("status", "status-failure.json", FLUX, "Nothing(\"status `kustomization/cilium/integration` is `failure` for 6dcb09b: nothing promoted\")".to_string()),
+        ("status", "status-success.json", BRANCHES, "Nothing(\"status context `kustomization/cilium/integration` speaks for no promotion\")".to_string()),
         ("workflow_dispatch", "workflow-dispatch-bools.json", FLUX, "integration->live Head statuses=false force=true".to_string()),
         ("workflow_dispatch", "workflow-dispatch.json", BRANCHES, "stage->prod Head statuses=false force=false".to_string()),
         ("issues", "issues-opened.json", FLUX, "Nothing(\"event `issues` does not trigger a promotion\")".to_string()),

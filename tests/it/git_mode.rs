@@ -73,7 +73,7 @@ fn known(gh: &FakeGitHub, sha: &str) {
 
 fn status(sha: &str) -> serde_json::Value {
     json!({
-        "sha": sha, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "sha": sha, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}
     })
 }
@@ -119,13 +119,13 @@ fn seed_002_status_flow_in_git_mode_from_a_depth_1_checkout() {
     // Flux reports: cilium healthy, cert-manager failed.
     gh.add_status(
         &bump,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
     gh.add_status(
         &bump,
-        "kustomization/cert-manager/5c3a9f0e",
+        "kustomization/cert-manager/integration",
         "failure",
         "flux-bot",
     );
@@ -188,7 +188,7 @@ fn a_protected_branch_is_a_clear_error_not_a_retry_loop() {
     known(&gh, &bump);
     gh.add_status(
         &bump,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
@@ -236,7 +236,7 @@ fn a_push_in_git_mode_from_a_depth_1_checkout_fetches_its_before() {
     known(&gh, &bump);
     gh.add_status(
         &bump,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );

@@ -105,13 +105,13 @@ fn a_broken_target_file_is_an_annotation_with_file_line_and_column() {
     let head = gh.commit_files("main", "break live", &[(live, &broken)]);
     gh.add_status(
         &head,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
     let ws = workspace_for("flux-terragrunt");
     let status = json!({
-        "sha": head, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "sha": head, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [], "sender": {"login": "flux-bot"}
     });
     let run = run_action(&gh, ws.path(), "status", status, &[]);
@@ -131,12 +131,12 @@ fn a_broken_target_file_is_an_annotation_with_file_line_and_column() {
     let head = gh.commit_files("main", "repair live", &[(live, &text)]);
     gh.add_status(
         &head,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
     let status = json!({
-        "sha": head, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "sha": head, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [], "sender": {"login": "flux-bot"}
     });
     let run = run_action(&gh, ws.path(), "status", status, &[]);
@@ -160,10 +160,15 @@ fn markdown_in_status_contexts_is_defused_in_the_summary() {
     gh.add_status(&c2, hostile, "failure", "flux-bot");
     let ws = workspace_for("flux-terragrunt");
     let status = json!({
-        "sha": c2, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "sha": c2, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [], "sender": {"login": "flux-bot"}
     });
-    gh.add_status(&c2, "kustomization/cilium/5c3a9f0e", "success", "flux-bot");
+    gh.add_status(
+        &c2,
+        "kustomization/cilium/integration",
+        "success",
+        "flux-bot",
+    );
     let run = run_action(&gh, ws.path(), "status", status, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.summary.contains("cert-manager"), "{}", run.summary);
@@ -214,7 +219,7 @@ fn hostile_shas_are_refused_at_parse_time_without_a_panic() {
     // Positive control: the same Flux event with a real revision is read (and gated).
     gh.add_status(
         &head,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
@@ -234,13 +239,13 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
     let head = seed(&gh, "main", "flux-terragrunt", &[]);
     gh.add_status(
         &head,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
     let ws = workspace_for("flux-terragrunt");
     let status = json!({
-        "sha": head, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "sha": head, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [], "sender": {"login": "flux-bot"}
     });
     let run = crate::action_e2e::run_action_at(

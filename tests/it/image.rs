@@ -30,7 +30,7 @@ fn the_image_runs_the_seed_002_status_flow_as_the_runner_starts_it() {
     );
     gh.add_status(
         &reported,
-        "kustomization/cilium/5c3a9f0e",
+        "kustomization/cilium/integration",
         "success",
         "flux-bot",
     );
@@ -49,7 +49,7 @@ fn the_image_runs_the_seed_002_status_flow_as_the_runner_starts_it() {
         std::fs::create_dir_all(d).expect("mkdir");
     }
     let payload = json!({
-        "sha": reported, "state": "success", "context": "kustomization/cilium/5c3a9f0e",
+        "sha": reported, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}
     });
     std::fs::write(workflow.join("event.json"), payload.to_string()).expect("event");

@@ -125,8 +125,8 @@ fn a_flux_replay_in_a_subfolder_moves_the_one_component_it_names_with_statuses_f
     std::fs::write(
         &statuses,
         json!([
-            {"context": "kustomization/cilium/5c3a9f0e", "state": "success", "creator": {"login": "flux-bot"}},
-            {"context": "kustomization/cert-manager/5c3a9f0e", "state": "success", "creator": {"login": "flux-bot"}}
+            {"context": "kustomization/cilium/integration", "state": "success", "creator": {"login": "flux-bot"}},
+            {"context": "kustomization/cert-manager/integration", "state": "success", "creator": {"login": "flux-bot"}}
         ])
         .to_string(),
     )
@@ -166,7 +166,7 @@ fn a_no_op_event_exits_0_with_the_reason_and_an_unknown_commit_says_fetch_it() {
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert!(
         err.contains(
-            "status `kustomization/cilium/5c3a9f0e` is `failure` for 6dcb09b: nothing promoted"
+            "status `kustomization/cilium/integration` is `failure` for 6dcb09b: nothing promoted"
         ),
         "{err}"
     );
@@ -187,6 +187,17 @@ fn a_no_op_event_exits_0_with_the_reason_and_an_unknown_commit_says_fetch_it() {
 fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
     use crate::fake_github::{FakeCommit, FakeGitHub};
     let repo = example_repo("flux-terragrunt");
+    // Trust the Actions app's check runs too.
+    let cfg = repo.path().join(".github/promote.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "creators = [\"flux-bot\"]",
+            "creators = [\"flux-bot\", \"github-actions\"]",
+        ),
+    )
+    .expect("config");
     let sha = head(repo.path());
     let gh = FakeGitHub::start("acme/homelab");
     // The fake knows the local commit by its sha, as GitHub would after a push.
@@ -200,10 +211,15 @@ fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
             seq: 1,
         },
     );
-    gh.add_status(&sha, "kustomization/cilium/5c3a9f0e", "success", "flux-bot");
+    gh.add_status(
+        &sha,
+        "kustomization/cilium/integration",
+        "success",
+        "flux-bot",
+    );
     gh.add_check_run(
         &sha,
-        "kustomization/cilium/ci",
+        "kustomization/cilium/integration",
         "completed",
         Some("failure"),
         "github-actions",
@@ -230,7 +246,7 @@ fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
     };
     let stdout = replay_with_api();
     assert!(
-        line(&stdout, "helm/cilium").contains("`kustomization/cilium/ci` is failure"),
+        line(&stdout, "helm/cilium").contains("`kustomization/cilium/integration` is failure"),
         "{stdout}"
     );
     let paths = gh.request_lines();
@@ -246,7 +262,7 @@ fn a_replay_reads_statuses_and_check_runs_from_the_api_given_a_token() {
     // Positive control: the check run passes, and cilium moves.
     gh.add_check_run(
         &sha,
-        "kustomization/cilium/ci",
+        "kustomization/cilium/integration",
         "completed",
         Some("success"),
         "github-actions",
