@@ -357,3 +357,58 @@ fn a_truncated_tree_is_read_folder_by_folder() {
     let live = gh.file("main", LIVE_LOKI).expect("live loki");
     assert!(live.contains("version: \"6.41.1\""), "{live}");
 }
+
+/// `plan --event-*` lists the local clone's tree at the reported commit, the project being a
+/// folder inside the repository: paths stay relative to the project.
+#[test]
+fn a_replay_lists_the_commit_of_a_project_in_a_subfolder() {
+    let repo = tempfile::tempdir().expect("tmp");
+    let project = repo.path().join("gitops");
+    crate::support::copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flux-apps"),
+        &project,
+    );
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "initial"]);
+    let sha = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let event = tmp.path().join("event.json");
+    let context = "kustomization/loki/integration";
+    std::fs::write(
+        &event,
+        serde_json::json!({"sha": sha, "state": "success", "context": context, "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}}).to_string(),
+    )
+    .expect("event");
+    let statuses = tmp.path().join("statuses.json");
+    std::fs::write(
+        &statuses,
+        serde_json::json!([{"context": context, "state": "success", "creator": {"login": "flux-bot"}, "updated_at": "2026-11-20T10:00:00Z"}]).to_string(),
+    )
+    .expect("statuses");
+    let (code, out, err) = run_in(
+        &project,
+        &[
+            "plan",
+            "--event-name",
+            "status",
+            "--event-path",
+            event.to_str().expect("utf8"),
+            "--statuses",
+            statuses.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let loki = out
+        .lines()
+        .find(|l| l.contains("apps/loki "))
+        .unwrap_or_else(|| panic!("{out}{err}"));
+    assert!(loki.trim_start().starts_with("change"), "{out}");
+    assert!(loki.contains("6.41.0 -> 6.41.1"), "{out}");
+    // Only loki's Kustomization reported: cilium is held, grafana is new.
+    let cilium = out
+        .lines()
+        .find(|l| l.contains("infra/cilium "))
+        .expect("cilium");
+    assert!(cilium.trim_start().starts_with("held"), "{out}");
+}
