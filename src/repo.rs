@@ -40,6 +40,8 @@ pub trait Files {
 pub struct WorkTree {
     pub root: PathBuf,
     label: String,
+    /// `root` canonicalized, once: resolving each of a thousand files should not redo it.
+    real_root: std::cell::OnceCell<Option<PathBuf>>,
 }
 
 impl WorkTree {
@@ -47,6 +49,7 @@ impl WorkTree {
         WorkTree {
             root: root.into(),
             label: "working tree".to_string(),
+            real_root: Default::default(),
         }
     }
 
@@ -66,8 +69,9 @@ impl WorkTree {
             });
         }
         let full = self.root.join(path);
-        if let (Ok(real), Ok(root)) = (full.canonicalize(), self.root.canonicalize())
-            && !real.starts_with(&root)
+        let root = self.real_root.get_or_init(|| self.root.canonicalize().ok());
+        if let (Ok(real), Some(root)) = (full.canonicalize(), root)
+            && !real.starts_with(root)
         {
             return Err(RepoError::Unsafe {
                 path: path.to_string(),
