@@ -8,7 +8,12 @@
 //!   `cp` + `sed`, with how many bytes outside version spans each changed;
 //! - cold start of `promote --version`.
 //!
-//! `PROMOTE_BENCH_QUICK=1` runs N = 100 and 1,000 with few repetitions.
+//! A second table does the same for one HelmRelease file per app and environment, matched by a
+//! placeholder path (`apps/{app}/helmrelease.yaml`): `promote plan` against the floor of listing
+//! and parsing every matched file once in process; the cost per file must stay flat as N grows.
+//!
+//! `PROMOTE_BENCH_QUICK=1` runs N = 100 and 1,000 with few repetitions; `PROMOTE_BENCH_ONLY=apps`
+//! runs only the per-app table.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -253,6 +258,123 @@ fn in_process(root: &Path, reps: usize) -> (Duration, Duration) {
     (floor, plan_t)
 }
 
+/// `n` apps per environment, one HelmRelease file each, under a placeholder path.
+fn generate_apps(root: &Path, n: usize) {
+    for env in ENVS {
+        for i in 0..n {
+            write(
+                &root.join(format!("clusters/{env}/apps/app-{i}/helmrelease.yaml")),
+                &format!(
+                    "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app-{i}\n  namespace: apps # team {team}\nspec:\n  interval: 30m\n  chart:\n    spec:\n      chart: app-{i}\n      # renovate: datasource=helm depName=app-{i} registryUrl=https://charts.example.com\n      version: \"{v}\"\n      sourceRef: {{kind: HelmRepository, name: example}}\n  values:\n    replicas: 2\n",
+                    team = i % 7,
+                    v = version(env, i)
+                ),
+            );
+            // A neighbour the pattern must skip, as real app folders have.
+            write(
+                &root.join(format!("clusters/{env}/apps/app-{i}/ks.yaml")),
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n",
+            );
+        }
+    }
+    write(
+        &root.join(".github/promote.toml"),
+        "environments = [\"dev\", \"integration\", \"live\"]\n\n[[source]]\npath = \"clusters/{env}/apps/{app}/helmrelease.yaml\"\nkind = \"flux\"\ngroup = \"apps\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
+    );
+}
+
+/// The floor for the per-app repo: list the folder of each environment the plan reads
+/// (integration and live) once, parse every matched file once; and the in-process plan.
+fn in_process_apps(root: &Path, reps: usize) -> (Duration, Duration) {
+    let cfg = Config::load(
+        "promote.toml",
+        &std::fs::read(root.join(".github/promote.toml")).expect("cfg"),
+    )
+    .expect("config");
+    let src = &cfg.sources[0];
+    let floor = median(
+        (0..reps)
+            .map(|_| {
+                let start = Instant::now();
+                for env in ["integration", "live"] {
+                    let apps = root.join(format!("clusters/{env}/apps"));
+                    for app in std::fs::read_dir(&apps).expect("apps") {
+                        let app = app.expect("entry").file_name();
+                        let app = app.to_str().expect("utf8");
+                        let path = format!("clusters/{env}/apps/{app}/helmrelease.yaml");
+                        let bytes = std::fs::read(root.join(&path)).expect("read");
+                        promote::source::read(&src.locator(), &path, &bytes).expect("parse");
+                    }
+                }
+                start.elapsed()
+            })
+            .collect(),
+    );
+    let promotion = cfg.first_promotion().expect("promotion").clone();
+    let opts = PlanOptions {
+        force: true,
+        ..PlanOptions::default()
+    };
+    let tree = WorkTree::new(root);
+    let plan_t = median(
+        (0..reps)
+            .map(|_| {
+                let start = Instant::now();
+                let plan = plan::build(
+                    &cfg,
+                    &promotion,
+                    &tree,
+                    &tree,
+                    &Eligibility::all("bench"),
+                    &opts,
+                )
+                .expect("plan");
+                assert_eq!(plan.items.len(), root_apps(root), "every app planned");
+                start.elapsed()
+            })
+            .collect(),
+    );
+    (floor, plan_t)
+}
+
+fn root_apps(root: &Path) -> usize {
+    std::fs::read_dir(root.join("clusters/live/apps"))
+        .expect("apps")
+        .count()
+}
+
+/// The per-app table: N HelmRelease files per environment matched by `{app}`.
+fn apps_table(sizes: &[usize], reps: usize) {
+    println!(
+        "\none file per app (`clusters/{{env}}/apps/{{app}}/helmrelease.yaml`, N files per environment):\n"
+    );
+    println!(
+        "| N apps | files matched | plan | per file | floor (list + parse once) | plan in-process | plan/floor |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for &n in sizes {
+        let base = tempfile::tempdir().expect("tmp");
+        generate_apps(base.path(), n);
+        let dir = base.path().to_str().expect("utf8").to_string();
+        let plan_t = time_cmd(reps, || {
+            let mut c = Command::new(BIN);
+            c.args(["plan", "-C", &dir, "--force", "--format", "json"]);
+            c
+        });
+        let (floor, inproc) = in_process_apps(base.path(), reps);
+        // A plan reads the source and the target environment.
+        let files = 2 * n;
+        println!(
+            "| {n} | {files} | {} | {:.1} µs | {} | {} | {:.2} |",
+            ms(plan_t),
+            plan_t.as_secs_f64() * 1e6 / files as f64,
+            ms(floor),
+            ms(inproc),
+            inproc.as_secs_f64() / floor.as_secs_f64(),
+        );
+    }
+}
+
 fn ensure_ruamel() -> bool {
     let ok = |c: &mut Command| {
         c.stdout(Stdio::null())
@@ -271,13 +393,17 @@ fn main() {
     } else {
         (&[100, 1_000, 10_000], 7)
     };
-    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers");
-    let ruamel = ensure_ruamel();
     println!(
         "machine: {} cores; {} repetitions, medians\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         reps
     );
+    if std::env::var("PROMOTE_BENCH_ONLY").as_deref() == Ok("apps") {
+        apps_table(sizes, reps);
+        return;
+    }
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers");
+    let ruamel = ensure_ruamel();
     println!(
         "| N | plan | apply --dry-run | peak RSS | per component | floor (parse once) | plan in-process | plan/floor | ruamel.yaml | ratio | bytes outside spans | cp+sed | ratio | bytes outside spans |"
     );
@@ -354,6 +480,7 @@ fn main() {
             ratio(sed_t),
         );
     }
+    apps_table(sizes, reps);
     let cold = time_cmd(20, || {
         let mut c = Command::new(BIN);
         c.arg("--version");

@@ -11,6 +11,9 @@ use crate::forge::{MergeMethod, ref_safe};
 use crate::gate::GateConfig;
 use crate::source::{Kind, Locator};
 
+mod paths;
+pub use paths::{Captures, PathPattern};
+
 /// A config problem, with the config file's line and column where there is one.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ConfigError {
@@ -90,7 +93,8 @@ struct EnvTable {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Source {
-    /// Path relative to the repository root; `{env}` is replaced by the environment's name.
+    /// Path relative to the repository root; `{env}` is replaced by the environment's name, a
+    /// placeholder such as `{app}` matches one path segment and `**` any number of them.
     pub path: String,
     pub kind: Kind,
     pub at: Option<String>,
@@ -98,7 +102,8 @@ pub struct Source {
     pub key: Option<String>,
     pub value: Option<String>,
     pub version_key: Option<String>,
-    /// Component ids are `group/name`; without a group just `name`.
+    /// Component ids are `group/name`; without a group just `name`. May use the path's
+    /// placeholders (`apps-{app}`).
     pub group: Option<String>,
     /// Only these environments have this source (default: all).
     pub environments: Option<Vec<String>>,
@@ -147,9 +152,27 @@ impl Source {
             .collect()
     }
 
+    /// The path pattern of this source in `env` (see [`PathPattern`]), or `None` when the source
+    /// does not apply to it.
+    pub fn pattern_for(&self, env: &str) -> Option<PathPattern> {
+        let path = self.path_for(env)?;
+        // `Config::load` refused patterns that do not parse; a literal is the safe reading.
+        Some(PathPattern::parse(&path).unwrap_or_else(|_| PathPattern::literal(&path)))
+    }
+
+    /// The group of the components of a file whose path gave `captures`.
+    pub fn group_for(&self, captures: &Captures) -> Option<String> {
+        self.group.as_ref().map(|g| captures.render(g))
+    }
+
     /// The component id of `name` in this source.
     pub fn id(&self, name: &str) -> String {
-        match &self.group {
+        self.id_in(&Captures::default(), name)
+    }
+
+    /// The component id of `name` in a file whose path gave `captures`.
+    pub fn id_in(&self, captures: &Captures, name: &str) -> String {
+        match self.group_for(captures) {
             Some(g) => format!("{g}/{name}"),
             None => name.to_string(),
         }
@@ -428,6 +451,14 @@ impl Config {
             .find(|p| p.from == from && p.to == to)
     }
 
+    /// Whether `group` is a source's `group`, or what a `group` with placeholders renders to.
+    pub fn knows_group(&self, group: &str) -> bool {
+        self.sources
+            .iter()
+            .filter_map(|s| s.group.as_deref())
+            .any(|g| g == group || paths::template_matches(g, group))
+    }
+
     /// Every source's `group`, once each, in config order.
     pub fn groups(&self) -> Vec<String> {
         let mut groups: Vec<String> = Vec::new();
@@ -517,6 +548,7 @@ fn check_source(src: &Source, environments: &[Environment], main: &str) -> Resul
     if let Some(problem) = unsafe_path(&src.path) {
         return Err(("path", format!("source path `{}` {problem}", src.path)));
     }
+    check_placeholders(src)?;
     for env in src.environments.iter().flatten() {
         if !environments.iter().any(|e| &e.name == env) {
             return Err((
@@ -583,6 +615,46 @@ fn check_substitute_path(path: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// The path parses as a pattern, and `group` uses only placeholders the path has (not `{env}`:
+/// a component's id is the same in every environment).
+fn check_placeholders(src: &Source) -> Result<(), Problem> {
+    let pattern = PathPattern::parse(&src.path.replace("{env}", "env"))
+        .map_err(|why| ("path", format!("source path `{}` {why}", src.path)))?;
+    let Some(group) = &src.group else {
+        return Ok(());
+    };
+    let names =
+        paths::placeholders(group).map_err(|why| ("group", format!("group `{group}` {why}")))?;
+    if names.iter().any(|n| n == "env") {
+        return Err((
+            "group",
+            format!(
+                "group `{group}` uses `{{env}}`: a component's id must be the same in every environment"
+            ),
+        ));
+    }
+    let known = pattern.names();
+    if let Some(missing) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err((
+            "group",
+            format!(
+                "group `{group}` uses `{{{missing}}}`, which the source path `{}` does not have\nhint: placeholders of the path: {}",
+                src.path,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known
+                        .iter()
+                        .map(|n| format!("`{{{n}}}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_promotion(pr: &Promotion, environments: &[Environment]) -> Result<(), Problem> {

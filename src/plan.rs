@@ -39,7 +39,7 @@ pub enum PlanError {
         at: String,
     },
     #[error(
-        "{file}:{line}:{column}: component `{id}` is also at {first}\nhint: give one of the sources a `group`"
+        "{file}:{line}:{column}: component `{id}` is also at {first}\nhint: give one of the sources a `group`; for one file per app, name the group after the path's placeholder (`group = \"{{app}}\"`)"
     )]
     DuplicateId {
         id: String,
@@ -195,39 +195,44 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
     let mut components = Vec::new();
     let mut notes = Vec::new();
     for (index, src) in config.sources.iter().enumerate() {
-        let Some(path) = src.path_for(env) else {
+        let Some(pattern) = src.pattern_for(env) else {
             continue;
         };
-        let bytes = files.read(&path)?.ok_or_else(|| PlanError::Missing {
-            env: env.to_string(),
-            path: path.clone(),
-            at: files.label(),
-        })?;
-        let inv = source::read(&src.locator(), &path, &bytes)?;
-        notes.extend(inv.notes);
         let filter = src
             .name_filter()
             .map_err(|(glob, message)| PlanError::BadFilter(glob, message))?;
-        for c in inv
-            .components
-            .into_iter()
-            .filter(|c| filter.admits(&c.name))
-        {
-            components.push(Entry {
-                id: src.id(&c.name),
-                version: src.version_from_stored(&c.name, &c.version),
-                status_names: src.status_names_of(&c.name),
-                own_name: !src.status_names.contains_key("*"),
-                name: c.name,
-                group: src.group.clone(),
-                indirect: c.indirect,
-                via: None,
-                file: path.clone(),
-                line: c.line,
-                column: c.column,
-                source: index,
-                rule: c.rule,
-            });
+        // A path with placeholders names every matching file (none is fine); a plain path one
+        // file, which must be there.
+        for (path, captures) in crate::repo::matching(files, &pattern)? {
+            let bytes = files.read(&path)?.ok_or_else(|| PlanError::Missing {
+                env: env.to_string(),
+                path: path.clone(),
+                at: files.label(),
+            })?;
+            let inv = source::read(&src.locator(), &path, &bytes)?;
+            notes.extend(inv.notes);
+            let group = src.group_for(&captures);
+            for c in inv
+                .components
+                .into_iter()
+                .filter(|c| filter.admits(&c.name))
+            {
+                components.push(Entry {
+                    id: src.id_in(&captures, &c.name),
+                    version: src.version_from_stored(&c.name, &c.version),
+                    status_names: src.status_names_of(&c.name),
+                    own_name: !src.status_names.contains_key("*"),
+                    name: c.name,
+                    group: group.clone(),
+                    indirect: c.indirect,
+                    via: None,
+                    file: path.clone(),
+                    line: c.line,
+                    column: c.column,
+                    source: index,
+                    rule: c.rule,
+                });
+            }
         }
     }
     substitute::resolve(config, env, files, &mut components)?;
@@ -240,7 +245,8 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
     })
 }
 
-/// Two sources of one environment must not yield the same id: the plan could not tell them apart.
+/// Two sources (or two files of one source) of an environment must not yield the same id: the
+/// plan could not tell them apart.
 fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
     let mut seen: HashMap<&str, &Entry> = HashMap::with_capacity(components.len());
     for e in components {
@@ -374,11 +380,10 @@ pub fn build(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let known = config.groups();
-    if let Some(group) = opts.groups.iter().find(|g| !known.contains(g)) {
+    if let Some(group) = opts.groups.iter().find(|g| !config.knows_group(g)) {
         return Err(PlanError::UnknownGroup {
             group: group.clone(),
-            known,
+            known: config.groups(),
         });
     }
     let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
@@ -387,7 +392,7 @@ pub fn build(
     let mut items = decide(&src, &tgt, gate, opts)?;
     substitute::settle(config, &src, &tgt, &mut items, target_files)?;
     if opts.add_missing {
-        add_missing(config, &promotion.to, &src, &mut items, gate);
+        add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
     let edits = edits(config, &src, &tgt, &items, target_files, &opts.pins)?;
     let mut plan = Plan {
@@ -427,14 +432,15 @@ fn add_missing(
     src: &EnvInventory,
     items: &mut [Item],
     gate: &Eligibility,
-) {
+    target_files: &dyn Files,
+) -> Result<(), PlanError> {
     let sources = src.index();
     for item in items.iter_mut().filter(|i| i.action == Action::New) {
         let Some(e) = sources.get(item.id.as_str()) else {
             continue;
         };
         let kind = config.sources[e.source].kind;
-        let Some(path) = config.sources[e.source].path_for(to) else {
+        let Some(path) = target_path(config, e, &src.env, to, target_files)? else {
             item.reason = format!("missing in target: its source has no file in `{to}`");
             continue;
         };
@@ -456,6 +462,29 @@ fn add_missing(
             }
         }
     }
+    Ok(())
+}
+
+/// The file of `to` that takes `e` (a component of `from`): the source's path in `to`, or, for a
+/// path with placeholders, the file with the same placeholder values if `to` has it.
+fn target_path(
+    config: &Config,
+    e: &Entry,
+    from: &str,
+    to: &str,
+    target_files: &dyn Files,
+) -> Result<Option<String>, PlanError> {
+    let src = &config.sources[e.source];
+    let (Some(theirs), Some(ours)) = (src.pattern_for(from), src.pattern_for(to)) else {
+        return Ok(None);
+    };
+    if ours.is_literal() {
+        return Ok(Some(ours.as_str().to_string()));
+    }
+    let Some(path) = theirs.matches(&e.file).and_then(|c| ours.render(&c)) else {
+        return Ok(None);
+    };
+    Ok(target_files.read(&path)?.map(|_| path))
 }
 
 /// One `set_versions` per source and target file for all its changes; two sources in one file

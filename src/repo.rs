@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::unsafe_path;
+use crate::config::{Captures, PathPattern, unsafe_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -27,6 +27,10 @@ impl From<git2::Error> for RepoError {
 pub trait Files {
     /// The file's bytes, or `None` if it does not exist there.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError>;
+    /// Every regular file below `folder` (`""`: the whole tree), at any depth, as sorted
+    /// repository-relative paths; none when the folder does not exist. Symlinks and `.git` are
+    /// left out.
+    fn list(&self, folder: &str) -> Result<Vec<String>, RepoError>;
     /// A label for messages (`working tree`, `integration@abc1234`).
     fn label(&self) -> String;
 }
@@ -36,6 +40,8 @@ pub trait Files {
 pub struct WorkTree {
     pub root: PathBuf,
     label: String,
+    /// `root` canonicalized, once: resolving each of a thousand files should not redo it.
+    real_root: std::cell::OnceCell<Option<PathBuf>>,
 }
 
 impl WorkTree {
@@ -43,6 +49,7 @@ impl WorkTree {
         WorkTree {
             root: root.into(),
             label: "working tree".to_string(),
+            real_root: Default::default(),
         }
     }
 
@@ -62,8 +69,9 @@ impl WorkTree {
             });
         }
         let full = self.root.join(path);
-        if let (Ok(real), Ok(root)) = (full.canonicalize(), self.root.canonicalize())
-            && !real.starts_with(&root)
+        let root = self.real_root.get_or_init(|| self.root.canonicalize().ok());
+        if let (Ok(real), Some(root)) = (full.canonicalize(), root)
+            && !real.starts_with(root)
         {
             return Err(RepoError::Unsafe {
                 path: path.to_string(),
@@ -74,7 +82,90 @@ impl WorkTree {
     }
 }
 
+/// The files a source's path pattern names in `files`, in path order, with the values the
+/// pattern's placeholders took. A literal path is returned as it is, found or not (the caller
+/// says what a missing file means); a pattern costs one listing of its folder.
+pub fn matching(
+    files: &dyn Files,
+    pattern: &PathPattern,
+) -> Result<Vec<(String, Captures)>, RepoError> {
+    if pattern.is_literal() {
+        return Ok(vec![(pattern.as_str().to_string(), Captures::default())]);
+    }
+    Ok(files
+        .list(&pattern.folder())?
+        .into_iter()
+        .filter_map(|path| pattern.matches(&path).map(|c| (path, c)))
+        .collect())
+}
+
+fn refuse_unsafe(path: &str) -> Result<(), RepoError> {
+    match unsafe_path(path) {
+        Some(problem) if !path.is_empty() => Err(RepoError::Unsafe {
+            path: path.to_string(),
+            problem: problem.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `folder/` for a prefix test (`""` stays `""`: everything is below the root).
+fn folder_prefix(folder: &str) -> String {
+    let folder = folder.trim_end_matches('/');
+    if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    }
+}
+
 impl Files for WorkTree {
+    fn list(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        refuse_unsafe(folder)?;
+        let prefix = folder_prefix(folder);
+        let start = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.resolve(folder)?
+        };
+        let mut out = Vec::new();
+        // One walk; `symlink_metadata` through `DirEntry::file_type`: a symlinked folder is not
+        // entered (it could leave the repository or loop).
+        let mut stack = vec![(start, prefix)];
+        while let Some((dir, rel)) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(RepoError::Io {
+                        path: dir.display().to_string(),
+                        message: e.to_string(),
+                    });
+                }
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| RepoError::Io {
+                    path: dir.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue; // not UTF-8: no config path can name it
+                };
+                let kind = entry.file_type().map_err(|e| RepoError::Io {
+                    path: entry.path().display().to_string(),
+                    message: e.to_string(),
+                })?;
+                if kind.is_dir() && name != ".git" {
+                    stack.push((entry.path(), format!("{rel}{name}/")));
+                } else if kind.is_file() {
+                    out.push(format!("{rel}{name}"));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
         let full = self.resolve(path)?;
         match std::fs::read(&full) {
@@ -157,15 +248,19 @@ impl Repo {
         Ok(a == b || self.repo.graph_descendant_of(b, a)?)
     }
 
-    /// Whether none of `paths` differs from `HEAD` in the working tree or the index.
+    /// Whether none of `paths` (files, or folders and all below them; `""` is the whole tree)
+    /// differs from `HEAD` in the working tree or the index.
     pub fn is_clean(&self, paths: &[String]) -> Result<bool, RepoError> {
         if paths.is_empty() {
             return Ok(true);
         }
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(true).disable_pathspec_match(true);
-        for p in paths {
-            opts.pathspec(p);
+        // No pathspec at all is the whole tree; `""` as one would match nothing.
+        if !paths.iter().any(String::is_empty) {
+            for p in paths {
+                opts.pathspec(p);
+            }
         }
         let statuses = self.repo.statuses(Some(&mut opts))?;
         Ok(statuses
@@ -200,6 +295,26 @@ pub struct Revision<'r> {
 }
 
 impl Files for Revision<'_> {
+    fn list(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        refuse_unsafe(folder)?;
+        let prefix = folder_prefix(folder);
+        let subtree;
+        let tree = if prefix.is_empty() {
+            &self.tree
+        } else {
+            match self.tree.get_path(Path::new(folder.trim_end_matches('/'))) {
+                Ok(entry) if entry.kind() == Some(git2::ObjectType::Tree) => {
+                    subtree = self.repo.find_tree(entry.id())?;
+                    &subtree
+                }
+                Ok(_) => return Ok(Vec::new()),
+                Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok(tree_files(tree, &prefix)?)
+    }
+
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
         if let Some(problem) = unsafe_path(path) {
             return Err(RepoError::Unsafe {
@@ -227,12 +342,29 @@ impl Files for Revision<'_> {
     }
 }
 
+/// Every regular file (blob, executable or not) of `tree`, in one walk, as sorted paths below
+/// `prefix` (`""` or ending in `/`). Symlinks and submodules are left out.
+pub fn tree_files(tree: &git2::Tree<'_>, prefix: &str) -> Result<Vec<String>, git2::Error> {
+    let mut out = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        let regular = matches!(entry.filemode(), 0o100644 | 0o100755);
+        if let (true, Ok(name)) = (regular, entry.name()) {
+            out.push(format!("{prefix}{dir}{name}"));
+        }
+        git2::TreeWalkResult::Ok
+    })?;
+    out.sort();
+    Ok(out)
+}
+
 /// Files at one commit, read through a forge (the GitHub API, or a git remote). A commit never
 /// changes, so each file is fetched once.
 pub struct ForgeFiles<'f> {
     forge: &'f dyn crate::forge::Forge,
     rev: String,
     cache: std::cell::RefCell<std::collections::HashMap<String, Option<Vec<u8>>>>,
+    /// Every file of the commit, sorted, once listed.
+    tree: std::cell::RefCell<Option<Vec<String>>>,
 }
 
 impl<'f> ForgeFiles<'f> {
@@ -242,11 +374,33 @@ impl<'f> ForgeFiles<'f> {
             forge,
             rev: sha.to_string(),
             cache: Default::default(),
+            tree: Default::default(),
         }
     }
 }
 
 impl Files for ForgeFiles<'_> {
+    /// The commit's whole tree is listed once (one API request on GitHub) and kept.
+    fn list(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        refuse_unsafe(folder)?;
+        if self.tree.borrow().is_none() {
+            let mut all = self.forge.list_tree(&self.rev).map_err(|e| {
+                RepoError::Git(format!("listing the files at {}: {e}", self.label()))
+            })?;
+            all.sort();
+            *self.tree.borrow_mut() = Some(all);
+        }
+        let prefix = folder_prefix(folder);
+        let tree = self.tree.borrow();
+        let all = tree.as_deref().unwrap_or_default();
+        let start = all.partition_point(|p| p.as_str() < prefix.as_str());
+        Ok(all[start..]
+            .iter()
+            .take_while(|p| p.starts_with(&prefix))
+            .cloned()
+            .collect())
+    }
+
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
         if let Some(problem) = unsafe_path(path) {
             return Err(RepoError::Unsafe {

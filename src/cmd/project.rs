@@ -9,7 +9,7 @@ use super::{Format, ProjectArgs};
 use crate::config::{Config, ConfigError};
 use crate::gate::Eligibility;
 use crate::plan::{self, Plan, PlanOptions};
-use crate::repo::{Files, Repo, WorkTree};
+use crate::repo::{Files, Repo, WorkTree, matching};
 
 /// Which promotion and which components.
 #[derive(Debug, Clone, clap::Args)]
@@ -130,10 +130,15 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
     let Ok(sha) = repo.head_sha() else {
         return tree;
     };
+    // A path with placeholders counts by the folder its files are in.
     let paths: Vec<String> = config
         .sources
         .iter()
-        .filter_map(|s| s.path_for(env))
+        .filter_map(|s| s.pattern_for(env))
+        .map(|p| match p.is_literal() {
+            true => p.as_str().to_string(),
+            false => p.folder(),
+        })
         .chain(config.sources.iter().flat_map(|s| s.substitute_paths(env)))
         .collect();
     match repo.is_clean(&paths) {
@@ -336,36 +341,49 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
         };
         let before = problems.len();
         for (i, src) in config.sources.iter().enumerate() {
-            let Some(path) = src.path_for(&env.name) else {
+            let Some(pattern) = src.pattern_for(&env.name) else {
                 continue;
             };
-            match files.read(&path) {
-                Ok(Some(bytes)) => match crate::source::read(&src.locator(), &path, &bytes) {
-                    Ok(inv) => {
-                        let filter = src.name_filter().ok();
-                        let names: Vec<String> = inv
-                            .names()
-                            .into_iter()
-                            .filter(|n| filter.as_ref().is_none_or(|f| f.admits(n)))
-                            .collect();
-                        count += names.len();
-                        tried[i].push((env.name.clone(), path, names.len()));
-                        listed[i].extend(names);
-                    }
-                    Err(e) => problems.push(e.to_string()),
-                },
-                Ok(None) => problems.push(
-                    config
-                        .source_error(
-                            i,
-                            format!("`{path}` (environment `{}`) does not exist", env.name),
-                        )
-                        .to_string(),
-                ),
-                Err(e) => problems.push(format!("{path}: {e}")),
+            // A path with placeholders may match no file in an environment: that is no problem.
+            let matched = match matching(files.as_ref(), &pattern) {
+                Ok(matched) => matched,
+                Err(e) => {
+                    problems.push(format!("{}: {e}", pattern.as_str()));
+                    continue;
+                }
+            };
+            if matched.is_empty() && !pattern.is_literal() {
+                tried[i].push((env.name.clone(), pattern.as_str().to_string(), 0));
+            }
+            for (path, _) in matched {
+                match files.read(&path) {
+                    Ok(Some(bytes)) => match crate::source::read(&src.locator(), &path, &bytes) {
+                        Ok(inv) => {
+                            let filter = src.name_filter().ok();
+                            let names: Vec<String> = inv
+                                .names()
+                                .into_iter()
+                                .filter(|n| filter.as_ref().is_none_or(|f| f.admits(n)))
+                                .collect();
+                            count += names.len();
+                            tried[i].push((env.name.clone(), path, names.len()));
+                            listed[i].extend(names);
+                        }
+                        Err(e) => problems.push(e.to_string()),
+                    },
+                    Ok(None) => problems.push(
+                        config
+                            .source_error(
+                                i,
+                                format!("`{path}` (environment `{}`) does not exist", env.name),
+                            )
+                            .to_string(),
+                    ),
+                    Err(e) => problems.push(format!("{path}: {e}")),
+                }
             }
         }
-        // Every file read: what `plan` checks on top (one id per environment).
+        // Every file read: what `plan` checks on top (one id per environment, across files).
         if problems.len() == before {
             match plan::inventory(&config, &env.name, files.as_ref()) {
                 Ok(inv) => inventories.push(inv),

@@ -138,6 +138,17 @@ impl Forge for LocalForge {
         Ok(Some(blob.content().to_vec()))
     }
 
+    /// The files of the project folder, relative to it (as the config's paths are).
+    fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
+        let action = format!("listing the files at `{rev}`");
+        let tree = self.commit(rev)?.tree().map_err(|e| git(&action, &e))?;
+        let all = crate::repo::tree_files(&tree, "").map_err(|e| git(&action, &e))?;
+        Ok(all
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(self.prefix.as_str()).map(str::to_owned))
+            .collect())
+    }
+
     fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {
         self.is_ancestor(sha, branch)
     }

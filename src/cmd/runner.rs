@@ -461,15 +461,15 @@ impl Runner<'_> {
         };
         let head = self.forge.branch_head(&target_branch)?;
         let plan_at = |head: &str| -> Result<Plan, plan::PlanError> {
-            let target = ForgeFiles::new(self.forge, head);
-            let mut p = plan::build(
-                self.config,
-                promotion,
-                &source,
-                &target,
-                &eligibility,
-                &opts,
-            )?;
+            // Source and target on one branch at one commit: its files (and tree) read once.
+            let fresh;
+            let target = if head == source_sha {
+                &source
+            } else {
+                fresh = ForgeFiles::new(self.forge, head);
+                &fresh
+            };
+            let mut p = plan::build(self.config, promotion, &source, target, &eligibility, &opts)?;
             p.source_at = source_sha.clone();
             p.commit_message = plan::render::commit_message(promotion, &p);
             p.pr_body = plan::render::pr_body(promotion, &p);

@@ -281,3 +281,69 @@ fn bad_globs_and_empty_status_names_are_config_errors() {
         assert!(e.to_string().starts_with(want), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_placeholder_path_names_its_group_and_is_checked_where_it_is_written() {
+    let glob = GOOD
+        .replace(
+            "infrastructure/stacks/{env}/terragrunt.stack.hcl",
+            "kubernetes/clusters/{env}/apps/{app}/helmrelease.yaml",
+        )
+        .replace(
+            "kind = \"hcl-map\"\nat = \"locals.versions\"",
+            "kind = \"flux\"",
+        );
+    let ok = glob.replace("group = \"infra\"", "group = \"apps-{app}\"");
+    let c = Config::load("p.toml", ok.as_bytes()).expect("load");
+    let src = &c.sources[0];
+    let pattern = src.pattern_for("live").expect("pattern");
+    assert_eq!(pattern.folder(), "kubernetes/clusters/live/apps");
+    let caps = pattern
+        .matches("kubernetes/clusters/live/apps/podinfo/helmrelease.yaml")
+        .expect("match");
+    assert_eq!(src.id_in(&caps, "podinfo"), "apps-podinfo/podinfo");
+    assert!(c.knows_group("apps-podinfo"));
+    assert!(!c.knows_group("infra"));
+    // The group's placeholder must be one of the path's: the error points at `group`'s value.
+    let bad = glob.replace("group = \"infra\"", "group = \"{team}\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("unknown placeholder");
+    assert_eq!(
+        e.to_string(),
+        "p.toml:7:9: group `{team}` uses `{team}`, which the source path `kubernetes/clusters/{env}/apps/{app}/helmrelease.yaml` does not have\nhint: placeholders of the path: `{app}`"
+    );
+    let bad = GOOD.replace("group = \"infra\"", "group = \"{app}\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("no placeholder in path");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:8:9: group `{app}` uses `{app}`"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().ends_with("placeholders of the path: none"),
+        "{e}"
+    );
+    let bad = glob.replace("group = \"infra\"", "group = \"{env}-{app}\"");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("env in group");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:7:9: group `{env}-{app}` uses `{env}`"),
+        "{e}"
+    );
+    // Patterns that cannot be read, and paths that leave the repository, point at `path`.
+    let bad = glob.replace("apps/{app}/", "apps/*/");
+    let e = Config::load("p.toml", bad.as_bytes()).expect_err("star");
+    assert!(e.to_string().starts_with("p.toml:5:8: source path `kubernetes/clusters/{env}/apps/*/helmrelease.yaml` has `*` in `*`"), "{e}");
+    for (path, why) in [
+        ("../{env}/apps/{app}/hr.yaml", "leaves the repository"),
+        ("{env}/**/../hr.yaml", "leaves the repository"),
+        ("/{env}/apps/{app}/hr.yaml", "is absolute"),
+    ] {
+        let bad = glob.replace(
+            "kubernetes/clusters/{env}/apps/{app}/helmrelease.yaml",
+            path,
+        );
+        let e = Config::load("p.toml", bad.as_bytes()).expect_err(path);
+        assert!(e.to_string().starts_with("p.toml:5:8: source path"), "{e}");
+        assert!(e.to_string().contains(why), "{path}: {e}");
+    }
+}

@@ -568,6 +568,17 @@ impl Forge for GitForge {
         Ok(Some(blob.content().to_vec()))
     }
 
+    fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
+        let action = format!("listing the files at `{rev}`");
+        let oid = self.resolve(rev)?;
+        let tree = self
+            .repo
+            .find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_error(&action, &e))?;
+        crate::repo::tree_files(&tree, "").map_err(|e| git_error(&action, &e))
+    }
+
     fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {
         let head = self.remote_head(branch)?;
         let Ok(oid) = Oid::from_str(sha) else {

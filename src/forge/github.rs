@@ -480,6 +480,7 @@ fn encode_query(value: &str) -> String {
 
 mod pulls;
 mod refs;
+mod trees;
 
 impl GitHubForge {
     fn preferred_method(&self) -> Result<MergeMethod, ForgeError> {
@@ -512,6 +513,10 @@ impl Forge for GitHubForge {
 
     fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError> {
         self.rt.block_on(self.file(path, rev))
+    }
+
+    fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
+        self.rt.block_on(self.tree(rev))
     }
 
     fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {

@@ -378,6 +378,19 @@ impl Forge for MemoryForge {
             .and_then(|c| c.files.get(path).cloned()))
     }
 
+    fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
+        self.enter("list_tree", rev.to_owned())?;
+        let state = self.lock();
+        let sha = state
+            .resolve(rev)
+            .ok_or_else(|| not_found(format!("ref `{rev}`")))?;
+        Ok(state
+            .commits
+            .get(&sha)
+            .map(|c| c.files.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
     fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {
         self.enter("is_on_branch", format!("{sha} {branch}"))?;
         let state = self.lock();

@@ -261,6 +261,9 @@ pub trait Forge {
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError>;
     /// A file's bytes at a ref (branch, tag or sha); `None` if it does not exist there.
     fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError>;
+    /// The path of every regular file at a ref (symlinks and submodules left out), for source
+    /// paths with placeholders: one tree read for the whole commit, not one per folder.
+    fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError>;
     /// Whether `sha` is reachable from `branch` (equal to its head or an ancestor).
     fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError>;
     /// Create one commit on `branch` whose parent must be `expected_head`; returns the new sha.

@@ -219,6 +219,16 @@ impl Files for Memory {
         Ok(self.0.get(path).cloned())
     }
 
+    fn list(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        let prefix = format!("{folder}/");
+        Ok(self
+            .0
+            .keys()
+            .filter(|p| folder.is_empty() || p.starts_with(&prefix))
+            .cloned()
+            .collect())
+    }
+
     fn label(&self) -> String {
         self.1.to_string()
     }

@@ -86,6 +86,10 @@ pub struct State {
     pub failures: VecDeque<Failure>,
     /// `enablePullRequestAutoMerge` answers "clean status" (no required checks).
     pub clean_status: bool,
+    /// Trees an answer named: tree sha -> (commit, folder ending in `/`).
+    pub trees: HashMap<String, (String, String)>,
+    /// Recursive tree answers with more entries are cut to this many and `truncated`.
+    pub tree_limit: Option<usize>,
     /// Merge methods the repository refuses (`merge`, `squash`, `rebase`); empty: all allowed.
     pub refused_methods: Vec<String>,
     counter: u64,

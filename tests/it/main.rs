@@ -15,6 +15,7 @@ mod git_forge;
 mod git_mode;
 mod github_contract;
 mod github_delivery;
+mod globs;
 mod hardening;
 mod http_limits;
 mod image;

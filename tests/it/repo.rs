@@ -109,3 +109,76 @@ fn paths_leaving_the_repository_are_refused() {
         .expect_err("symlink in git");
     assert!(err.to_string().contains("is a symlink"), "{err}");
 }
+
+/// Files a placeholder path can match: one folder, at any depth, sorted; symlinks left out.
+#[test]
+fn lists_the_files_below_a_folder_in_the_tree_and_at_a_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    git(p, &["init", "-q"]);
+    for f in [
+        "apps/live/podinfo/helmrelease.yaml",
+        "apps/live/dex/helmrelease.yaml",
+        "apps/live/dex/values/extra.yaml",
+        "apps/dev/dex/helmrelease.yaml",
+        "apps/livex/other.yaml",
+    ] {
+        std::fs::create_dir_all(p.join(f).parent().expect("parent")).expect("mkdir");
+        std::fs::write(p.join(f), "x: 1\n").expect("write");
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("dex", p.join("apps/live/alias")).expect("symlink");
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-qm", "apps"]);
+    let want = vec![
+        "apps/live/dex/helmrelease.yaml".to_string(),
+        "apps/live/dex/values/extra.yaml".to_string(),
+        "apps/live/podinfo/helmrelease.yaml".to_string(),
+    ];
+    let tree = WorkTree::new(p);
+    assert_eq!(tree.list("apps/live").expect("list"), want);
+    assert_eq!(tree.list("apps/live/").expect("list"), want);
+    assert_eq!(
+        tree.list("apps/qa").expect("missing folder"),
+        Vec::<String>::new()
+    );
+    assert!(tree.list("../elsewhere").is_err());
+    let all = tree.list("").expect("root");
+    assert!(all.iter().all(|f| !f.starts_with(".git/")), "{all:?}");
+    assert_eq!(all.len(), 5, "{all:?}");
+    let repo = Repo::open(p).expect("open");
+    let head = repo.at("HEAD").expect("head");
+    assert_eq!(head.list("apps/live").expect("list"), want);
+    assert_eq!(head.list("apps/qa").expect("missing"), Vec::<String>::new());
+    assert_eq!(
+        head.list("apps/live/dex/helmrelease.yaml").expect("a file"),
+        Vec::<String>::new()
+    );
+    assert_eq!(head.list("").expect("root").len(), 5);
+}
+
+/// The working tree is named after `HEAD` only while the files a placeholder path matches are
+/// unchanged: a changed file under the pattern's folder counts.
+#[test]
+fn a_changed_file_below_a_folder_is_not_clean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    git(p, &["init", "-q"]);
+    std::fs::create_dir_all(p.join("apps/live/dex")).expect("mkdir");
+    std::fs::write(p.join("apps/live/dex/hr.yaml"), "x: 1\n").expect("write");
+    std::fs::write(p.join("other.yaml"), "x: 1\n").expect("write");
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-qm", "apps"]);
+    let repo = Repo::open(p).expect("open");
+    let live = ["apps/live".to_string()];
+    assert!(repo.is_clean(&live).expect("clean"));
+    std::fs::write(p.join("other.yaml"), "x: 2\n").expect("write");
+    assert!(repo.is_clean(&live).expect("elsewhere"));
+    std::fs::write(p.join("apps/live/dex/hr.yaml"), "x: 2\n").expect("write");
+    assert!(!repo.is_clean(&live).expect("changed"));
+    assert!(!repo.is_clean(&[String::new()]).expect("the root folder"));
+    assert!(
+        repo.is_clean(&["apps/liv".to_string()])
+            .expect("not a prefix of names")
+    );
+}

@@ -155,6 +155,9 @@ fn route(state: &mut State, req: &Request<'_>) -> Reply {
         ("PATCH", r) if r.starts_with("git/refs/") => {
             update_ref(state, &r["git/refs/".len()..], req.body)
         }
+        ("GET", r) if r.starts_with("git/trees/") => {
+            tree(state, &r["git/trees/".len()..], &query, &base)
+        }
         ("GET", r) if r.starts_with("contents/") => {
             contents(state, &r["contents/".len()..], &query, req.raw)
         }
@@ -462,6 +465,86 @@ fn contents(state: &State, path: &str, query: &Query<'_>, raw: bool) -> Reply {
     reply(
         200,
         json!({ "type": "file", "encoding": "base64", "size": bytes.len(), "name": name, "path": path, "content": b64, "sha": "0000" }),
+    )
+}
+
+/// A content-addressed fake object id: the same bytes (or the same folder) give the same sha.
+fn object_sha(kind: &str, parts: &[(&str, &[u8])]) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut sha = String::new();
+    for seed in 0..3u8 {
+        let mut h = DefaultHasher::new();
+        (seed, kind, parts).hash(&mut h);
+        sha.push_str(&format!("{:016x}", h.finish()));
+    }
+    sha.truncate(40);
+    sha
+}
+
+/// The files of `commit` below `folder` (`""` or ending in `/`), relative to it.
+fn files_below<'a>(commit: &'a FakeCommit, folder: &str) -> Vec<(&'a str, &'a [u8])> {
+    commit
+        .files
+        .iter()
+        .filter_map(|(p, b)| p.strip_prefix(folder).map(|rel| (rel, b.as_slice())))
+        .collect()
+}
+
+/// `GET /git/trees/{sha}[?recursive=1]`: `sha` is a commit (its root tree), a branch, or a tree
+/// an earlier answer named. Entries in GitHub's shape (`path`, `mode`, `type`, `sha`, `size` for
+/// blobs, `url`); a recursive answer past `State::tree_limit` entries is cut and `truncated`.
+fn tree(state: &mut State, id: &str, query: &Query<'_>, base: &str) -> Reply {
+    let (commit_sha, folder) = match state.resolve(id) {
+        Some(sha) => (sha, String::new()),
+        None => match state.trees.get(id) {
+            Some(known) => known.clone(),
+            None => return not_found(),
+        },
+    };
+    let commit = state.commits[&commit_sha].clone();
+    let recursive = query
+        .get("recursive")
+        .is_some_and(|r| r != "0" && r != "false");
+    let own = object_sha("tree", &files_below(&commit, &folder));
+    let mut entries: Vec<(String, Value)> = Vec::new();
+    let mut seen_dirs = std::collections::BTreeSet::new();
+    for (rel, bytes) in files_below(&commit, &folder) {
+        let parts: Vec<&str> = rel.split('/').collect();
+        // The folders on the way: all of them when recursive, else only the first (and no file
+        // below it).
+        let dirs = if recursive {
+            parts.len() - 1
+        } else {
+            1.min(parts.len() - 1)
+        };
+        for d in 1..=dirs {
+            let dir = parts[..d].join("/");
+            if seen_dirs.insert(dir.clone()) {
+                let inner = format!("{folder}{dir}/");
+                let sha = object_sha("tree", &files_below(&commit, &inner));
+                state.trees.insert(sha.clone(), (commit_sha.clone(), inner));
+                let url = format!("{base}/git/trees/{sha}");
+                entries.push((dir.clone(), json!({ "path": dir, "mode": "040000", "type": "tree", "sha": sha, "url": url })));
+            }
+        }
+        if !recursive && parts.len() > 1 {
+            continue;
+        }
+        let sha = object_sha("blob", &[("", bytes)]);
+        let url = format!("{base}/git/blobs/{sha}");
+        entries.push((rel.to_owned(), json!({ "path": rel, "mode": "100644", "type": "blob", "sha": sha, "size": bytes.len(), "url": url })));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut truncated = false;
+    if let Some(limit) = state.tree_limit.filter(|l| recursive && entries.len() > *l) {
+        entries.truncate(limit);
+        truncated = true;
+    }
+    state.trees.insert(own.clone(), (commit_sha, folder));
+    let tree: Vec<Value> = entries.into_iter().map(|(_, e)| e).collect();
+    reply(
+        200,
+        json!({ "sha": own, "url": format!("{base}/git/trees/{own}"), "tree": tree, "truncated": truncated }),
     )
 }
 
