@@ -17,6 +17,7 @@ mod github_contract;
 mod github_delivery;
 mod globs;
 mod hardening;
+mod homelab;
 mod http_limits;
 mod image;
 mod names;
