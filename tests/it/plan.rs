@@ -736,3 +736,32 @@ fn the_readme_example_commands_run() {
         assert!(out.starts_with("promote "), "{c}: {out}");
     }
 }
+
+/// Every example's config passes `promote check` (branch examples with their branches made).
+#[test]
+fn every_example_passes_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .expect("examples")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(".github/promote.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 7, "{names:?}");
+    for name in names {
+        let repo = example_repo(&name);
+        let branches: &[&str] = match name.as_str() {
+            "env-branches" => &["dev", "stage", "prod"],
+            "test-prod-per-app" => &["env/test", "env/prod"],
+            _ => &[],
+        };
+        for b in branches {
+            git(repo.path(), &["branch", "-f", b]);
+        }
+        let (code, out, err) = run_in(repo.path(), &["check"]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(out.starts_with("ok: "), "{name}: {out}");
+        assert!(!err.contains("warning:"), "{name}: {err}");
+    }
+}
