@@ -141,6 +141,8 @@ enum Pin {
     Local {
         local: String,
         via: String,
+        /// Where the reference is written (`${local.x}` in the URL, `local.x` as `version`).
+        reference: Range<usize>,
         span: Range<usize>,
         version: String,
     },
@@ -191,6 +193,7 @@ impl Found {
             Pin::Local {
                 local,
                 via,
+                reference,
                 span,
                 version,
             } => {
@@ -198,7 +201,7 @@ impl Found {
                     make(
                         via,
                         Some(format!("local.{local}")),
-                        span,
+                        reference,
                         Syntax::Hcl,
                         self.context,
                     )
@@ -258,6 +261,7 @@ fn source_of(
                     Some((local, l)) => Pin::Local {
                         local: local.to_string(),
                         via: raw,
+                        reference: hcl::span_of(&attr.value),
                         span: l.span.clone(),
                         version: l.value.clone(),
                     },
@@ -450,6 +454,7 @@ impl Url {
                     Some((local, l)) => Pin::Local {
                         local: local.to_string(),
                         via: format!("${{{}}}", interp.expr),
+                        reference: interp.span.clone(),
                         span: l.span.clone(),
                         version: l.value.clone(),
                     },

@@ -6,6 +6,7 @@ mod cli_file;
 mod deliver;
 mod deliver_e2e;
 mod edit_hcl;
+mod edit_module;
 mod edit_props;
 mod edit_yaml;
 mod events;
