@@ -29,3 +29,4 @@ mod repo;
 mod robustness;
 mod substitute;
 mod support;
+mod terragrunt_live;
