@@ -111,8 +111,10 @@ pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
         .collect();
     if !indirect.is_empty() {
         // HCL references (`local.x`) live in the same file; `${var}` substitutions in env files.
-        let hint = if matches!(loc.kind, Kind::HclMap | Kind::ModuleSource) {
+        let hint = if loc.kind == Kind::HclMap {
             "hint: change the value the reference names (a `locals` attribute of this file: `versions FILE --at locals`)"
+        } else if loc.kind == Kind::ModuleSource {
+            "hint: only a whole `${local.x}` of this file that one source uses is followed; list other locals with `versions FILE --at locals`, variables where they are set"
         } else {
             "hint: list the file that sets the variable (often a `dotenv` source, or `substitute-from`)"
         };
