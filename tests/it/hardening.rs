@@ -262,7 +262,7 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
         .lines()
         .find(|l| {
             l.contains(&format!(
-                "api: GET {}/repos/acme/homelab/commits/{head}/statuses",
+                "api: GET {}/repos/acme/homelab/commits?sha=main",
                 gh.url()
             ))
         })
