@@ -262,7 +262,8 @@ impl Runner<'_> {
     }
 
     /// The gate's answer for `req` at `source_sha`: statuses and check runs (unless forced),
-    /// restricted to what a push changed or a Flux event names.
+    /// restricted to what a push changed or a Flux event names. `checks`: already read.
+    #[allow(clippy::too_many_arguments)]
     fn eligibility(
         &self,
         req: &Request,
@@ -270,13 +271,17 @@ impl Runner<'_> {
         source_sha: &str,
         inventory: &plan::EnvInventory,
         changed: Option<&[String]>,
+        checks: Option<crate::forge::CommitChecks>,
         out: &mut Outcome,
     ) -> anyhow::Result<Eligibility> {
         let ids: Vec<String> = inventory.components.iter().map(|c| c.id.clone()).collect();
         let mut e = if req.force {
             Eligibility::all("forced")
         } else if req.check_statuses {
-            let checks = self.forge.list_checks(source_sha)?;
+            let checks = match checks {
+                Some(checks) => checks,
+                None => self.forge.list_checks(source_sha)?,
+            };
             let check_runs = checks.check_runs;
             let mut statuses = checks.statuses;
             // Only the newest status per context: when that one is by someone untrusted, an
@@ -430,8 +435,19 @@ impl Runner<'_> {
             this.forge
                 .recent_commits(&target_branch, gate::history::HISTORY_LIMIT)
         };
-        let mut target_history = match (req.force, same_branch) {
-            (false, true) => Some(history(self)?),
+        let mut checks = None;
+        let mut target_history = match (&req.source, req.force, same_branch) {
+            // A reported commit's statuses come with the history, in one query where it can.
+            (SourceRev::Commit(sha), false, true) if req.check_statuses => {
+                let (h, c) = self.forge.history_and_checks(
+                    &target_branch,
+                    gate::history::HISTORY_LIMIT,
+                    sha,
+                )?;
+                checks = Some(c);
+                Some(h)
+            }
+            (_, false, true) => Some(history(self)?),
             _ => None,
         };
         let newest = |h: &Option<Vec<crate::forge::CommitSummary>>| {
@@ -466,8 +482,15 @@ impl Runner<'_> {
         }
         let inventory =
             plan::carried(promotion, plan::inventory(self.config, &req.from, &source)?)?;
-        let mut eligibility =
-            self.eligibility(req, promotion, &source_sha, &inventory, changed, out)?;
+        let mut eligibility = self.eligibility(
+            req,
+            promotion,
+            &source_sha,
+            &inventory,
+            changed,
+            checks,
+            out,
+        )?;
         // A push or merge comes before its statuses: say so and leave it to the status event.
         if changed.is_some() && req.check_statuses && eligibility.waiting {
             out.messages.push(format!(

@@ -576,6 +576,15 @@ impl Forge for GitHubForge {
         self.rt.block_on(self.checks(sha))
     }
 
+    fn history_and_checks(
+        &self,
+        rev: &str,
+        limit: usize,
+        sha: &str,
+    ) -> Result<(Vec<CommitSummary>, CommitChecks), ForgeError> {
+        self.rt.block_on(self.history_and_checks(rev, limit, sha))
+    }
+
     fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
         self.rt.block_on(self.tree(rev))
     }

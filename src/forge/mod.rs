@@ -285,6 +285,15 @@ pub trait Forge {
             latest_only: false,
         })
     }
+    /// `recent_commits(rev, limit)` and `list_checks(sha)` together (GitHub: one GraphQL query).
+    fn history_and_checks(
+        &self,
+        rev: &str,
+        limit: usize,
+        sha: &str,
+    ) -> Result<(Vec<CommitSummary>, CommitChecks), ForgeError> {
+        Ok((self.recent_commits(rev, limit)?, self.list_checks(sha)?))
+    }
     /// The path of every regular file at a ref (symlinks and submodules left out), for source
     /// paths with placeholders: one tree read for the whole commit, not one per folder.
     fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError>;

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{CONTENTS_READ, Field, GitHubForge};
-use crate::forge::{CommitChecks, CommitStatus, ForgeError, check_run_state};
+use crate::forge::{CommitChecks, CommitStatus, CommitSummary, ForgeError, check_run_state};
 
 /// Files read in one GraphQL query: GitHub ends a request that takes more than ten seconds, so
 /// a query stays small, and more files take more queries.
@@ -68,13 +68,51 @@ fn blob(value: &Value) -> Blob {
     }
 }
 
-const CHECKS_QUERY: &str = "query($owner: String!, $name: String!, $rev: String!, $after: String) { \
-    repository(owner: $owner, name: $name) { object(expression: $rev) { __typename ... on Commit { \
-    statusCheckRollup { contexts(first: 100, after: $after) { pageInfo { hasNextPage endCursor } \
-    nodes { __typename \
+/// A commit's statuses and check runs, a page from `$after`.
+const CHECKS_FIELDS: &str = "statusCheckRollup { contexts(first: 100, after: $after) { \
+    pageInfo { hasNextPage endCursor } nodes { __typename \
     ... on StatusContext { context state description targetUrl createdAt creator { __typename login } } \
     ... on CheckRun { name status conclusion title url startedAt completedAt checkSuite { app { slug } } } \
-    } } } } } } }";
+    } } }";
+
+fn checks_query() -> String {
+    format!(
+        "query($owner: String!, $name: String!, $rev: String!, $after: String) {{ \
+         repository(owner: $owner, name: $name) {{ object(expression: $rev) {{ __typename \
+         ... on Commit {{ {CHECKS_FIELDS} }} }} }} }}"
+    )
+}
+
+/// The history of `$branch` (`$first` commits) and the first page of `$rev`'s checks.
+fn history_and_checks_query() -> String {
+    format!(
+        "query($owner: String!, $name: String!, $branch: String!, $first: Int!, $rev: String!, $after: String) {{ \
+         repository(owner: $owner, name: $name) {{ \
+         history: object(expression: $branch) {{ __typename ... on Commit {{ history(first: $first) {{ \
+         nodes {{ oid message parents(first: 2) {{ nodes {{ oid }} }} }} }} }} }} \
+         object(expression: $rev) {{ __typename ... on Commit {{ {CHECKS_FIELDS} }} }} }} }}"
+    )
+}
+
+/// One page of `statusCheckRollup.contexts` into `out`; the cursor of the next page, if any.
+fn checks_page(commit: &Value, out: &mut CommitChecks) -> Option<String> {
+    let contexts = commit.at("statusCheckRollup").at("contexts");
+    for node in contexts.at("nodes").as_array().into_iter().flatten() {
+        match node.at("__typename").as_str() {
+            Some("StatusContext") => out.statuses.push(status_context(node)),
+            Some("CheckRun") => out.check_runs.push(check_run(node)),
+            _ => {}
+        }
+    }
+    let page = contexts.at("pageInfo");
+    match (
+        page.at("hasNextPage").as_bool(),
+        page.at("endCursor").as_str(),
+    ) {
+        (Some(true), Some(cursor)) => Some(cursor.to_owned()),
+        _ => None,
+    }
+}
 
 fn text(value: &Value) -> Option<String> {
     value.as_str().map(str::to_owned)
@@ -181,18 +219,28 @@ impl GitHubForge {
     /// Statuses (newest per context) and check runs of `sha` through `statusCheckRollup`, every
     /// page; REST's two lists when GraphQL refuses or does not find the commit.
     pub(super) async fn checks(&self, sha: &str) -> Result<CommitChecks, ForgeError> {
-        let action = format!("reading the statuses and check runs of {sha}");
-        let mut out = CommitChecks {
+        let out = CommitChecks {
             latest_only: true,
             ..CommitChecks::default()
         };
-        let mut after = Value::Null;
+        self.more_checks(sha, out, Value::Null).await
+    }
+
+    /// The pages of `sha`'s checks from `after` on, into `out`.
+    async fn more_checks(
+        &self,
+        sha: &str,
+        mut out: CommitChecks,
+        mut after: Value,
+    ) -> Result<CommitChecks, ForgeError> {
+        let action = format!("reading the statuses and check runs of {sha}");
+        let query = checks_query();
         for _ in 0..CHECKS_PAGES {
             let mut vars = self.repository_vars();
             vars.insert("rev".into(), json!(sha));
             vars.insert("after".into(), after);
             let data = match self
-                .graphql(CHECKS_QUERY, Value::Object(vars), &action, "checks: read")
+                .graphql(&query, Value::Object(vars), &action, "checks: read")
                 .await
             {
                 Ok(data) => data,
@@ -205,26 +253,86 @@ impl GitHubForge {
             if commit.at("__typename").as_str() != Some("Commit") {
                 return self.checks_by_rest(sha).await;
             }
-            let contexts = commit.at("statusCheckRollup").at("contexts");
-            let nodes = contexts.at("nodes").as_array().cloned().unwrap_or_default();
-            debug_assert!(nodes.len() <= CHECKS_PAGE);
-            for node in &nodes {
-                match node.at("__typename").as_str() {
-                    Some("StatusContext") => out.statuses.push(status_context(node)),
-                    Some("CheckRun") => out.check_runs.push(check_run(node)),
-                    _ => {}
-                }
-            }
-            let page = contexts.at("pageInfo");
-            match (
-                page.at("hasNextPage").as_bool(),
-                page.at("endCursor").as_str(),
-            ) {
-                (Some(true), Some(cursor)) => after = json!(cursor),
-                _ => return Ok(out),
+            match checks_page(commit, &mut out) {
+                Some(cursor) => after = json!(cursor),
+                None => return Ok(out),
             }
         }
         Ok(out)
+    }
+
+    /// The newest `limit` commits of `branch` and `sha`'s checks in one query (more pages of
+    /// checks, if any, after it); REST and [`Self::checks`] when GraphQL refuses or finds neither.
+    pub(super) async fn history_and_checks(
+        &self,
+        branch: &str,
+        limit: usize,
+        sha: &str,
+    ) -> Result<(Vec<CommitSummary>, CommitChecks), ForgeError> {
+        let by_rest = || async {
+            Ok::<_, ForgeError>((self.history(branch, limit).await?, self.checks(sha).await?))
+        };
+        if limit == 0 || limit > CHECKS_PAGE {
+            return by_rest().await;
+        }
+        let mut vars = self.repository_vars();
+        vars.insert("branch".into(), json!(branch));
+        vars.insert("first".into(), json!(limit));
+        vars.insert("rev".into(), json!(sha));
+        vars.insert("after".into(), Value::Null);
+        let action = format!("reading the history of `{branch}` and the checks of {sha}");
+        let data = match self
+            .graphql(
+                &history_and_checks_query(),
+                Value::Object(vars),
+                &action,
+                "checks: read",
+            )
+            .await
+        {
+            Ok(data) => data,
+            Err(ForgeError::Forbidden { .. } | ForgeError::NotFound { .. }) => {
+                return by_rest().await;
+            }
+            Err(e) => return Err(e),
+        };
+        let repo = data.at("repository");
+        let (history, commit) = (repo.at("history"), repo.at("object"));
+        if history.at("__typename").as_str() != Some("Commit")
+            || commit.at("__typename").as_str() != Some("Commit")
+        {
+            return by_rest().await;
+        }
+        let commits = history
+            .at("history")
+            .at("nodes")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                Ok(CommitSummary {
+                    sha: super::str_field(c.at("oid"), "oid")?,
+                    message: text(c.at("message")).unwrap_or_default(),
+                    parents: c
+                        .at("parents")
+                        .at("nodes")
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| text(p.at("oid")))
+                        .collect(),
+                })
+            })
+            .collect::<Result<Vec<_>, ForgeError>>()?;
+        let mut checks = CommitChecks {
+            latest_only: true,
+            ..CommitChecks::default()
+        };
+        let checks = match checks_page(commit, &mut checks) {
+            Some(cursor) => self.more_checks(sha, checks, json!(cursor)).await?,
+            None => checks,
+        };
+        Ok((commits, checks))
     }
 
     async fn checks_by_rest(&self, sha: &str) -> Result<CommitChecks, ForgeError> {

@@ -1,6 +1,7 @@
 //! The fake's GraphQL endpoint: `createCommitOnBranch`, `enablePullRequestAutoMerge`, aliased
 //! `object(expression:)` reads (`... on Blob`, a commit's `oid`) and a commit's
-//! `statusCheckRollup` (`StatusContext` and `CheckRun` nodes, paginated with `after`).
+//! `statusCheckRollup` (`StatusContext` and `CheckRun` nodes, paginated with `after`), with a
+//! branch's `history(first:)` beside it.
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -18,7 +19,9 @@ fn graphql_error(kind: &str, message: &str) -> Reply {
 pub(super) fn graphql(state: &mut State, body: &Value) -> Reply {
     let query = body["query"].as_str().unwrap_or_default();
     let vars = &body["variables"];
-    if query.contains("statusCheckRollup") {
+    if query.contains("history(first:") {
+        history_and_checks(state, vars)
+    } else if query.contains("statusCheckRollup") {
         status_check_rollup(state, vars)
     } else if query.contains("object(expression:") {
         objects(state, query, vars)
@@ -254,4 +257,30 @@ fn status_check_rollup(state: &mut State, vars: &Value) -> Reply {
         200,
         json!({ "data": { "repository": { "object": { "__typename": "Commit", "statusCheckRollup": { "contexts": contexts } } } } }),
     )
+}
+
+/// `history: object(expression: $branch) { ... on Commit { history(first: $first) } }` beside
+/// `object(expression: $rev)`'s checks: newest first, following first parents.
+fn history_and_checks(state: &mut State, vars: &Value) -> Reply {
+    let checks = status_check_rollup(state, vars);
+    let mut data: Value = serde_json::from_slice(&checks.body).unwrap();
+    let first = vars["first"].as_u64().unwrap_or(100) as usize;
+    let branch = vars["branch"].as_str().unwrap_or_default();
+    let history = match state.resolve(branch) {
+        Some(start) => {
+            let mut nodes = Vec::new();
+            let mut next = Some(start);
+            while let Some(sha) = next.filter(|_| nodes.len() < first) {
+                let commit = &state.commits[&sha];
+                let parents: Vec<Value> =
+                    commit.parent.iter().map(|p| json!({ "oid": p })).collect();
+                nodes.push(json!({ "oid": sha, "message": commit.message, "parents": { "nodes": parents } }));
+                next = commit.parent.clone();
+            }
+            json!({ "__typename": "Commit", "history": { "nodes": nodes } })
+        }
+        None => Value::Null,
+    };
+    data["data"]["repository"]["history"] = history;
+    reply(200, data)
 }

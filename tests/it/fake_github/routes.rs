@@ -15,7 +15,7 @@ type Shared = Arc<Mutex<State>>;
 
 pub(super) struct Reply {
     pub(super) status: u16,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
     headers: Vec<(String, String)>,
 }
 
