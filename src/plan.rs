@@ -194,16 +194,24 @@ impl EnvInventory {
 pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInventory, PlanError> {
     let mut components = Vec::new();
     let mut notes = Vec::new();
-    for (index, src) in config.sources.iter().enumerate() {
-        let Some(pattern) = src.pattern_for(env) else {
-            continue;
-        };
+    let found = files_of(config, env, files)?;
+    let mut wanted: Vec<String> = found
+        .iter()
+        .flat_map(|(_, matches)| matches.iter().map(|(path, _)| path.clone()))
+        .collect();
+    for (index, _) in &found {
+        wanted.extend(config.sources[*index].substitute_paths(env));
+    }
+    // Everything at once: through the GitHub API a batch of files is one request.
+    files.prefetch(&wanted)?;
+    for (index, matches) in found {
+        let src = &config.sources[index];
         let filter = src
             .name_filter()
             .map_err(|(glob, message)| PlanError::BadFilter(glob, message))?;
         // A path with placeholders names every matching file (none is fine); a plain path one
         // file, which must be there.
-        for (path, captures) in crate::repo::matching(files, &pattern)? {
+        for (path, captures) in matches {
             let bytes = files.read(&path)?.ok_or_else(|| PlanError::Missing {
                 env: env.to_string(),
                 path: path.clone(),
@@ -243,6 +251,35 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
         components,
         notes,
     })
+}
+
+/// Per source of `env` (by index), the files its path names in `files`, with the values its
+/// placeholders took.
+type SourceFiles = Vec<(usize, Vec<(String, crate::config::Captures)>)>;
+
+fn files_of(config: &Config, env: &str, files: &dyn Files) -> Result<SourceFiles, PlanError> {
+    let mut out = Vec::new();
+    for (index, src) in config.sources.iter().enumerate() {
+        if let Some(pattern) = src.pattern_for(env) {
+            out.push((index, crate::repo::matching(files, &pattern)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Every file [`inventory`] of `env` reads in `files`: each source's files and its
+/// `substitute-from` files, to read ahead in one batch (`Files::prefetch`).
+pub fn inventory_paths(
+    config: &Config,
+    env: &str,
+    files: &dyn Files,
+) -> Result<Vec<String>, PlanError> {
+    let mut out = Vec::new();
+    for (index, matches) in files_of(config, env, files)? {
+        out.extend(matches.into_iter().map(|(path, _)| path));
+        out.extend(config.sources[index].substitute_paths(env));
+    }
+    Ok(out)
 }
 
 /// Two sources (or two files of one source) of an environment must not yield the same id: the

@@ -33,6 +33,12 @@ pub trait Files {
     fn list(&self, folder: &str) -> Result<Vec<String>, RepoError>;
     /// A label for messages (`working tree`, `integration@abc1234`).
     fn label(&self) -> String;
+    /// Read `paths` ahead, all at once where that saves requests (`ForgeFiles`: batched forge
+    /// reads), so that `read` finds them; nothing to do where reads are local.
+    fn prefetch(&self, paths: &[String]) -> Result<(), RepoError> {
+        let _ = paths;
+        Ok(())
+    }
 }
 
 /// The working tree of a repository folder.
@@ -399,6 +405,34 @@ impl Files for ForgeFiles<'_> {
             .take_while(|p| p.starts_with(&prefix))
             .cloned()
             .collect())
+    }
+
+    /// The paths not read yet (and safe to read), in one batched forge read.
+    fn prefetch(&self, paths: &[String]) -> Result<(), RepoError> {
+        let mut wanted: Vec<String> = {
+            let cache = self.cache.borrow();
+            paths
+                .iter()
+                .filter(|p| unsafe_path(p).is_none() && !cache.contains_key(p.as_str()))
+                .cloned()
+                .collect()
+        };
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let found = self.forge.read_files(&self.rev, &wanted).map_err(|e| {
+            RepoError::Git(format!(
+                "reading {} files at {}: {e}",
+                wanted.len(),
+                self.label()
+            ))
+        })?;
+        self.cache
+            .borrow_mut()
+            .extend(wanted.into_iter().zip(found));
+        Ok(())
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {

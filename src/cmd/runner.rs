@@ -17,7 +17,7 @@ use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, Ta
 use crate::forge::{FileChange, Forge, ref_name_problem};
 use crate::gate::{self, Decision, Eligibility, Request, SourceRev, Subject, Verdict};
 use crate::plan::{self, Plan, PlanOptions};
-use crate::repo::ForgeFiles;
+use crate::repo::{Files, ForgeFiles};
 
 /// One promoted component, as the `promoted` output lists it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -262,7 +262,8 @@ impl Runner<'_> {
     }
 
     /// The gate's answer for `req` at `source_sha`: statuses and check runs (unless forced),
-    /// restricted to what a push changed or a Flux event names.
+    /// restricted to what a push changed or a Flux event names. `checks`: already read.
+    #[allow(clippy::too_many_arguments)]
     fn eligibility(
         &self,
         req: &Request,
@@ -270,14 +271,30 @@ impl Runner<'_> {
         source_sha: &str,
         inventory: &plan::EnvInventory,
         changed: Option<&[String]>,
+        checks: Option<crate::forge::CommitChecks>,
         out: &mut Outcome,
     ) -> anyhow::Result<Eligibility> {
         let ids: Vec<String> = inventory.components.iter().map(|c| c.id.clone()).collect();
         let mut e = if req.force {
             Eligibility::all("forced")
         } else if req.check_statuses {
-            let statuses = self.forge.list_statuses(source_sha)?;
-            let check_runs = self.forge.list_check_runs(source_sha)?;
+            let checks = match checks {
+                Some(checks) => checks,
+                None => self.forge.list_checks(source_sha)?,
+            };
+            let check_runs = checks.check_runs;
+            let mut statuses = checks.statuses;
+            // Only the newest status per context: when that one is by someone untrusted, an
+            // older trusted one may count, and only the whole list has it.
+            let creators = &promotion.gate.creators;
+            if checks.latest_only
+                && !creators.is_empty()
+                && statuses
+                    .iter()
+                    .any(|s| !s.creator.as_ref().is_some_and(|c| creators.contains(c)))
+            {
+                statuses = self.forge.list_statuses(source_sha)?;
+            }
             let subjects: Vec<Subject> = inventory
                 .components
                 .iter()
@@ -340,15 +357,12 @@ impl Runner<'_> {
     fn judge_history(
         &self,
         req: &Request,
-        target_branch: &str,
+        history: &[crate::forge::CommitSummary],
         source_sha: &str,
         e: &mut Eligibility,
         inventory: &plan::EnvInventory,
     ) -> anyhow::Result<()> {
-        let history = self
-            .forge
-            .recent_commits(target_branch, gate::history::HISTORY_LIMIT)?;
-        let records = gate::history::records(&req.from, &req.to, &history);
+        let records = gate::history::records(&req.from, &req.to, history);
         let mut ancestry: HashMap<String, (bool, bool)> = HashMap::new();
         for c in &inventory.components {
             let pinned = req.pins.iter().any(|(k, _)| k == &c.id || k == &c.name);
@@ -413,10 +427,42 @@ impl Runner<'_> {
             return runner.promote(req, changed, out);
         }
         let source_branch = self.config.branch_of(&req.from).to_string();
+        let target_branch = self.config.branch_of(&req.to).to_string();
+        let same_branch = source_branch == target_branch;
+        // The target's history (for staleness) is read once. Its newest commit is the target's
+        // head; on one branch it is the source's head too, and it shows the source commit there.
+        let history = |this: &Self| {
+            this.forge
+                .recent_commits(&target_branch, gate::history::HISTORY_LIMIT)
+        };
+        let mut checks = None;
+        let mut target_history = match (&req.source, req.force, same_branch) {
+            // A reported commit's statuses come with the history, in one query where it can.
+            (SourceRev::Commit(sha), false, true) if req.check_statuses => {
+                let (h, c) = self.forge.history_and_checks(
+                    &target_branch,
+                    gate::history::HISTORY_LIMIT,
+                    sha,
+                )?;
+                checks = Some(c);
+                Some(h)
+            }
+            (_, false, true) => Some(history(self)?),
+            _ => None,
+        };
+        let newest = |h: &Option<Vec<crate::forge::CommitSummary>>| {
+            h.as_ref().and_then(|h| h.first()).map(|c| c.sha.clone())
+        };
         let source_sha = match &req.source {
-            SourceRev::Head => self.forge.branch_head(&source_branch)?,
+            SourceRev::Head => match newest(&target_history) {
+                Some(head) => head,
+                None => self.forge.branch_head(&source_branch)?,
+            },
             SourceRev::Commit(sha) => {
-                if !self.forge.is_on_branch(sha, &source_branch)? {
+                let seen = target_history
+                    .as_ref()
+                    .is_some_and(|h| h.iter().any(|c| &c.sha == sha));
+                if !seen && !self.forge.is_on_branch(sha, &source_branch)? {
                     out.messages.push(format!(
                         "commit {} is not on {source_branch}; nothing promoted",
                         short(sha)
@@ -427,10 +473,24 @@ impl Runner<'_> {
             }
         };
         let source = ForgeFiles::new(self.forge, &source_sha);
+        if same_branch {
+            // Both environments' files at the source commit in one batch: the target's are
+            // those when the branch has not moved since.
+            let mut wanted = plan::inventory_paths(self.config, &req.from, &source)?;
+            wanted.extend(plan::inventory_paths(self.config, &req.to, &source)?);
+            source.prefetch(&wanted)?;
+        }
         let inventory =
             plan::carried(promotion, plan::inventory(self.config, &req.from, &source)?)?;
-        let mut eligibility =
-            self.eligibility(req, promotion, &source_sha, &inventory, changed, out)?;
+        let mut eligibility = self.eligibility(
+            req,
+            promotion,
+            &source_sha,
+            &inventory,
+            changed,
+            checks,
+            out,
+        )?;
         // A push or merge comes before its statuses: say so and leave it to the status event.
         if changed.is_some() && req.check_statuses && eligibility.waiting {
             out.messages.push(format!(
@@ -442,11 +502,13 @@ impl Runner<'_> {
             ));
             return Ok(());
         }
-        let target_branch = self.config.branch_of(&req.to).to_string();
         if !req.force {
+            if target_history.is_none() {
+                target_history = Some(history(self)?);
+            }
             self.judge_history(
                 req,
-                &target_branch,
+                target_history.as_deref().unwrap_or_default(),
                 &source_sha,
                 &mut eligibility,
                 &inventory,
@@ -459,7 +521,10 @@ impl Runner<'_> {
             force: req.force,
             add_missing: false,
         };
-        let head = self.forge.branch_head(&target_branch)?;
+        let head = match newest(&target_history) {
+            Some(head) => head,
+            None => self.forge.branch_head(&target_branch)?,
+        };
         let plan_at = |head: &str| -> Result<Plan, plan::PlanError> {
             // Source and target on one branch at one commit: its files (and tree) read once.
             let fresh;

@@ -201,13 +201,14 @@ fn effective_changes<F: Forge + ?Sized>(
     rev: &str,
     files: &[FileChange],
 ) -> Result<Vec<FileChange>, ForgeError> {
-    let mut out = Vec::new();
-    for change in files {
-        if forge.read_file(&change.path, rev)? != change.contents {
-            out.push(change.clone());
-        }
-    }
-    Ok(out)
+    let paths: Vec<String> = files.iter().map(|c| c.path.clone()).collect();
+    let now = forge.read_files(rev, &paths)?;
+    Ok(files
+        .iter()
+        .zip(now)
+        .filter(|(change, now)| *now != change.contents)
+        .map(|(change, _)| change.clone())
+        .collect())
 }
 
 type Replan<'a> = dyn FnMut(&str) -> Result<Option<Delivery>, DeliveryError> + 'a;
@@ -220,8 +221,14 @@ fn deliver_commit<F: Forge + ?Sized>(
     let branch = &delivery.target_branch;
     let mut current = delivery.clone();
     let mut report = DeliveryReport::default();
+    // The first attempt builds on the head the delivery was planned on: a branch that moved
+    // since refuses the commit (`expectedHeadOid`), and the next attempt reads the new head.
+    let mut known_head = Some(delivery.base.clone());
     while report.attempts < MAX_ATTEMPTS {
-        let head = forge.branch_head(branch)?;
+        let head = match known_head.take() {
+            Some(head) => head,
+            None => forge.branch_head(branch)?,
+        };
         if head != current.base {
             match replan(&head)? {
                 Some(fresh) => {
@@ -427,9 +434,24 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
     let current = &current;
     let mut written = Vec::new();
     let mut method = current.pull_request.merge_method;
+    // With pull requests to supersede, open ones are listed anyway: one listing also finds
+    // those of the pieces.
+    let open = if current.pull_request.supersedes.is_empty() {
+        None
+    } else {
+        let mut names: Vec<&str> = pieces(current).iter().map(|p| p.branch).collect();
+        names.extend(current.pull_request.supersedes.iter().map(String::as_str));
+        Some(forge.list_open_prs(&common_prefix(&names))?)
+    };
     for piece in pieces(current) {
         let files = effective_changes(forge, &head, piece.files)?;
-        let existing = forge.find_open_pr(piece.branch, &current.target_branch)?;
+        let existing = match &open {
+            Some(open) => open
+                .iter()
+                .find(|pr| pr.head == piece.branch && pr.base == current.target_branch)
+                .cloned(),
+            None => forge.find_open_pr(piece.branch, &current.target_branch)?,
+        };
         if files.is_empty() {
             if let Some(pr) = existing {
                 let note = "closed by promote: the target already has these versions";
@@ -473,7 +495,7 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
         }
         report.pull_requests.push(pr);
     }
-    close_superseded(forge, current, &written, &mut report)?;
+    close_superseded(forge, current, &written, open, &mut report)?;
     Ok(report)
 }
 
@@ -518,6 +540,7 @@ fn close_superseded<F: Forge + ?Sized>(
     forge: &F,
     delivery: &Delivery,
     written: &[String],
+    open: Option<Vec<PullRequest>>,
     report: &mut DeliveryReport,
 ) -> Result<(), ForgeError> {
     let own: Vec<&String> = delivery
@@ -535,8 +558,12 @@ fn close_superseded<F: Forge + ?Sized>(
         .map(|p| format!("#{}", p.number))
         .collect::<Vec<_>>()
         .join(", ");
-    // One listing for all of them, then exact names only.
-    for pr in forge.list_open_prs(&common_prefix(&own))? {
+    // One listing for all of them (the one made before writing, if any), then exact names.
+    let open = match open {
+        Some(open) => open,
+        None => forge.list_open_prs(&common_prefix(&own))?,
+    };
+    for pr in open {
         let ours = own.contains(&&pr.head) && pr.base == delivery.target_branch;
         if !ours || report.closed_pull_requests.contains(&pr.number) {
             continue;

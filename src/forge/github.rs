@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 pub use self::http::{CONNECT_TIMEOUT_VAR, DEADLINE_VAR, RetryPolicy, TIMEOUT_VAR};
 use self::http::{Http, Repeat, Reply};
 use super::{
-    CommitStatus, CommitSummary, FileChange, Forge, ForgeError, MergeMethod, PullRequest,
-    PullRequestSpec, TagOutcome, Token,
+    CommitChecks, CommitStatus, CommitSummary, FileChange, Forge, ForgeError, MergeMethod,
+    PullRequest, PullRequestSpec, TagOutcome, Token,
 };
 
 const CONTENTS_READ: &str = "contents: read";
@@ -49,6 +49,9 @@ pub fn graphql_url_for(api_url: &str) -> String {
     }
 }
 
+/// File contents by (commit sha, path); `None`: not there.
+type Blobs = std::collections::HashMap<(String, String), Option<Vec<u8>>>;
+
 /// The GitHub forge. Owns a current-thread runtime; every trait call blocks on it.
 pub struct GitHubForge {
     rt: tokio::runtime::Runtime,
@@ -58,6 +61,9 @@ pub struct GitHubForge {
     graphql_url: String,
     owner: String,
     repository: String,
+    /// Files read at full commit shas: a commit never changes, so a file read to plan is not
+    /// read again to deliver.
+    blobs: std::sync::Mutex<Blobs>,
 }
 
 impl std::fmt::Debug for GitHubForge {
@@ -118,6 +124,7 @@ impl GitHubForge {
             graphql_url,
             owner: owner.to_owned(),
             repository: config.repository.clone(),
+            blobs: Default::default(),
             rt,
         })
     }
@@ -479,14 +486,34 @@ fn encode_query(value: &str) -> String {
 }
 
 mod pulls;
+mod reads;
 mod refs;
 mod trees;
+
+pub use self::reads::READ_BATCH;
 
 impl GitHubForge {
     fn preferred_method(&self) -> Result<MergeMethod, ForgeError> {
         let allowed = self.merge_methods()?;
         MergeMethod::preferred(&allowed)
             .ok_or_else(|| ForgeError::Other("the repository allows no merge method".to_owned()))
+    }
+}
+
+impl GitHubForge {
+    fn cached(&self, key: &(String, String)) -> Option<Option<Vec<u8>>> {
+        if !reads::is_full_sha(&key.0) {
+            return None;
+        }
+        let blobs = self.blobs.lock().unwrap_or_else(|e| e.into_inner());
+        blobs.get(key).cloned()
+    }
+
+    fn remember(&self, key: (String, String), bytes: &Option<Vec<u8>>) {
+        if reads::is_full_sha(&key.0) {
+            let mut blobs = self.blobs.lock().unwrap_or_else(|e| e.into_inner());
+            blobs.insert(key, bytes.clone());
+        }
     }
 }
 
@@ -512,7 +539,50 @@ impl Forge for GitHubForge {
     }
 
     fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError> {
-        self.rt.block_on(self.file(path, rev))
+        let key = (rev.to_owned(), path.to_owned());
+        if let Some(hit) = self.cached(&key) {
+            return Ok(hit);
+        }
+        let bytes = self.rt.block_on(self.file(path, rev))?;
+        self.remember(key, &bytes);
+        Ok(bytes)
+    }
+
+    fn read_files(&self, rev: &str, paths: &[String]) -> Result<Vec<Option<Vec<u8>>>, ForgeError> {
+        let mut out: Vec<Option<Option<Vec<u8>>>> = paths
+            .iter()
+            .map(|p| self.cached(&(rev.to_owned(), p.clone())))
+            .collect();
+        let missing: Vec<String> = paths
+            .iter()
+            .zip(&out)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(p, _)| p.clone())
+            .collect();
+        if !missing.is_empty() {
+            let read = self.rt.block_on(self.files(rev, &missing))?;
+            let mut read = missing.into_iter().zip(read);
+            for slot in out.iter_mut().filter(|hit| hit.is_none()) {
+                if let Some((path, bytes)) = read.next() {
+                    self.remember((rev.to_owned(), path), &bytes);
+                    *slot = Some(bytes);
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
+
+    fn list_checks(&self, sha: &str) -> Result<CommitChecks, ForgeError> {
+        self.rt.block_on(self.checks(sha))
+    }
+
+    fn history_and_checks(
+        &self,
+        rev: &str,
+        limit: usize,
+        sha: &str,
+    ) -> Result<(Vec<CommitSummary>, CommitChecks), ForgeError> {
+        self.rt.block_on(self.history_and_checks(rev, limit, sha))
     }
 
     fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {

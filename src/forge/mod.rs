@@ -34,6 +34,16 @@ pub struct CommitSummary {
     pub parents: Vec<String>,
 }
 
+/// What `Forge::list_checks` read of a commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitChecks {
+    pub statuses: Vec<CommitStatus>,
+    pub check_runs: Vec<CommitStatus>,
+    /// `statuses` holds the newest status per context only (GitHub's GraphQL), not every status
+    /// (REST): an older status of a context whose newest is by someone else is not there.
+    pub latest_only: bool,
+}
+
 /// A check run's state in the terms of a commit status: `success`, `pending` or `failure`.
 ///
 /// `success`, `neutral` and `skipped` conclusions pass; a run that has not completed is pending;
@@ -261,6 +271,29 @@ pub trait Forge {
     fn branch_head(&self, branch: &str) -> Result<String, ForgeError>;
     /// A file's bytes at a ref (branch, tag or sha); `None` if it does not exist there.
     fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError>;
+    /// Several files at one ref, in the order of `paths` (`None`: not there). GitHub reads up to
+    /// [`github::READ_BATCH`] in one GraphQL query; elsewhere a loop over `read_file` is as good.
+    fn read_files(&self, rev: &str, paths: &[String]) -> Result<Vec<Option<Vec<u8>>>, ForgeError> {
+        paths.iter().map(|p| self.read_file(p, rev)).collect()
+    }
+    /// The statuses and check runs of a commit together, as `list_statuses` and
+    /// `list_check_runs` give them (GitHub: one paginated GraphQL query where the token may).
+    fn list_checks(&self, sha: &str) -> Result<CommitChecks, ForgeError> {
+        Ok(CommitChecks {
+            statuses: self.list_statuses(sha)?,
+            check_runs: self.list_check_runs(sha)?,
+            latest_only: false,
+        })
+    }
+    /// `recent_commits(rev, limit)` and `list_checks(sha)` together (GitHub: one GraphQL query).
+    fn history_and_checks(
+        &self,
+        rev: &str,
+        limit: usize,
+        sha: &str,
+    ) -> Result<(Vec<CommitSummary>, CommitChecks), ForgeError> {
+        Ok((self.recent_commits(rev, limit)?, self.list_checks(sha)?))
+    }
     /// The path of every regular file at a ref (symlinks and submodules left out), for source
     /// paths with placeholders: one tree read for the whole commit, not one per folder.
     fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError>;

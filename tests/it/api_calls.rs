@@ -1,4 +1,5 @@
-//! GitHub API calls per delivery: a handful, independent of how many components a repo has.
+//! GitHub API calls per delivery: a handful, independent of how many components a repo has
+//! and of how many files it reads (up to `READ_BATCH` files a query).
 
 use crate::action_e2e::{output, run_action, seed, workspace_for};
 use crate::fake_github::FakeGitHub;
@@ -75,11 +76,138 @@ fn a_status_triggered_delivery_needs_a_handful_of_calls_whatever_the_size() {
         );
         // One PR per changed component costs a few calls each; the others are a fixed handful
         // (one of them lists open pull requests to close promote's own that are settled).
-        let limit = if delivery == "pull-request-per-component" {
-            41
-        } else {
-            20
+        let limit = match delivery {
+            "commit" => 5,
+            "pull-request" => 8,
+            _ => 41,
         };
         assert!(small <= limit, "{delivery}: {small} calls");
+    }
+}
+
+const CONFIG: &str = r#"environments = ["integration", "live"]
+
+[[source]]
+path = "clusters/{env}/apps/{app}/release.yaml"
+kind = "flux"
+group = "apps"
+
+[[promotion]]
+from = "integration"
+to = "live"
+delivery = "DELIVERY"
+
+[promotion.gate]
+status-context = '^kustomization/(?P<component>[^/]+)/integration$'
+creators = ["flux-bot"]
+"#;
+
+fn release(app: usize, version: &str) -> String {
+    format!(
+        "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app-{app}\nspec:\n  chart:\n    spec:\n      chart: app-{app}\n      version: \"{version}\"\n"
+    )
+}
+
+/// A status-triggered promotion of one app among `apps` (one file per app and environment:
+/// `2 * apps` files read): every request it makes, and the files each GraphQL read asked for.
+fn calls_for_files(delivery: &str, apps: usize) -> (Vec<String>, Vec<usize>) {
+    let gh = FakeGitHub::start("acme/homelab");
+    let mut files = Vec::new();
+    for app in 0..apps {
+        // app-0 is newer in integration; the others are alike.
+        let newer = if app == 0 { "2.0.0" } else { "1.0.0" };
+        files.push((
+            format!("clusters/integration/apps/app-{app}/release.yaml"),
+            release(app, newer),
+        ));
+        files.push((
+            format!("clusters/live/apps/app-{app}/release.yaml"),
+            release(app, "1.0.0"),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let head = gh.commit_files("main", "apps", &refs);
+    gh.add_status(
+        &head,
+        "kustomization/app-0/integration",
+        "success",
+        "flux-bot",
+    );
+    let ws = tempfile::tempdir().expect("ws");
+    std::fs::create_dir_all(ws.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        ws.path().join(".github/promote.toml"),
+        CONFIG.replace("DELIVERY", delivery),
+    )
+    .expect("config");
+    gh.clear_requests();
+    let payload = serde_json::json!({"sha": head, "state": "success", "context": "kustomization/app-0/integration", "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}});
+    let run = run_action(&gh, ws.path(), "status", payload, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(output(&run, "changed"), "true", "{}", run.stderr);
+    let live = gh
+        .file("main", "clusters/live/apps/app-0/release.yaml")
+        .expect("live app-0");
+    let promoted = match delivery {
+        "commit" => live,
+        _ => gh
+            .file(
+                "promote/integration-to-live",
+                "clusters/live/apps/app-0/release.yaml",
+            )
+            .expect("pull request branch"),
+    };
+    assert!(promoted.contains("version: \"2.0.0\""), "{promoted}");
+    let batches = gh
+        .graphql_requests("on Blob")
+        .iter()
+        .map(|r| r.body["variables"].as_object().map_or(0, |v| v.len() - 2))
+        .collect();
+    (gh.request_lines(), batches)
+}
+
+/// 2, 200 and 2,000 files read: the calls other than file reads stay the same; the reads are
+/// one GraphQL query per 100 files at one commit (one tree listing finds them), never one per
+/// file. A commit delivery makes at most 5 calls and a pull request at most 8 and the tree
+/// listing, besides the extra read queries past the first 100 files.
+#[test]
+fn calls_do_not_grow_with_the_files_read_but_by_one_query_per_hundred() {
+    use promote::forge::github::READ_BATCH;
+    for delivery in ["commit", "pull-request"] {
+        let mut others = Vec::new();
+        for apps in [1, 100, 1000] {
+            let (lines, batches) = calls_for_files(delivery, apps);
+            let files = 2 * apps;
+            eprintln!(
+                "{delivery}: {} calls for {files} files ({} read queries of {batches:?} files)",
+                lines.len(),
+                batches.len()
+            );
+            assert_eq!(
+                batches.iter().sum::<usize>(),
+                files,
+                "{delivery}: {lines:#?}"
+            );
+            assert_eq!(batches.len(), files.div_ceil(READ_BATCH), "{batches:?}");
+            assert!(batches.iter().all(|b| *b <= READ_BATCH), "{batches:?}");
+            assert!(
+                !lines.iter().any(|l| l.contains("/contents/")),
+                "no file is read alone: {lines:#?}"
+            );
+            let trees = lines.iter().filter(|l| l.contains("/git/trees/")).count();
+            assert_eq!(trees, 1, "one listing of the commit: {lines:#?}");
+            // Past the first read query, and past the tree listing a placeholder path needs.
+            let rest = lines.len() - (batches.len() - 1);
+            let limit = if delivery == "commit" { 5 } else { 8 + trees };
+            assert!(rest <= limit, "{delivery}: {rest} calls: {lines:#?}");
+            others.push(rest);
+        }
+        assert!(
+            others.windows(2).all(|w| w[0] == w[1]),
+            "{delivery}: calls besides the extra read queries grew with the files: {others:?}"
+        );
     }
 }

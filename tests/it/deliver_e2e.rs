@@ -230,7 +230,7 @@ fn a_lost_answer_to_the_commit_still_reports_the_commit() {
     let (gh, ws, head) = tagged_flux();
     config(&ws, |t| t.replace("tag = \"{component}-{version}\"", ""));
     // The commit lands, the answer is a 502; the retry meets the moved branch.
-    gh.fail_after_effect("POST", "/graphql", 502);
+    gh.fail_graphql_after_effect("createCommitOnBranch", 502);
     let run = run_action(
         &gh,
         ws.path(),
@@ -253,12 +253,8 @@ fn a_lost_answer_to_the_commit_still_reports_the_commit() {
     );
     assert_eq!(output(&run, "changed"), "true");
     assert_eq!(output(&run, "commit-sha"), commit);
-    let graphql = gh
-        .request_lines()
-        .iter()
-        .filter(|l| *l == "POST /graphql")
-        .count();
-    assert_eq!(graphql, 2, "the lost call and its retry");
+    let commits = gh.graphql_requests("createCommitOnBranch").len();
+    assert_eq!(commits, 2, "the lost call and its retry");
     // Control: the next run sees the commit as done.
     let again = run_action(
         &gh,

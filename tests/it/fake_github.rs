@@ -68,6 +68,8 @@ pub struct Failure {
     pub times: usize,
     /// Carry the request out first, then answer with the failure (a lost answer).
     pub after_effect: bool,
+    /// Only requests whose GraphQL query contains this (`createCommitOnBranch`).
+    pub query_contains: Option<String>,
 }
 
 #[derive(Default)]
@@ -92,6 +94,11 @@ pub struct State {
     pub tree_limit: Option<usize>,
     /// Merge methods the repository refuses (`merge`, `squash`, `rebase`); empty: all allowed.
     pub refused_methods: Vec<String>,
+    /// GraphQL `Blob.text` longer than this is cut and `isTruncated` (GitHub's limit is not
+    /// documented); `None`: never.
+    pub blob_text_limit: Option<usize>,
+    /// Contexts per page of `statusCheckRollup.contexts` (default: the 100 asked for).
+    pub rollup_page: Option<usize>,
     counter: u64,
 }
 
@@ -344,6 +351,22 @@ impl FakeGitHub {
                 .collect(),
             times,
             after_effect: false,
+            query_contains: None,
+        });
+    }
+
+    /// Answer the next `times` GraphQL requests whose query contains `query_contains` with
+    /// `status` and `body`.
+    pub fn fail_graphql(&self, query_contains: &str, status: u16, body: Value, times: usize) {
+        self.state().failures.push_back(Failure {
+            method: "POST".into(),
+            path_contains: "/graphql".into(),
+            status,
+            body,
+            headers: Vec::new(),
+            times,
+            after_effect: false,
+            query_contains: Some(query_contains.into()),
         });
     }
 
@@ -357,7 +380,31 @@ impl FakeGitHub {
             headers: Vec::new(),
             times: 1,
             after_effect: true,
+            query_contains: None,
         });
+    }
+
+    /// Carry out the next GraphQL request whose query contains `query_contains`, then answer
+    /// `status` as if the answer got lost.
+    pub fn fail_graphql_after_effect(&self, query_contains: &str, status: u16) {
+        self.state().failures.push_back(Failure {
+            method: "POST".into(),
+            path_contains: "/graphql".into(),
+            status,
+            body: json!({ "message": "Server Error" }),
+            headers: Vec::new(),
+            times: 1,
+            after_effect: true,
+            query_contains: Some(query_contains.into()),
+        });
+    }
+
+    /// GraphQL requests so far whose query contains `text`.
+    pub fn graphql_requests(&self, text: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.body["query"].as_str().is_some_and(|q| q.contains(text)))
+            .collect()
     }
 
     pub fn head(&self, branch: &str) -> Option<String> {

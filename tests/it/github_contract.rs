@@ -810,3 +810,161 @@ fn is_ancestor_compares_descendant_with_ancestor() {
         ]
     );
 }
+
+/// `read_files`: up to 100 aliased `object(expression: "<sha>:<path>")` blobs per GraphQL query,
+/// in order; a missing path is `None`; a truncated blob, a binary one and one whose text is
+/// not its bytes (not UTF-8) are read through the REST raw contents. A branch is pinned to
+/// the commit the first query finds.
+#[test]
+fn read_files_batches_graphql_blobs_and_falls_back_to_rest_raw() {
+    let fake = FakeGitHub::start("acme/gitops");
+    let mut files: Vec<(String, String)> = (0..150)
+        .map(|i| {
+            (
+                format!("apps/app-{i:03}.yaml"),
+                format!("version: 1.{i}.0\n"),
+            )
+        })
+        .collect();
+    files.push(("big.yaml".into(), "x".repeat(64)));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let head = fake.commit_files("main", "apps", &refs);
+    {
+        let mut state = fake.state();
+        let commit = state.commits.get_mut(&head).unwrap();
+        commit
+            .files
+            .insert("logo.png".into(), vec![0x89, b'P', 0, 1, 2]);
+        commit
+            .files
+            .insert("latin1.txt".into(), b"caf\xe9\n".to_vec());
+        state.blob_text_limit = Some(32);
+    }
+    let forge = forge_at(fake.url(), None);
+    let mut paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+    paths.extend(["logo.png", "latin1.txt", "missing.yaml"].map(String::from));
+
+    let got = forge.read_files(&head, &paths).unwrap();
+
+    assert_eq!(got.len(), paths.len());
+    for (i, (path, text)) in files.iter().enumerate() {
+        assert_eq!(got[i].as_deref(), Some(text.as_bytes()), "{path}");
+    }
+    assert_eq!(got[151].as_deref(), Some(&[0x89, b'P', 0, 1, 2][..]));
+    assert_eq!(got[152].as_deref(), Some(&b"caf\xe9\n"[..]));
+    assert_eq!(got[153], None, "a missing path");
+    let queries = fake.graphql_requests("on Blob");
+    let sizes: Vec<usize> = queries
+        .iter()
+        .map(|r| r.body["variables"].as_object().unwrap().len() - 2)
+        .collect();
+    assert_eq!(sizes, [100, 54], "100 files a query");
+    assert_eq!(
+        queries[0].body["variables"]["e0"],
+        format!("{head}:apps/app-000.yaml")
+    );
+    let rest: Vec<String> = fake
+        .request_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("GET"))
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            format!("GET {REPO}/contents/big.yaml?ref={head}"),
+            format!("GET {REPO}/contents/logo.png?ref={head}"),
+            format!("GET {REPO}/contents/latin1.txt?ref={head}"),
+        ],
+        "truncated, binary and not UTF-8: REST raw"
+    );
+
+    // Read again at the commit: nothing is asked twice.
+    fake.clear_requests();
+    assert_eq!(forge.read_files(&head, &paths).unwrap(), got);
+    assert_eq!(forge.read_file("apps/app-007.yaml", &head).unwrap(), got[7]);
+    assert!(fake.requests().is_empty(), "{:?}", fake.request_lines());
+
+    // At a branch: the first query resolves it, the next ones read that commit.
+    let moved = fake.commit_files("main", "later", &[("apps/app-149.yaml", "version: 9\n")]);
+    fake.clear_requests();
+    let at_main = forge.read_files("main", &paths[..150]).unwrap();
+    assert_eq!(at_main[149].as_deref(), Some(&b"version: 9\n"[..]));
+    let queries = fake.graphql_requests("on Blob");
+    assert_eq!(queries.len(), 2);
+    assert_eq!(queries[0].body["variables"]["rev"], "main");
+    assert_eq!(queries[0].body["variables"]["e0"], "main:apps/app-000.yaml");
+    assert_eq!(
+        queries[1].body["variables"]["e0"],
+        format!("{moved}:apps/app-100.yaml")
+    );
+}
+
+/// `list_checks`: statuses (newest per context, a bot's login as REST spells it) and check
+/// runs from one `statusCheckRollup` query, page after page; REST when GraphQL refuses.
+#[test]
+fn list_checks_reads_the_status_check_rollup_and_falls_back_to_rest() {
+    let (fake, forge, head) = setup();
+    fake.add_status(&head, "kustomization/a/integration", "failure", "flux-bot");
+    fake.add_status(&head, "kustomization/a/integration", "success", "flux-bot");
+    fake.add_status(&head, "ci/lint", "success", "github-actions[bot]");
+    fake.add_check_run(
+        &head,
+        "build",
+        "completed",
+        Some("success"),
+        "github-actions",
+    );
+    fake.add_check_run(&head, "e2e", "in_progress", None, "github-actions");
+    fake.state().rollup_page = Some(2);
+
+    let checks = forge.list_checks(&head).unwrap();
+
+    let statuses: Vec<(&str, &str, Option<&str>)> = checks
+        .statuses
+        .iter()
+        .map(|s| (s.context.as_str(), s.state.as_str(), s.creator.as_deref()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ci/lint", "success", Some("github-actions[bot]")),
+            ("kustomization/a/integration", "success", Some("flux-bot")),
+        ]
+    );
+    assert!(checks.latest_only);
+    let runs: Vec<(&str, &str, Option<&str>)> = checks
+        .check_runs
+        .iter()
+        .map(|s| (s.context.as_str(), s.state.as_str(), s.creator.as_deref()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("e2e", "pending", Some("github-actions")),
+            ("build", "success", Some("github-actions")),
+        ]
+    );
+    let queries = fake.graphql_requests("statusCheckRollup");
+    assert_eq!(queries.len(), 2, "two pages of two contexts, then one");
+    assert_eq!(queries[1].body["variables"]["after"], "cursor:2");
+    assert_eq!(fake.requests().len(), 2, "{:?}", fake.request_lines());
+
+    // A token GraphQL refuses the checks to: REST, with every status.
+    fake.clear_requests();
+    let forbidden = json!({ "data": null, "errors": [{ "type": "FORBIDDEN", "message": "Resource not accessible by integration" }] });
+    fake.fail_graphql("statusCheckRollup", 200, forbidden, 1);
+    let checks = forge.list_checks(&head).unwrap();
+    assert!(!checks.latest_only);
+    assert_eq!(checks.statuses.len(), 3, "every status");
+    assert_eq!(checks.check_runs.len(), 2);
+    assert_eq!(
+        fake.request_lines()[1..],
+        [
+            format!("GET {REPO}/commits/{head}/statuses?per_page=100"),
+            format!("GET {REPO}/commits/{head}/check-runs?filter=latest&per_page=100"),
+        ]
+    );
+}

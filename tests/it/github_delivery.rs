@@ -42,7 +42,7 @@ fn commit_delivery_over_http_retries_a_stale_head() {
     use promote::forge::deliver::{DeliveryMode, deliver};
     let (fake, forge, head) = setup();
     let stale = json!({ "data": null, "errors": [{ "type": "STALE_DATA", "message": "Expected branch to point to \"x\" but it did not.  Pull and try again." }] });
-    fake.fail("POST", "/graphql", 200, stale, 1);
+    fake.fail_graphql("createCommitOnBranch", 200, stale, 1);
     let plan = delivery(&fake, &head, DeliveryMode::Commit);
     let report = deliver(&forge, &plan, |_: &str| {
         Ok::<_, std::convert::Infallible>(None)
@@ -51,17 +51,24 @@ fn commit_delivery_over_http_retries_a_stale_head() {
     let sha = report.commit_sha.clone().unwrap();
     assert_eq!(report.attempts, 2);
     assert_eq!(fake.head("main"), Some(sha));
+    // The first attempt builds on the planned head (no read of it); the refused commit makes
+    // the second read the head, and the file read at that commit before is not read again.
     assert_eq!(
         fake.request_lines(),
         [
-            format!("GET {REPO}/git/ref/heads/main"),
-            format!("GET {REPO}/contents/clusters/live/versions.env?ref={head}"),
+            "POST /graphql".to_owned(),
             "POST /graphql".to_owned(),
             format!("GET {REPO}/git/ref/heads/main"),
-            format!("GET {REPO}/contents/clusters/live/versions.env?ref={head}"),
             "POST /graphql".to_owned(),
         ]
     );
+    let reads = fake.graphql_requests("object(expression:");
+    assert_eq!(reads.len(), 1);
+    assert_eq!(
+        reads[0].body["variables"]["e0"],
+        format!("{head}:clusters/live/versions.env")
+    );
+    assert_eq!(fake.graphql_requests("createCommitOnBranch").len(), 2);
 }
 
 #[test]
@@ -94,10 +101,6 @@ fn pull_request_delivery_over_http_twice_keeps_one_pr() {
         Some(head)
     );
     assert_eq!(fake.head("promote/old"), Some(old));
-    let commits = fake
-        .request_lines()
-        .iter()
-        .filter(|l| *l == "POST /graphql")
-        .count();
+    let commits = fake.graphql_requests("mutation").len();
     assert_eq!(commits, 3, "one commit and two auto-merge calls");
 }

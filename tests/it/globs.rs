@@ -295,7 +295,7 @@ fn run_requests(extra: usize) -> (Vec<String>, FakeGitHub, String) {
 #[test]
 fn a_run_lists_each_commit_with_one_tree_request_whatever_the_number_of_apps() {
     let (small, gh, head) = run_requests(0);
-    let (big, _, _) = run_requests(30);
+    let (big, big_gh, _) = run_requests(30);
     let trees = |lines: &[String]| -> Vec<String> {
         lines
             .iter()
@@ -312,10 +312,24 @@ fn a_run_lists_each_commit_with_one_tree_request_whatever_the_number_of_apps() {
         "{small:#?}"
     );
     assert_eq!(trees(&big).len(), 1, "{big:#?}");
-    // 5 files of integration and 4 of live match, and the commit delivery reads its 2 edited
-    // files again; 30 more apps are 60 more files: reads grow with the matched files only.
-    let reads = |lines: &[String]| lines.iter().filter(|l| l.contains("/contents/")).count();
-    assert_eq!((reads(&small), reads(&big)), (11, 71), "{small:#?}");
+    // 5 files of integration and 4 of live match: read in one batched GraphQL query (the
+    // commit delivery does not read them again); 30 more apps are 60 more files in it. Only
+    // the matched files are read.
+    let reads = |gh: &FakeGitHub| -> Vec<usize> {
+        gh.graphql_requests("on Blob")
+            .iter()
+            .map(|r| r.body["variables"].as_object().map_or(0, |v| v.len() - 2))
+            .collect()
+    };
+    assert_eq!(
+        (reads(&gh), reads(&big_gh)),
+        (vec![9], vec![69]),
+        "{small:#?}"
+    );
+    assert!(
+        !small.iter().any(|l| l.contains("/contents/")),
+        "{small:#?}"
+    );
     let live = gh.file("main", LIVE_LOKI).expect("live loki");
     assert!(live.contains("version: \"6.41.1\""), "{live}");
     let cilium = gh.file("main", LIVE_CILIUM).expect("live cilium");

@@ -260,12 +260,7 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
     let call = run
         .stderr
         .lines()
-        .find(|l| {
-            l.contains(&format!(
-                "api: GET {}/repos/acme/homelab/commits/{head}/statuses",
-                gh.url()
-            ))
-        })
+        .find(|l| l.contains(&format!("api: POST {}/graphql", gh.url())))
         .unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(
         call.contains("-> 200 OK in ") && call.contains(" ms (try 1)"),

@@ -1,4 +1,7 @@
-//! The fake's GraphQL endpoint: `createCommitOnBranch` and `enablePullRequestAutoMerge`.
+//! The fake's GraphQL endpoint: `createCommitOnBranch`, `enablePullRequestAutoMerge`, aliased
+//! `object(expression:)` reads (`... on Blob`, a commit's `oid`) and a commit's
+//! `statusCheckRollup` (`StatusContext` and `CheckRun` nodes, paginated with `after`), with a
+//! branch's `history(first:)` beside it.
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -16,7 +19,13 @@ fn graphql_error(kind: &str, message: &str) -> Reply {
 pub(super) fn graphql(state: &mut State, body: &Value) -> Reply {
     let query = body["query"].as_str().unwrap_or_default();
     let vars = &body["variables"];
-    if query.contains("createCommitOnBranch") {
+    if query.contains("history(first:") {
+        history_and_checks(state, vars)
+    } else if query.contains("statusCheckRollup") {
+        status_check_rollup(state, vars)
+    } else if query.contains("object(expression:") {
+        objects(state, query, vars)
+    } else if query.contains("createCommitOnBranch") {
         create_commit(state, &vars["input"])
     } else if query.contains("enablePullRequestAutoMerge") {
         let id = vars["id"].as_str().unwrap_or_default();
@@ -112,4 +121,166 @@ fn create_commit(state: &mut State, input: &Value) -> Reply {
         200,
         json!({ "data": { "createCommitOnBranch": { "commit": { "oid": sha, "url": url } } } }),
     )
+}
+
+/// `alias: object(expression: $var)` pairs of a query, in order.
+fn aliased_objects(query: &str) -> Vec<(String, String)> {
+    const MARK: &str = ": object(expression: $";
+    query
+        .match_indices(MARK)
+        .map(|(at, _)| {
+            let alias: String = query[..at]
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let var: String = query[at + MARK.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (alias, var)
+        })
+        .collect()
+}
+
+/// What `object(expression: "<rev>:<path>")` (or `"<rev>"`) resolves to, in GitHub's shape for
+/// the fields promote asks: a `Blob`'s text (null when binary, cut past `blob_text_limit`), a
+/// `Tree` for a folder, a commit's `oid`; null when nothing is there.
+fn object(state: &State, expression: &str) -> Value {
+    let Some((rev, path)) = expression.split_once(':') else {
+        return match state.resolve(expression) {
+            Some(sha) => json!({ "__typename": "Commit", "oid": sha }),
+            None => Value::Null,
+        };
+    };
+    let Some(sha) = state.resolve(rev) else {
+        return Value::Null;
+    };
+    let files = &state.commits[&sha].files;
+    let Some(bytes) = files.get(path) else {
+        let folder = format!("{}/", path.trim_end_matches('/'));
+        return if files.keys().any(|f| f.starts_with(&folder)) {
+            json!({ "__typename": "Tree" })
+        } else {
+            Value::Null
+        };
+    };
+    let binary = bytes.contains(&0);
+    let limit = state.blob_text_limit.unwrap_or(usize::MAX);
+    let shown = &bytes[..bytes.len().min(limit)];
+    json!({
+        "__typename": "Blob",
+        "text": if binary { Value::Null } else { json!(String::from_utf8_lossy(shown)) },
+        "isTruncated": bytes.len() > limit,
+        "isBinary": binary,
+        "byteSize": bytes.len(),
+    })
+}
+
+fn objects(state: &mut State, query: &str, vars: &Value) -> Reply {
+    let mut repository = serde_json::Map::new();
+    for (alias, var) in aliased_objects(query) {
+        let expression = vars[var.as_str()].as_str().unwrap_or_default();
+        repository.insert(alias, object(state, expression));
+    }
+    reply(200, json!({ "data": { "repository": repository } }))
+}
+
+/// GraphQL's enum spelling of a REST state (`in_progress` -> `IN_PROGRESS`).
+fn upper(value: &Value) -> Value {
+    value
+        .as_str()
+        .map_or(Value::Null, |s| json!(s.to_ascii_uppercase()))
+}
+
+/// `Commit.statusCheckRollup.contexts`: the newest status per context, then the newest check run
+/// per name; `rollup_page` (default 100) per page, `after` an opaque cursor.
+fn status_check_rollup(state: &mut State, vars: &Value) -> Reply {
+    let rev = vars["rev"].as_str().unwrap_or_default();
+    let Some(sha) = state.resolve(rev) else {
+        return reply(200, json!({ "data": { "repository": { "object": null } } }));
+    };
+    let mut nodes = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for status in state.statuses.get(&sha).into_iter().flatten() {
+        if !seen.insert(status["context"].as_str().unwrap_or_default().to_owned()) {
+            continue;
+        }
+        let login = status["creator"]["login"].as_str().unwrap_or_default();
+        // REST names a bot `name[bot]`, GraphQL's `Bot.login` is `name`.
+        let creator = match login.strip_suffix("[bot]") {
+            Some(bot) => json!({ "__typename": "Bot", "login": bot }),
+            None => json!({ "__typename": "User", "login": login }),
+        };
+        nodes.push(json!({
+            "__typename": "StatusContext",
+            "context": status["context"], "state": upper(&status["state"]),
+            "description": status["description"], "targetUrl": status["target_url"],
+            "createdAt": status["created_at"], "creator": creator,
+        }));
+    }
+    let mut names = std::collections::HashSet::new();
+    for run in state.check_runs.get(&sha).into_iter().flatten() {
+        if !names.insert(run["name"].as_str().unwrap_or_default().to_owned()) {
+            continue;
+        }
+        nodes.push(json!({
+            "__typename": "CheckRun",
+            "name": run["name"], "status": upper(&run["status"]),
+            "conclusion": upper(&run["conclusion"]), "title": run["output"]["title"],
+            "url": run["html_url"], "startedAt": run["started_at"],
+            "completedAt": run["completed_at"],
+            "checkSuite": { "app": { "slug": run["app"]["slug"] } },
+        }));
+    }
+    if nodes.is_empty() {
+        return reply(
+            200,
+            json!({ "data": { "repository": { "object": { "__typename": "Commit", "statusCheckRollup": null } } } }),
+        );
+    }
+    let page = state.rollup_page.unwrap_or(100);
+    let start = vars["after"]
+        .as_str()
+        .and_then(|c| c.strip_prefix("cursor:"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let end = (start + page).min(nodes.len());
+    let contexts = json!({
+        "pageInfo": { "hasNextPage": end < nodes.len(), "endCursor": format!("cursor:{end}") },
+        "nodes": nodes[start.min(end)..end],
+    });
+    reply(
+        200,
+        json!({ "data": { "repository": { "object": { "__typename": "Commit", "statusCheckRollup": { "contexts": contexts } } } } }),
+    )
+}
+
+/// `history: object(expression: $branch) { ... on Commit { history(first: $first) } }` beside
+/// `object(expression: $rev)`'s checks: newest first, following first parents.
+fn history_and_checks(state: &mut State, vars: &Value) -> Reply {
+    let checks = status_check_rollup(state, vars);
+    let mut data: Value = serde_json::from_slice(&checks.body).unwrap();
+    let first = vars["first"].as_u64().unwrap_or(100) as usize;
+    let branch = vars["branch"].as_str().unwrap_or_default();
+    let history = match state.resolve(branch) {
+        Some(start) => {
+            let mut nodes = Vec::new();
+            let mut next = Some(start);
+            while let Some(sha) = next.filter(|_| nodes.len() < first) {
+                let commit = &state.commits[&sha];
+                let parents: Vec<Value> =
+                    commit.parent.iter().map(|p| json!({ "oid": p })).collect();
+                nodes.push(json!({ "oid": sha, "message": commit.message, "parents": { "nodes": parents } }));
+                next = commit.parent.clone();
+            }
+            json!({ "__typename": "Commit", "history": { "nodes": nodes } })
+        }
+        None => Value::Null,
+    };
+    data["data"]["repository"]["history"] = history;
+    reply(200, data)
 }

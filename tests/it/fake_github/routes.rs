@@ -15,7 +15,7 @@ type Shared = Arc<Mutex<State>>;
 
 pub(super) struct Reply {
     pub(super) status: u16,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
     headers: Vec<(String, String)>,
 }
 
@@ -76,7 +76,8 @@ pub async fn handle(
         host: &host,
         raw,
     };
-    let out = match injected(&mut state, method.as_str(), &path) {
+    let query = body["query"].as_str().unwrap_or_default().to_owned();
+    let out = match injected(&mut state, method.as_str(), &path, &query) {
         Some((failure, true)) => {
             route(&mut state, &request);
             failure
@@ -94,11 +95,12 @@ pub async fn handle(
     response
 }
 
-fn injected(state: &mut State, method: &str, path: &str) -> Option<(Reply, bool)> {
-    let index = state
-        .failures
-        .iter()
-        .position(|f| f.method == method && path.contains(&f.path_contains))?;
+fn injected(state: &mut State, method: &str, path: &str, query: &str) -> Option<(Reply, bool)> {
+    let index = state.failures.iter().position(|f| {
+        f.method == method
+            && path.contains(&f.path_contains)
+            && f.query_contains.as_ref().is_none_or(|q| query.contains(q))
+    })?;
     let failure = &mut state.failures[index];
     failure.times -= 1;
     let mut out = reply(failure.status, failure.body.clone());
