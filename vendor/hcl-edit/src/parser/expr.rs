@@ -528,13 +528,18 @@ fn object_items<'i>(
     state: &RefCell<ExprParseState>,
 ) -> impl ModalParser<Input<'i>, (), ContextError> + '_ {
     move |input: &mut Input<'i>| {
-        let mut object = Object::new();
+        // PATCH (promote): items are collected in a `Vec` and keys checked through `UniqueKeys`,
+        // not `Object::contains_key` + `Object::insert` (two linear scans of every earlier key in
+        // `VecMap`, so quadratic in the number of items). Same keys refused, same order kept.
+        let mut items: Vec<(ObjectKey, ObjectValue)> = Vec::new();
+        let mut keys = UniqueKeys::default();
 
         loop {
             let trailing = raw_string(ws).parse_next(input)?;
             let ch = peek(any).parse_next(input)?;
 
             if ch == '}' {
+                let mut object = UniqueKeys::into_object(items);
                 object.set_trailing(trailing);
                 state.borrow_mut().on_expr_term(Expression::Object(object));
                 return Ok(());
@@ -543,7 +548,7 @@ fn object_items<'i>(
             let checkpoint = input.checkpoint();
             let mut key = object_key(input)?;
 
-            if object.contains_key(&key) {
+            if !keys.insert(&key, &items) {
                 input.reset(&checkpoint);
                 return cut_err(fail)
                     .context(StrContext::Label("object item"))
@@ -563,7 +568,8 @@ fn object_items<'i>(
             let value_terminator = match ch {
                 '}' => {
                     value.set_terminator(ObjectValueTerminator::None);
-                    object.insert(key, value);
+                    items.push((key, value));
+                    let object = UniqueKeys::into_object(items);
                     state.borrow_mut().on_expr_term(Expression::Object(object));
                     return Ok(());
                 }
@@ -605,8 +611,45 @@ fn object_items<'i>(
             };
 
             value.set_terminator(value_terminator);
-            object.insert(key, value);
+            items.push((key, value));
         }
+    }
+}
+
+/// PATCH (promote): the keys of one object being parsed, for a linear-time uniqueness check.
+///
+/// Equal to `ObjectKey`'s `PartialEq`: an identifier equals an identifier with the same name, a
+/// quoted string a quoted string with the same value (decor never counts), and any other key
+/// expression is compared with `==` against the other such keys only (it cannot equal an
+/// identifier or a plain string), as `VecMap` did against all of them.
+#[derive(Default)]
+struct UniqueKeys {
+    idents: std::collections::HashSet<String>,
+    strings: std::collections::HashSet<String>,
+    /// Indices (into the items) of keys that are neither.
+    others: Vec<usize>,
+}
+
+impl UniqueKeys {
+    /// Record `key`, the next item's; `false` when an equal key is among `items` already.
+    fn insert(&mut self, key: &ObjectKey, items: &[(ObjectKey, ObjectValue)]) -> bool {
+        match key {
+            ObjectKey::Ident(ident) => self.idents.insert(ident.value().as_str().to_owned()),
+            ObjectKey::Expression(Expression::String(s)) => self.strings.insert(s.value().clone()),
+            ObjectKey::Expression(_) => {
+                if self.others.iter().any(|&i| items[i].0 == *key) {
+                    return false;
+                }
+                self.others.push(items.len());
+                true
+            }
+        }
+    }
+
+    fn into_object(items: Vec<(ObjectKey, ObjectValue)>) -> Object {
+        // SAFETY: no two keys in `items` are equal (`UniqueKeys::insert` refused every repeat),
+        // which is all `from_vec_unchecked` asks.
+        Object::from(unsafe { vecmap::VecMap::from_vec_unchecked(items) })
     }
 }
 
