@@ -323,15 +323,29 @@ pub struct Item {
     pub via: Option<String>,
 }
 
-/// One file the plan rewrites.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One file the plan rewrites. Serialized as its path and its unified diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEdit {
     pub path: String,
-    #[serde(skip)]
     pub before: Vec<u8>,
-    #[serde(skip)]
     pub after: Vec<u8>,
-    pub diff: String,
+}
+
+impl FileEdit {
+    /// The unified diff of the edit, made when asked for (printed or delivered), not per plan.
+    pub fn diff(&self) -> String {
+        crate::cmd::file::unified_diff(&self.path, &self.before, &self.after)
+    }
+}
+
+impl Serialize for FileEdit {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("FileEdit", 2)?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("diff", &self.diff())?;
+        s.end()
+    }
 }
 
 /// Choices that shape a plan.
@@ -399,11 +413,33 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.edits.is_empty()
     }
+
+    /// Fill in the commit message and the pull request body.
+    pub fn render_messages(&mut self, promotion: &Promotion) {
+        self.commit_message = render::commit_message(promotion, self);
+        self.pr_body = render::pr_body(promotion, self);
+    }
 }
 
 /// Compute the plan for `promotion`, reading the source from `source_files` and the target from
-/// `target_files`.
+/// `target_files`, with its commit message and pull request body.
 pub fn build(
+    config: &Config,
+    promotion: &Promotion,
+    source_files: &dyn Files,
+    target_files: &dyn Files,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let mut plan = build_unrendered(config, promotion, source_files, target_files, gate, opts)?;
+    plan.render_messages(promotion);
+    Ok(plan)
+}
+
+/// [`build`] without the commit message and pull request body (empty; their diffs and
+/// markdown cost as much as a parse): for callers that print neither, or render them later
+/// ([`Plan::render_messages`]).
+pub fn build_unrendered(
     config: &Config,
     promotion: &Promotion,
     source_files: &dyn Files,
@@ -451,9 +487,7 @@ pub fn build(
         }
     }
     plan.tags = tags;
-    plan.commit_message = render::commit_message(promotion, &plan);
     plan.pr_title = promotion.title();
-    plan.pr_body = render::pr_body(promotion, &plan);
     Ok(plan)
 }
 
@@ -629,12 +663,10 @@ fn edits(
             }
         };
         if after != before {
-            let diff = crate::cmd::file::unified_diff(&path, &before, &after);
             out.push(FileEdit {
                 path,
                 before,
                 after,
-                diff,
             });
         }
     }
