@@ -177,6 +177,18 @@ pub struct EnvInventory {
     pub at: String,
     pub components: Vec<Entry>,
     pub notes: Vec<String>,
+    /// Per file, what was read, when kept for the plan's edits (the target's): they splice the
+    /// spans read here instead of reading and parsing the file again.
+    #[serde(skip)]
+    pub files: HashMap<String, ReadFile>,
+}
+
+/// One file as an inventory read it: its bytes and, per source (index), every component in it
+/// (unfiltered, with spans).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadFile {
+    pub bytes: Vec<u8>,
+    pub sources: Vec<(usize, source::Inventory)>,
 }
 
 impl EnvInventory {
@@ -192,6 +204,17 @@ impl EnvInventory {
 
 /// Read every source of `env` from `files`: each file is parsed once.
 pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInventory, PlanError> {
+    read_env(config, env, files, false)
+}
+
+/// [`inventory`], keeping what each file read (`EnvInventory::files`) when `keep`.
+fn read_env(
+    config: &Config,
+    env: &str,
+    files: &dyn Files,
+    keep: bool,
+) -> Result<EnvInventory, PlanError> {
+    let mut kept: HashMap<String, ReadFile> = HashMap::new();
     let mut components = Vec::new();
     let mut notes = Vec::new();
     let found = files_of(config, env, files)?;
@@ -218,6 +241,13 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
                 at: files.label(),
             })?;
             let inv = source::read(&src.locator(), &path, &bytes)?;
+            if keep {
+                let read = kept.entry(path.clone()).or_default();
+                if read.sources.is_empty() {
+                    read.bytes = bytes;
+                }
+                read.sources.push((index, inv.clone()));
+            }
             notes.extend(inv.notes);
             let group = src.group_for(&captures);
             for c in inv
@@ -250,6 +280,7 @@ pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInv
         at: files.label(),
         components,
         notes,
+        files: kept,
     })
 }
 
@@ -329,15 +360,29 @@ pub struct Item {
     pub via: Option<String>,
 }
 
-/// One file the plan rewrites.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One file the plan rewrites. Serialized as its path and its unified diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEdit {
     pub path: String,
-    #[serde(skip)]
     pub before: Vec<u8>,
-    #[serde(skip)]
     pub after: Vec<u8>,
-    pub diff: String,
+}
+
+impl FileEdit {
+    /// The unified diff of the edit, made when asked for (printed or delivered), not per plan.
+    pub fn diff(&self) -> String {
+        crate::cmd::file::unified_diff(&self.path, &self.before, &self.after)
+    }
+}
+
+impl Serialize for FileEdit {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("FileEdit", 2)?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("diff", &self.diff())?;
+        s.end()
+    }
 }
 
 /// Choices that shape a plan.
@@ -405,11 +450,33 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.edits.is_empty()
     }
+
+    /// Fill in the commit message and the pull request body.
+    pub fn render_messages(&mut self, promotion: &Promotion) {
+        self.commit_message = render::commit_message(promotion, self);
+        self.pr_body = render::pr_body(promotion, self);
+    }
 }
 
 /// Compute the plan for `promotion`, reading the source from `source_files` and the target from
-/// `target_files`.
+/// `target_files`, with its commit message and pull request body.
 pub fn build(
+    config: &Config,
+    promotion: &Promotion,
+    source_files: &dyn Files,
+    target_files: &dyn Files,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let mut plan = build_unrendered(config, promotion, source_files, target_files, gate, opts)?;
+    plan.render_messages(promotion);
+    Ok(plan)
+}
+
+/// [`build`] without the commit message and pull request body (empty; their diffs and
+/// markdown cost as much as a parse): for callers that print neither, or render them later
+/// ([`Plan::render_messages`]).
+pub fn build_unrendered(
     config: &Config,
     promotion: &Promotion,
     source_files: &dyn Files,
@@ -424,14 +491,15 @@ pub fn build(
         });
     }
     let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
-    let mut tgt = inventory(config, &promotion.to, target_files)?;
+    let mut tgt = read_env(config, &promotion.to, target_files, true)?;
     substitute::mark_shared(config, promotion, &mut tgt);
     let mut items = decide(&src, &tgt, gate, opts)?;
     substitute::settle(config, &src, &tgt, &mut items, target_files)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
-    let edits = edits(config, &src, &tgt, &items, target_files, &opts.pins)?;
+    let read = std::mem::take(&mut tgt.files);
+    let edits = edits(config, &src, &tgt, read, &items, target_files, &opts.pins)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -456,9 +524,7 @@ pub fn build(
         }
     }
     plan.tags = tags;
-    plan.commit_message = render::commit_message(promotion, &plan);
     plan.pr_title = promotion.title();
-    plan.pr_body = render::pr_body(promotion, &plan);
     Ok(plan)
 }
 
@@ -530,6 +596,7 @@ fn edits(
     config: &Config,
     src: &EnvInventory,
     tgt: &EnvInventory,
+    mut read: HashMap<String, ReadFile>,
     items: &[Item],
     files: &dyn Files,
     pins: &[(String, String)],
@@ -591,30 +658,52 @@ fn edits(
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let before = files.read(&path)?.ok_or_else(|| PlanError::Missing {
-            env: tgt.env.clone(),
-            path: path.clone(),
-            at: files.label(),
-        })?;
-        let mut after = before.clone();
-        for (index, changes) in by_source {
-            let Some(index) = index else {
-                after = source::substitute::set_pins(&path, &after, &refs(&changes.set))?;
-                continue;
-            };
-            let loc = config.sources[index].locator();
-            after = source::set_versions(&loc, &path, &after, &refs(&changes.set))?;
-            if !changes.add.is_empty() {
-                after = insert::insert(&loc, &path, &after, &refs(&changes.add))?;
+        let kept = read.remove(&path);
+        // The common case, one source setting versions in a file the inventory read: splice the
+        // spans it read, and parse only the result (to verify it).
+        let mut sources = by_source.iter();
+        let spliced = match (sources.next(), sources.next(), &kept) {
+            (Some((Some(index), changes)), None, Some(kept)) if changes.add.is_empty() => kept
+                .sources
+                .iter()
+                .find(|(i, _)| i == index)
+                .map(|(_, inv)| {
+                    let loc = config.sources[*index].locator();
+                    source::set_versions_read(&loc, &path, &kept.bytes, inv, &refs(&changes.set))
+                }),
+            _ => None,
+        };
+        let before = match kept {
+            Some(kept) => kept.bytes,
+            None => files.read(&path)?.ok_or_else(|| PlanError::Missing {
+                env: tgt.env.clone(),
+                path: path.clone(),
+                at: files.label(),
+            })?,
+        };
+        let after = match spliced {
+            Some(after) => after?,
+            None => {
+                let mut after = before.clone();
+                for (index, changes) in by_source {
+                    let Some(index) = index else {
+                        after = source::substitute::set_pins(&path, &after, &refs(&changes.set))?;
+                        continue;
+                    };
+                    let loc = config.sources[index].locator();
+                    after = source::set_versions(&loc, &path, &after, &refs(&changes.set))?;
+                    if !changes.add.is_empty() {
+                        after = insert::insert(&loc, &path, &after, &refs(&changes.add))?;
+                    }
+                }
+                after
             }
-        }
+        };
         if after != before {
-            let diff = crate::cmd::file::unified_diff(&path, &before, &after);
             out.push(FileEdit {
                 path,
                 before,
                 after,
-                diff,
             });
         }
     }

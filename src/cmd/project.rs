@@ -166,7 +166,7 @@ pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
         (None, _) => env_files(&config, &promotion.from, root, repo.as_ref())?,
     };
     let target = env_files(&config, &promotion.to, root, repo.as_ref())?;
-    let plan = plan::build(
+    let mut plan = plan::build_unrendered(
         &config,
         &promotion,
         source.as_ref(),
@@ -174,6 +174,10 @@ pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
         &Eligibility::all("local run"),
         &args.options()?,
     )?;
+    // Only the JSON document prints the commit message and pull request body.
+    if args.format == Format::Json {
+        plan.render_messages(&promotion);
+    }
     Ok((config, plan))
 }
 
@@ -239,7 +243,7 @@ pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
         // The diff is data: on stdout, after a text plan (JSON and markdown carry it already).
         if args.plan.format == Format::Text {
             for e in &plan.edits {
-                emit(&e.diff)?;
+                emit(&e.diff())?;
             }
         }
         return Ok(0);

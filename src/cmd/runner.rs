@@ -534,7 +534,14 @@ impl Runner<'_> {
                 fresh = ForgeFiles::new(self.forge, head);
                 &fresh
             };
-            let mut p = plan::build(self.config, promotion, &source, target, &eligibility, &opts)?;
+            let mut p = plan::build_unrendered(
+                self.config,
+                promotion,
+                &source,
+                target,
+                &eligibility,
+                &opts,
+            )?;
             p.source_at = source_sha.clone();
             p.commit_message = plan::render::commit_message(promotion, &p);
             p.pr_body = plan::render::pr_body(promotion, &p);

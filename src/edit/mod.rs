@@ -134,6 +134,7 @@ pub fn apply_splices(bytes: &[u8], splices: &[Splice]) -> Vec<u8> {
 }
 
 /// Maps byte offsets to 1-based line and column (column counted in characters).
+#[derive(Debug)]
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,

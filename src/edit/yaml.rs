@@ -56,9 +56,6 @@ pub enum Value {
 pub struct Node {
     pub value: Value,
     pub span: Range<usize>,
-    /// 1-based line and column (in characters) of `span.start`.
-    pub line: usize,
-    pub column: usize,
 }
 
 /// One step of a path: a mapping key or a sequence index.
@@ -136,6 +133,12 @@ impl Node {
         })
     }
 
+    /// 1-based line and column (in characters) of `span.start`; `lines` indexes the parsed text.
+    /// Asked for where a node becomes a component or an error, not for every node.
+    pub fn line_col(&self, lines: &LineIndex) -> (usize, usize) {
+        lines.line_col(self.span.start)
+    }
+
     /// A short description for messages: `a mapping`, `a block scalar`...
     pub fn describe(&self) -> &'static str {
         match &self.value {
@@ -153,7 +156,8 @@ impl Node {
 
 /// Parse every document of `text`; one root node per document (an empty document is an empty
 /// plain scalar). Malformed YAML and duplicate keys are `EditError::Parse` with line and column.
-pub fn parse(file: &str, text: &str) -> Result<Vec<Node>, EditError> {
+/// With the documents, the line index of `text`, for the nodes' [`Node::line_col`].
+pub fn parse<'t>(file: &str, text: &'t str) -> Result<(Vec<Node>, LineIndex<'t>), EditError> {
     Builder::new(file, text).run()
 }
 
@@ -162,6 +166,7 @@ enum Frame {
         start: usize,
         pairs: Vec<(Node, Node)>,
         key: Option<Node>,
+        /// Key -> byte offset of its first occurrence.
         seen: HashMap<String, usize>,
     },
     Sequence {
@@ -171,7 +176,7 @@ enum Frame {
 }
 
 struct Builder<'a> {
-    file: &'a str,
+    file: String,
     text: &'a str,
     /// Byte offset of each character, plus `text.len()` at the end; `None` for ASCII text,
     /// where characters are bytes.
@@ -184,14 +189,14 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: &'a str, text: &'a str) -> Self {
+    fn new(file: &str, text: &'a str) -> Self {
         let byte_of = (!text.is_ascii()).then(|| {
             let mut table: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
             table.push(text.len());
             table
         });
         Builder {
-            file,
+            file: file.to_string(),
             text,
             byte_of,
             lines: LineIndex::new(text),
@@ -201,14 +206,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn run(mut self) -> Result<Vec<Node>, EditError> {
+    fn run(mut self) -> Result<(Vec<Node>, LineIndex<'a>), EditError> {
         let mut parser = Parser::new_from_str(self.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| self.scan_error(&e))?;
             self.on_event(event, span)?;
             self.last_end = self.last_end.max(self.byte(span.end.index()));
         }
-        Ok(self.docs)
+        Ok((self.docs, self.lines))
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -219,13 +224,7 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&self, value: Value, span: Range<usize>) -> Node {
-        let (line, column) = self.lines.line_col(span.start);
-        Node {
-            value,
-            span,
-            line,
-            column,
-        }
+        Node { value, span }
     }
 
     fn scan_error(&self, e: &ScanError) -> EditError {
@@ -238,7 +237,7 @@ impl<'a> Builder<'a> {
         }
         let (line, column) = self.lines.line_col(at);
         EditError::Parse {
-            file: self.file.to_string(),
+            file: self.file.clone(),
             line,
             column,
             message,
@@ -348,12 +347,14 @@ impl<'a> Builder<'a> {
                 None => {
                     let name = node.as_str().filter(|n| *n != "<<");
                     if let Some((name, first)) =
-                        name.and_then(|n| Some((n, seen.insert(n.to_string(), node.line)?)))
+                        name.and_then(|n| Some((n, seen.insert(n.to_string(), node.span.start)?)))
                     {
+                        let (line, column) = node.line_col(&self.lines);
+                        let (first, _) = self.lines.line_col(first);
                         return Err(EditError::Parse {
-                            file: self.file.to_string(),
-                            line: node.line,
-                            column: node.column,
+                            file: self.file.clone(),
+                            line,
+                            column,
                             message: format!(
                                 "duplicate key `{name}` (first at line {first})\nhint: YAML readers keep only one of them; remove the other"
                             ),

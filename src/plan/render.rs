@@ -193,7 +193,7 @@ pub fn markdown(plan: &Plan, checklist: &[String]) -> String {
         out.push_str(&format!("\nTags: {}\n", tags.join(", ")));
     }
     if !plan.edits.is_empty() {
-        let diffs: String = plan.edits.iter().map(|e| e.diff.as_str()).collect();
+        let diffs: String = plan.edits.iter().map(|e| e.diff()).collect();
         out.push_str("\n<details><summary>Diff</summary>\n\n");
         out.push_str(&fenced("diff", &diffs));
         out.push_str("\n</details>\n");

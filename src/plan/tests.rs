@@ -47,6 +47,7 @@ fn inv(env: &str, entries: &[(&str, &str)]) -> EnvInventory {
         at: "test".into(),
         components: entries.iter().map(|(id, v)| entry(id, v)).collect(),
         notes: Vec::new(),
+        files: Default::default(),
     }
 }
 
@@ -642,4 +643,84 @@ fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
     );
     // Each environment on its own branch: the same path is a different file per branch.
     assert_eq!(shared(&config(true), 0, "platform.env"), (false, true));
+}
+
+/// Files that count how often each path is read.
+struct Counted(Memory, std::cell::RefCell<BTreeMap<String, usize>>);
+
+impl Files for Counted {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        *self.1.borrow_mut().entry(path.to_string()).or_default() += 1;
+        self.0.read(path)
+    }
+
+    fn list(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        self.0.list(folder)
+    }
+
+    fn label(&self) -> String {
+        self.0.label()
+    }
+}
+
+/// A plan reads (and parses) each target file once: its edits splice the spans the inventory
+/// read, then parse only the result; the bytes are those `set_versions` writes from scratch.
+#[test]
+fn the_plan_edits_what_the_inventory_read_without_reading_it_again() {
+    let config = Config::load(
+        "promote.toml",
+        br#"
+environments = ["integration", "live"]
+
+[[source]]
+path = "{env}/versions.toml"
+kind = "toml"
+at = "tools"
+"#,
+    )
+    .expect("config");
+    let memory = |env: &str, tools, label| {
+        Memory(
+            BTreeMap::from([(
+                format!("{env}/versions.toml"),
+                versions_toml(tools, "1.0.0"),
+            )]),
+            label,
+        )
+    };
+    let source = memory("integration", ("1.9.0", "3.20.0"), "src");
+    let target = Counted(
+        memory("live", ("1.8.5", "3.19.0"), "tgt"),
+        Default::default(),
+    );
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let plan = build(
+        &config,
+        &promotion,
+        &source,
+        &target,
+        &Eligibility::all("local run"),
+        &PlanOptions::default(),
+    )
+    .expect("plan");
+    assert_eq!(
+        target.1.borrow().get("live/versions.toml"),
+        Some(&1),
+        "read once"
+    );
+    let before = versions_toml(("1.8.5", "3.19.0"), "1.0.0");
+    let from_scratch = crate::source::set_versions(
+        &config.sources[0].locator(),
+        "live/versions.toml",
+        &before,
+        &[("terraform", "1.9.0"), ("helm", "3.20.0")],
+    )
+    .expect("set");
+    assert_eq!(plan.edits.len(), 1);
+    assert_eq!(plan.edits[0].before, before);
+    assert_eq!(plan.edits[0].after, from_scratch);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.edits[0].after),
+        String::from_utf8_lossy(&versions_toml(("1.9.0", "3.20.0"), "1.0.0"))
+    );
 }

@@ -9,7 +9,7 @@ use crate::edit::EditError;
 use crate::edit::yaml::{self, Node};
 
 pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let docs = yaml::parse(file, text)?;
+    let (docs, lines) = yaml::parse(file, text)?;
     let mut inv = Inventory {
         file: file.to_string(),
         components: Vec::new(),
@@ -41,7 +41,7 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
             continue;
         };
         let address = format!("dependencies[{i}].version");
-        let mut c = component(file, &name, address, node)?;
+        let mut c = component(file, &name, address, node, &lines)?;
         c.rule = Rule::Chart;
         inv.components.push(c);
     }

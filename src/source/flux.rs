@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::yaml_list::component;
 use super::{Component, Inventory, Locator, Rule};
-use crate::edit::EditError;
 use crate::edit::yaml::{self, Node};
+use crate::edit::{EditError, LineIndex};
 
 /// A component with the longer names it may take when its plain name is ambiguous.
 struct Found {
@@ -19,18 +19,18 @@ struct Found {
 }
 
 pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let docs = yaml::parse(file, text)?;
+    let (docs, lines) = yaml::parse(file, text)?;
     let mut found = Vec::new();
     let mut notes = Vec::new();
     for doc in &docs {
         let kind = doc.get("kind").and_then(Node::as_str).unwrap_or_default();
         let meta = Meta::of(doc);
         match kind {
-            "HelmRelease" => found.extend(helm_release(file, doc, &meta, &mut notes)?),
-            "OCIRepository" => found.extend(oci_repository(file, doc, &meta, &mut notes)?),
+            "HelmRelease" => found.extend(helm_release(file, &lines, doc, &meta, &mut notes)?),
+            "OCIRepository" => found.extend(oci_repository(file, &lines, doc, &meta, &mut notes)?),
             "ResourceSet" => {
                 let key = loc.version_key.as_deref().unwrap_or("version");
-                found.extend(resource_set(file, doc, &meta, key, &mut notes)?);
+                found.extend(resource_set(file, &lines, doc, &meta, key, &mut notes)?);
             }
             _ => {}
         }
@@ -72,6 +72,7 @@ impl<'a> Meta<'a> {
 
 fn helm_release(
     file: &str,
+    lines: &LineIndex,
     doc: &Node,
     meta: &Meta,
     notes: &mut Vec<String>,
@@ -85,18 +86,20 @@ fn helm_release(
         };
         notes.push(format!(
             "HelmRelease/{} (line {}) {why}, skipped",
-            meta.name, doc.line
+            meta.name,
+            doc.line_col(lines).0
         ));
         return Ok(None);
     };
     let address = format!("HelmRelease/{}: {path}", meta.name);
-    let mut c = component(file, meta.name, address, node)?;
+    let mut c = component(file, meta.name, address, node, lines)?;
     c.rule = Rule::Chart;
     Ok(Some(meta.found("HelmRelease", c)))
 }
 
 fn oci_repository(
     file: &str,
+    lines: &LineIndex,
     doc: &Node,
     meta: &Meta,
     notes: &mut Vec<String>,
@@ -108,7 +111,8 @@ fn oci_repository(
     let Some((path, node)) = path.and_then(|p| Some((p, doc.lookup(p)?))) else {
         notes.push(format!(
             "OCIRepository/{} (line {}) has no `spec.ref` tag, semver or digest, skipped",
-            meta.name, doc.line
+            meta.name,
+            doc.line_col(lines).0
         ));
         return Ok(None);
     };
@@ -124,7 +128,7 @@ fn oci_repository(
         ));
     }
     let address = format!("OCIRepository/{}: {path}", meta.name);
-    let mut c = component(file, meta.name, address, node)?;
+    let mut c = component(file, meta.name, address, node, lines)?;
     c.rule = match path {
         "spec.ref.digest" => Rule::Digest,
         "spec.ref.semver" => Rule::Chart,
@@ -135,6 +139,7 @@ fn oci_repository(
 
 fn resource_set(
     file: &str,
+    lines: &LineIndex,
     doc: &Node,
     meta: &Meta,
     version_key: &str,
@@ -160,7 +165,7 @@ fn resource_set(
             continue;
         };
         let address = format!("ResourceSet/{}: spec.inputs[{i}].{version_key}", meta.name);
-        let c = component(file, name, address, node)?;
+        let c = component(file, name, address, node, lines)?;
         let mut f = meta.found("ResourceSet", c);
         f.qualified[1] = format!("resourceset/{}/{}/{name}", meta.namespace, meta.name);
         out.push(f);

@@ -265,7 +265,7 @@ pub fn render(syntax: Syntax, style: QuoteStyle, version: &str) -> String {
 
 /// Set the versions of the named components, returning the new file contents.
 ///
-/// Parses once, splices every span, then re-reads the result: it must hold exactly the new
+/// Reads `bytes`, splices every span, then re-reads the result: it must hold exactly the new
 /// versions for the named components and unchanged ones for all others, or nothing is returned.
 /// Setting a component to its current version is a no-op on its bytes.
 pub fn set_versions(
@@ -275,6 +275,18 @@ pub fn set_versions(
     changes: &[(&str, &str)],
 ) -> Result<Vec<u8>, EditError> {
     let before = read(loc, file, bytes)?;
+    set_versions_read(loc, file, bytes, &before, changes)
+}
+
+/// [`set_versions`] for `bytes` whose inventory `before` was read already (by [`read`], with the
+/// same locator): the spans are spliced as read, and the result is parsed once, to verify it.
+pub fn set_versions_read(
+    loc: &Locator,
+    file: &str,
+    bytes: &[u8],
+    before: &Inventory,
+    changes: &[(&str, &str)],
+) -> Result<Vec<u8>, EditError> {
     let mut splices = Vec::with_capacity(changes.len());
     let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
     // One index for all changes: a file with thousands of components stays linear.
@@ -334,7 +346,7 @@ pub fn set_versions(
         file: file.to_string(),
         message: format!("the edited file no longer parses: {e}"),
     })?;
-    verify(file, &before, &after, &wanted)?;
+    verify(file, before, &after, &wanted)?;
     Ok(out)
 }
 

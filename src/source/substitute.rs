@@ -341,14 +341,17 @@ pub fn set_pins(file: &str, bytes: &[u8], changes: &[(&str, &str)]) -> Result<Ve
     let out = edit::apply_splices(bytes, &splices);
     let after_text = edit::decode(file, &out)?;
     // The same check `set_versions` makes, over the lines the dotenv reader reads ...
-    let inventory = |t: &str| Inventory {
-        file: file.to_string(),
-        components: dotenv::parse_each(file, t)
-            .into_iter()
-            .flatten()
-            .map(|e| super::dotenv::component(&LineIndex::new(t), e))
-            .collect(),
-        notes: Vec::new(),
+    let inventory = |t: &str| {
+        let lines = LineIndex::new(t);
+        Inventory {
+            file: file.to_string(),
+            components: dotenv::parse_each(file, t)
+                .into_iter()
+                .flatten()
+                .map(|e| super::dotenv::component(&lines, e))
+                .collect(),
+            notes: Vec::new(),
+        }
     };
     verify(file, &inventory(text), &inventory(after_text), &wanted)?;
     // ... and over what kustomize reads: every pin the same, the changed ones usable and new.

@@ -6,10 +6,10 @@
 
 use super::{Component, Inventory, Locator, Syntax};
 use crate::edit::yaml::{self, Node, Value};
-use crate::edit::{EditError, QuoteStyle, indirect_variable};
+use crate::edit::{EditError, LineIndex, QuoteStyle, indirect_variable};
 
 pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let docs = yaml::parse(file, text)?;
+    let (docs, lines) = yaml::parse(file, text)?;
     let mut inv = Inventory {
         file: file.to_string(),
         components: Vec::new(),
@@ -31,7 +31,7 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
             };
             let address = format!("{items}[{i}].{value}");
             inv.components
-                .push(component(file, name, address, version)?);
+                .push(component(file, name, address, version, &lines)?);
         }
         return Ok(inv);
     }
@@ -47,7 +47,7 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
         _ => at.clone(),
     };
     inv.components
-        .push(component(file, &name, at.clone(), node)?);
+        .push(component(file, &name, at.clone(), node, &lines)?);
     Ok(inv)
 }
 
@@ -69,11 +69,13 @@ pub(super) fn component(
     name: &str,
     address: String,
     node: &Node,
+    lines: &LineIndex,
 ) -> Result<Component, EditError> {
+    let (line, column) = node.line_col(lines);
     let not_a_string = |found: &str| EditError::NotAString {
         file: file.to_string(),
-        line: node.line,
-        column: node.column,
+        line,
+        column,
         component: name.to_string(),
         found: found.to_string(),
     };
@@ -97,8 +99,8 @@ pub(super) fn component(
         name: name.to_string(),
         version,
         indirect,
-        line: node.line,
-        column: node.column,
+        line,
+        column,
         address,
         span: node.span.clone(),
         style,

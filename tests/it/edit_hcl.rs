@@ -164,6 +164,56 @@ fn broken_hcl_names_line_and_column() {
     assert_eq!(location(&err).0, 4, "{err}");
 }
 
+/// The vendored hcl-edit checks object keys for repeats through a hash set (linear, not
+/// quadratic): every key shape is still refused where it repeats, as `VecMap` refused it, and an
+/// identifier and a quoted string of one name stay two keys of the parser (promote then names the
+/// duplicate component).
+#[test]
+fn hcl_repeated_keys_of_every_shape_are_refused_where_they_repeat() {
+    let redefined = |text: &str, at: (usize, usize)| {
+        let err = read_err(Kind::HclMap, None, text);
+        assert!(
+            err.to_string().contains("redefined object key"),
+            "{text}: {err}"
+        );
+        assert_eq!(location(&err), at, "{text}: {err}");
+    };
+    redefined(
+        "locals {\n  versions = {\n    \"a\" = \"1\"\n    \"a\" = \"2\"\n  }\n}\n",
+        (4, 5),
+    );
+    redefined(
+        "locals {\n  versions = {\n    (k) = \"1\"\n    b = \"3\"\n    (k) = \"2\"\n  }\n}\n",
+        (5, 5),
+    );
+    redefined(
+        "locals {\n  versions = {\n    a = \"1\", a = \"2\" }\n}\n",
+        (3, 14),
+    );
+    // Inside a value too, and after many keys (the last repeats the first).
+    redefined(
+        "locals {\n  versions = {\n    a = \"1\"\n    b = { x = 1, x = 2 }\n  }\n}\n",
+        (4, 18),
+    );
+    let mut big = String::from("locals {\n  versions = {\n");
+    for i in 0..5_000 {
+        big.push_str(&format!("    tool_{i} = \"v{i}\"\n"));
+    }
+    big.push_str("    tool_0 = \"v9\"\n  }\n}\n");
+    redefined(&big, (5_003, 5));
+    // `a` and `"a"` are two keys to hcl-edit, one component to promote.
+    let err = read_err(
+        Kind::HclMap,
+        None,
+        "locals {\n  versions = {\n    a = \"1\"\n    \"a\" = \"2\"\n  }\n}\n",
+    );
+    assert!(
+        matches!(err, EditError::Duplicate { first_line: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(location(&err), (4, 11), "{err}");
+}
+
 #[test]
 fn hcl_non_strings_are_refused_with_their_location() {
     let text = "locals {\n  versions = {\n    talos    = \"v1\"\n    replicas = 3\n  }\n}\n";

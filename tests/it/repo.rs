@@ -182,3 +182,44 @@ fn a_changed_file_below_a_folder_is_not_clean() {
             .expect("not a prefix of names")
     );
 }
+
+/// Commands that talk to no remote never make libgit2 load the CA bundle (its TLS set-up, about
+/// 30 ms a command): with `SSL_CERT_FILE` a FIFO nobody writes, loading it would block for ever;
+/// `plan`, `check` and `versions` inside a git repository finish.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::unwrap_used)]
+fn local_commands_in_a_git_repository_load_no_ca_bundle() {
+    use std::time::{Duration, Instant};
+    let repo = crate::support::example_repo("kustomize-overlays");
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("ca-bundle.pem");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for args in [&["plan"][..], &["check"], &["versions"]] {
+        let mut child = crate::support::promote_cmd()
+            .args(args)
+            .current_dir(repo.path())
+            .env("SSL_CERT_FILE", &fifo)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("`promote {}` blocked on the CA bundle", args.join(" "));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "promote {args:?}: {status}");
+    }
+}
