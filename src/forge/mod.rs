@@ -7,6 +7,7 @@
 pub mod deliver;
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod memory;
 
 use serde::{Deserialize, Serialize};
