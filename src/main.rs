@@ -23,8 +23,9 @@ enum Command {
     Apply(cmd::project::ApplyArgs),
     /// Validate the config and parse every source in every environment.
     Check(cmd::ProjectArgs),
-    /// Action mode: read GITHUB_* and INPUT_* and promote.
-    Run,
+    /// CI mode: GitHub Actions (GITHUB_* and INPUT_*), GitLab CI (CI_*), or a GitLab webhook
+    /// payload (--event-name, --event-path) in any CI.
+    Run(cmd::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::project::plan(args),
         Command::Apply(args) => cmd::project::apply(args),
         Command::Check(args) => cmd::project::check(args),
-        Command::Run => cmd::run::run(),
+        Command::Run(args) => cmd::run::dispatch(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -445,18 +445,7 @@ fn encode_path(path: &str) -> String {
         .join("/")
 }
 
-/// Percent-encode everything but RFC 3986 unreserved characters.
-fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+use super::http::encode_query;
 
 mod pulls;
 mod refs;

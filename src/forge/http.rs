@@ -539,3 +539,17 @@ impl Field for Value {
         self.get(index).unwrap_or(&NULL)
     }
 }
+
+/// Percent-encode everything but RFC 3986 unreserved characters (`/` included: a GitLab
+/// project path or file path in one URL segment).
+pub(crate) fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
