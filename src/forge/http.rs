@@ -161,11 +161,16 @@ impl Reply {
     }
 
     /// The forge's `message` (and the first `errors[].message`), for error texts. GitLab's
-    /// `message` may be an object of field -> messages, or its text in `error`.
+    /// `message` may be a list, an object of field -> messages, or its text in `error`.
     pub fn message(&self) -> String {
         let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
         let mut text = match value.at("message") {
             Value::String(s) => s.clone(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; "),
             Value::Object(fields) => fields
                 .iter()
                 .map(|(field, v)| match v {
