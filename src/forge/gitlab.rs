@@ -74,6 +74,9 @@ pub struct GitLabConfig {
     pub retry: RetryPolicy,
 }
 
+/// `(sha, path)`: a file at an exact commit.
+type AtCommit = (String, String);
+
 /// The GitLab forge. Owns a current-thread runtime; every trait call blocks on it.
 pub struct GitLabForge {
     rt: tokio::runtime::Runtime,
@@ -84,7 +87,11 @@ pub struct GitLabForge {
     job_token: bool,
     /// `(sha, path)` -> the file's `last_commit_id` there (`None`: no such file), learnt from
     /// reads at exact commits; a commit on that sha needs no extra request to know them.
-    last_commits: RefCell<HashMap<(String, String), Option<String>>>,
+    last_commits: RefCell<HashMap<AtCommit, Option<String>>>,
+    /// Files and trees read at exact commits, which never change: a run that inventories one
+    /// commit several times (a push's change detection, then its plan) asks GitLab once.
+    files: RefCell<HashMap<AtCommit, Option<Vec<u8>>>>,
+    trees: RefCell<HashMap<String, Vec<String>>>,
 }
 
 impl std::fmt::Debug for GitLabForge {
@@ -150,6 +157,8 @@ impl GitLabForge {
             project_url: format!("{api}/projects/{}", encode_query(config.project.trim())),
             job_token: matches!(config.token, GitLabToken::Job(_)),
             last_commits: RefCell::new(HashMap::new()),
+            files: RefCell::new(HashMap::new()),
+            trees: RefCell::new(HashMap::new()),
             rt,
         })
     }
@@ -304,6 +313,10 @@ impl GitLabForge {
     /// `GET repository/files/:path/raw?ref=`: the bytes, and (at a sha) the file's
     /// `last_commit_id` remembered for a commit on that sha.
     async fn file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError> {
+        let key = (rev.to_owned(), path.to_owned());
+        if let Some(known) = self.files.borrow().get(&key) {
+            return Ok(known.clone());
+        }
         let url = format!(
             "/repository/files/{}/raw?ref={}",
             encode_query(path),
@@ -326,12 +339,14 @@ impl GitLabForge {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             if !found || last.is_some() {
-                self.last_commits
-                    .borrow_mut()
-                    .insert((rev.to_owned(), path.to_owned()), last);
+                self.last_commits.borrow_mut().insert(key.clone(), last);
             }
         }
-        Ok(found.then_some(reply.body))
+        let bytes = found.then_some(reply.body);
+        if is_sha(rev) {
+            self.files.borrow_mut().insert(key, bytes.clone());
+        }
+        Ok(bytes)
     }
 
     /// Whether `ancestor` is `descendant` or behind it: their merge base is `ancestor`
@@ -376,6 +391,9 @@ impl GitLabForge {
     /// Every regular file at `rev`: `GET repository/tree?recursive=true`, 100 entries a page
     /// (keyset pagination where the server has it, `Link` pages either way).
     async fn tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
+        if let Some(known) = self.trees.borrow().get(rev) {
+            return Ok(known.clone());
+        }
         let action = format!("listing the files at `{rev}`");
         let path = format!(
             "/repository/tree?ref={}&recursive=true&per_page=100&pagination=keyset",
@@ -391,6 +409,9 @@ impl GitLabForge {
             .filter_map(|e| e.at("path").as_str().map(str::to_owned))
             .collect();
         out.sort();
+        if is_sha(rev) {
+            self.trees.borrow_mut().insert(rev.to_owned(), out.clone());
+        }
         Ok(out)
     }
 }
