@@ -102,6 +102,9 @@ pub struct Source {
     pub key: Option<String>,
     pub value: Option<String>,
     pub version_key: Option<String>,
+    /// `image-tag`: the value is a whole image reference, versioned by its tag (`yaml`, `toml`,
+    /// `hcl-map`).
+    pub part: Option<crate::source::Part>,
     /// Component ids are `group/name`; without a group just `name`. May use the path's
     /// placeholders (`apps-{app}`).
     pub group: Option<String>,
@@ -133,6 +136,7 @@ impl Source {
             key: self.key.clone(),
             value: self.value.clone(),
             version_key: self.version_key.clone(),
+            part: self.part,
         }
     }
 
@@ -573,6 +577,18 @@ fn check_source(src: &Source, environments: &[Environment], main: &str) -> Resul
                 format!("`{key}` glob `{pattern}` is not valid: {message}"),
             ));
         }
+    }
+    if let Some(part) = src.part
+        && !matches!(src.kind, Kind::Yaml | Kind::Toml | Kind::HclMap)
+    {
+        return Err((
+            "part",
+            format!(
+                "`part = \"{}\"` applies to `yaml`, `toml` and `hcl-map` sources, not `{}`",
+                part.as_str(),
+                src.kind
+            ),
+        ));
     }
     if let Some((name, _)) = src.status_names.iter().find(|(_, v)| v.trim().is_empty()) {
         return Err((

@@ -31,6 +31,9 @@ pub struct LocatorArgs {
     /// `flux`: ResourceSet input field holding the version (dotted).
     #[arg(long)]
     pub version_key: Option<String>,
+    /// `yaml`/`toml`/`hcl-map`: the value is a whole image reference; version its tag only.
+    #[arg(long, value_enum)]
+    pub part: Option<source::Part>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -65,10 +68,16 @@ impl LocatorArgs {
     ///
     /// An `.hcl` file without a `versions` object is still `hcl-map` when `--at` says where to look.
     pub fn locator(&self, file: &str, bytes: &[u8]) -> Result<Locator, EditError> {
-        let hcl_at = (self.at.is_some() && file.ends_with(".hcl")).then_some(Kind::HclMap);
+        let hcl = file.ends_with(".hcl") || file.ends_with(".tf");
+        let hcl_at = (self.at.is_some() && hcl).then_some(Kind::HclMap);
+        // `--at` names a map or block: a `terragrunt.hcl` or `*.tf` is then read as `hcl-map`.
+        let detected = match source::detect_kind(file, bytes) {
+            Some(Kind::ModuleSource) if hcl_at.is_some() => hcl_at,
+            other => other,
+        };
         let kind = self
             .kind
-            .or_else(|| source::detect_kind(file, bytes))
+            .or(detected)
             .or(hcl_at)
             .ok_or_else(|| EditError::UnknownKind {
                 file: file.to_string(),
@@ -80,6 +89,7 @@ impl LocatorArgs {
             key: self.key.clone(),
             value: self.value.clone(),
             version_key: self.version_key.clone(),
+            part: self.part,
         })
     }
 }
@@ -101,8 +111,10 @@ pub fn versions(file: &Path, args: &VersionsFileArgs) -> anyhow::Result<i32> {
         .collect();
     if !indirect.is_empty() {
         // HCL references (`local.x`) live in the same file; `${var}` substitutions in env files.
-        let hint = if loc.kind == crate::source::Kind::HclMap {
+        let hint = if loc.kind == Kind::HclMap {
             "hint: change the value the reference names (a `locals` attribute of this file: `versions FILE --at locals`)"
+        } else if loc.kind == Kind::ModuleSource {
+            "hint: only a whole `${local.x}` of this file that one source uses is followed; list other locals with `versions FILE --at locals`, variables where they are set"
         } else {
             "hint: list the file that sets the variable (often a `dotenv` source, or `substitute-from`)"
         };

@@ -81,6 +81,7 @@ mod tests {
             key: None,
             value: None,
             version_key: None,
+            part: None,
         }
     }
 

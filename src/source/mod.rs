@@ -7,8 +7,11 @@
 mod chart;
 mod dotenv;
 mod flux;
+mod hcl_block;
 mod hcl_map;
+mod image_ref;
 mod kustomize;
+mod module_source;
 pub mod substitute;
 mod toml_table;
 pub mod version;
@@ -20,6 +23,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::edit::{self, EditError, QuoteStyle, Splice};
+pub use image_ref::Part;
 pub use version::{Rule, validate_version};
 
 /// Which kind of file a source is, and so where its versions are.
@@ -33,6 +37,7 @@ pub enum Kind {
     Yaml,
     Toml,
     Dotenv,
+    ModuleSource,
 }
 
 impl Kind {
@@ -45,6 +50,7 @@ impl Kind {
             Kind::Yaml => "yaml",
             Kind::Toml => "toml",
             Kind::Dotenv => "dotenv",
+            Kind::ModuleSource => "module-source",
         }
     }
 }
@@ -63,6 +69,11 @@ pub enum Syntax {
     Hcl,
     Toml,
     Dotenv,
+    /// Inside a string (a module source's `?ref=`): the span holds only the version's bytes, and
+    /// the version is written as is (its rule admits nothing the string would need escaped).
+    Inner,
+    /// An image reference's `:tag`, `@digest` or `:tag@digest`: the span holds the separator too.
+    ImageSuffix,
 }
 
 /// Where versions live inside one file: the kind and its options (from config or CLI flags).
@@ -79,6 +90,8 @@ pub struct Locator {
     pub value: Option<String>,
     /// `flux`: ResourceSet inputs field holding the version, dotted (`chart.version`); default `version`.
     pub version_key: Option<String>,
+    /// `yaml`, `toml`, `hcl-map`: the value is a whole image reference; the version is its tag.
+    pub part: Option<Part>,
 }
 
 impl Locator {
@@ -90,6 +103,7 @@ impl Locator {
             key: None,
             value: None,
             version_key: None,
+            part: None,
         }
     }
 }
@@ -157,6 +171,9 @@ pub fn detect_kind(file: &str, bytes: &[u8]) -> Option<Kind> {
     if name.ends_with(".hcl") && declares_versions(text) {
         return Some(Kind::HclMap);
     }
+    if name.ends_with(".tf") || matches!(name, "terragrunt.hcl" | "terragrunt.stack.hcl") {
+        return Some(Kind::ModuleSource);
+    }
     if name.ends_with(".env") {
         return Some(Kind::Dotenv);
     }
@@ -202,14 +219,18 @@ pub fn read(loc: &Locator, file: &str, bytes: &[u8]) -> Result<Inventory, EditEr
     let loc = default_locator(loc.clone());
     let text = edit::decode(file, bytes)?;
     let inv = match loc.kind {
-        Kind::HclMap => hcl_map::read(&loc, file, text)?,
+        // `at` naming a block (`locals`) lists its string attributes.
+        Kind::HclMap => hcl_map::read(&loc, file, text)
+            .or_else(|e| hcl_block::read_instead(e, &loc, file, text))?,
         Kind::Flux => flux::read(&loc, file, text)?,
         Kind::KustomizeImages => kustomize::read(&loc, file, text)?,
         Kind::ChartDependencies => chart::read(&loc, file, text)?,
         Kind::Yaml => yaml_list::read(&loc, file, text)?,
         Kind::Toml => toml_table::read(&loc, file, text)?,
         Kind::Dotenv => dotenv::read(&loc, file, text)?,
+        Kind::ModuleSource => module_source::read(&loc, file, text)?,
     };
+    let inv = image_ref::narrow(&loc, file, text, inv)?;
     check_duplicates(file, &inv)?;
     Ok(inv)
 }
@@ -237,6 +258,8 @@ pub fn render(syntax: Syntax, style: QuoteStyle, version: &str) -> String {
         Syntax::Hcl => edit::hcl::render_string(version),
         Syntax::Toml => edit::toml::render_string(version, style),
         Syntax::Dotenv => edit::dotenv::render_value(version, style),
+        Syntax::Inner => version.to_string(),
+        Syntax::ImageSuffix => image_ref::render_suffix(version),
     }
 }
 
@@ -330,6 +353,13 @@ fn verify(
     }
     for (b, a) in before.components.iter().zip(&after.components) {
         let expected = wanted.get(b.name.as_str()).copied().unwrap_or(&b.version);
+        // The address of a version inside a string holds the rest of that string.
+        if a.address != b.address {
+            return Err(fail(format!(
+                "the text around `{}`'s version changed: `{}` became `{}`",
+                a.name, b.address, a.address
+            )));
+        }
         if a.version != expected || a.indirect != b.indirect {
             return Err(fail(format!(
                 "`{}` reads `{}` after the edit, expected `{expected}`",

@@ -25,6 +25,15 @@ pub enum Rule {
     /// A dotenv pin: text without quotes, brackets, braces, `$` or `\`, so that dotenv, shells
     /// and kustomize (which reads values verbatim) all read the same version.
     Dotenv,
+    /// A git ref in a module source's `?ref=` query, as written: a branch, tag or commit that git
+    /// takes, with nothing the URL or the HCL string would read differently (`&`, `#`, `+`, quotes).
+    GitRef,
+    /// A registry module's exact version in `tfr://...?version=`: semver, no `+` (a query reads it
+    /// as a space).
+    ModuleVersion,
+    /// A Terraform `module` block's `version` constraint (`5.1.0`, `~> 5.1`, `>= 1.2, < 2.0`):
+    /// spaces between its parts are allowed.
+    VersionConstraint,
 }
 
 impl Rule {
@@ -35,6 +44,9 @@ impl Rule {
             Rule::Digest => "an image digest",
             Rule::Chart => "a Helm chart version",
             Rule::Dotenv => "a dotenv version",
+            Rule::GitRef => "a git ref for a module source",
+            Rule::ModuleVersion => "a registry module version",
+            Rule::VersionConstraint => "a Terraform version constraint",
         }
     }
 }
@@ -49,7 +61,12 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("a version cannot be empty".to_string());
     }
-    if let Some(c) = value.chars().find(|c| c.is_whitespace() || c.is_control()) {
+    // A Terraform constraint may space its operators (`~> 5.1`); nothing else may hold a blank.
+    let spaced = rule == Rule::VersionConstraint;
+    if let Some(c) = value
+        .chars()
+        .find(|&c| (c.is_whitespace() && !(spaced && c == ' ')) || c.is_control())
+    {
         let what = if c.is_whitespace() {
             "whitespace"
         } else {
@@ -67,6 +84,9 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
         Rule::Digest => digest(value),
         Rule::Chart => chart(value),
         Rule::Dotenv => !value.contains(DOTENV_REFUSED),
+        Rule::GitRef => git_ref(value),
+        Rule::ModuleVersion => semver(value, false) && !value.contains('+'),
+        Rule::VersionConstraint => constraint(value),
     };
     if ok {
         return Ok(());
@@ -82,6 +102,13 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::Dotenv => {
             "text without quotes, brackets, braces, `$` or `\\` (kustomize and Flux read a dotenv value verbatim)"
+        }
+        Rule::GitRef => {
+            "a branch, tag or commit git takes, of `[A-Za-z0-9._/@-]` and `%XX` escapes (no `&`, `#`, `+`, quotes)"
+        }
+        Rule::ModuleVersion => "an exact semver (`5.1.0`, `1.0.0-rc.1`), without `+`",
+        Rule::VersionConstraint => {
+            "a version or constraints joined by `,` (`5.1.0`, `~> 5.1`, `>= 1.2, < 2.0`)"
         }
     };
     Err(format!(
@@ -147,6 +174,68 @@ fn semver(v: &str, wildcards: bool) -> bool {
         && parts.iter().all(number)
         && pre.is_none_or(identifiers)
         && build.is_none_or(identifiers)
+}
+
+/// A ref as written in a URL query that git would take as a branch, tag or commit: the charset
+/// needs no escaping in the URL or an HCL string, `%XX` escapes are kept as written, and git's
+/// `check-ref-format` rules hold (no `..`, `//`, `@{`, leading `-` or `.`, trailing `/`, `.` or
+/// `.lock`, no component starting with `.`).
+fn git_ref(v: &str) -> bool {
+    let bytes = v.as_bytes();
+    let charset = bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'%' => bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+        b => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'@' | b'-'),
+    });
+    charset
+        && v != "@"
+        && !v.starts_with(['-', '/'])
+        && !v.ends_with(['/', '.'])
+        && !v.ends_with(".lock")
+        && !v.contains("..")
+        && !v.contains("//")
+        && v.split('/').all(|part| !part.starts_with('.'))
+}
+
+/// A constraint as hashicorp/go-version reads Terraform's `version` argument: `,`-joined parts,
+/// each an optional operator and a version `v?N(.N)*`, pre-release and build parts allowed.
+fn constraint(v: &str) -> bool {
+    v.split(',').all(|part| {
+        let part = part.trim_matches(' ');
+        let version = ["!=", ">=", "<=", "~>", "=", ">", "<"]
+            .iter()
+            .find_map(|op| part.strip_prefix(op))
+            .unwrap_or(part)
+            .trim_start_matches(' ');
+        go_version(version)
+    })
+}
+
+/// One hashicorp/go-version version: `v?N(.N)*`, then an optional pre-release (`-rc.1`, `beta`)
+/// and build metadata (`+b.1`) of `[0-9A-Za-z.~-]`.
+fn go_version(v: &str) -> bool {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let (v, build) = match v.split_once('+') {
+        Some((v, b)) => (v, Some(b)),
+        None => (v, None),
+    };
+    let core_end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (core, pre) = v.split_at(core_end);
+    let extra = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~' | '-'))
+    };
+    let numbers_ok = !core.is_empty()
+        && core
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    numbers_ok
+        && (pre.is_empty() || extra(pre.strip_prefix('-').unwrap_or(pre)))
+        && build.is_none_or(extra)
 }
 
 fn chart(v: &str) -> bool {
@@ -334,6 +423,72 @@ mod tests {
             ">= 1.0",
         ] {
             assert!(validate_version(Rule::Chart, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn git_refs_are_what_git_and_a_url_query_take_alike() {
+        for good in [
+            "v0.3.0",
+            "main",
+            "feature/new-vpc",
+            "release-1.2_x",
+            "0123456789abcdef0123456789abcdef01234567",
+            "v1.0%2Bbuild",
+            "user@host",
+        ] {
+            assert_eq!(validate_version(Rule::GitRef, good), Ok(()), "{good}");
+        }
+        for bad in [
+            "v1+b", "a&b", "a#b", "a..b", "-v1", "v1/", "v1.", "a.lock", "a//b", "a/.b", ".a",
+            "a%2", "a%zz", "@", "a\"b", "${x}", "a~1", "a^", "a:b", "a b",
+        ] {
+            assert!(validate_version(Rule::GitRef, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registry_versions_are_exact() {
+        for good in ["5.1.0", "1.0.0-rc.1", "v2.0.0"] {
+            assert_eq!(
+                validate_version(Rule::ModuleVersion, good),
+                Ok(()),
+                "{good}"
+            );
+        }
+        for bad in ["~> 5.1", ">=1.0", "1.0.0+b", "latest", "1.2.3.4"] {
+            assert!(validate_version(Rule::ModuleVersion, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn terraform_constraints_may_hold_spaces() {
+        for good in [
+            "5.1.0",
+            "~> 5.1",
+            "~>5.1",
+            ">= 1.2.0, < 2.0.0",
+            "= 1.0",
+            "!= 1.3.0",
+            "1.0.0-beta.1",
+            "1.0beta",
+            "v1.2.3+meta",
+            "1",
+            " 1.2 ",
+        ] {
+            assert_eq!(
+                validate_version(Rule::VersionConstraint, good),
+                Ok(()),
+                "{good}"
+            );
+        }
+        for bad in [
+            "", " ", "~>", "1.2.", ">= 1.0,", "1.0\t", "1.0\n", "^1.2", "latest", "1 .2", "1.x",
+        ] {
+            assert!(
+                validate_version(Rule::VersionConstraint, bad).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

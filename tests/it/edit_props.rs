@@ -32,6 +32,7 @@ struct LocatorFile {
     value: Option<String>,
     #[serde(alias = "version-key")]
     version_key: Option<String>,
+    part: Option<source::Part>,
 }
 
 /// Every fixture under `tests/fixtures/edit/`, or only the kind `only` when given.
@@ -84,6 +85,7 @@ fn locator_for(kind: Kind, path: &Path) -> Locator {
         key: opts.key,
         value: opts.value,
         version_key: opts.version_key,
+        part: opts.part,
     }
 }
 

@@ -28,6 +28,9 @@ fn locator(path: &Path) -> Locator {
         loc.key = get("key");
         loc.value = get("value");
         loc.version_key = get("version_key");
+        loc.part = opts
+            .get("part")
+            .map(|p| serde_json::from_value(p.clone()).expect("part"));
     }
     loc
 }

@@ -1,0 +1,15 @@
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+terraform {
+  // the app module, pinned by tag
+  source = "git::git@github.com:acme/modules.git//app?ref=v0.4.0" # promoted
+}
+
+inputs = {
+  replicas = 1
+  banner   = <<-EOT
+    stage app
+  EOT
+}

@@ -1,0 +1,12 @@
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+terraform {
+  source = "tfr:///terraform-aws-modules/vpc/aws?version=5.2.0"
+}
+
+inputs = {
+  name = "stage"
+  cidr = "10.20.0.0/16"
+}
