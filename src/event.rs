@@ -4,6 +4,8 @@
 
 #![deny(clippy::indexing_slicing)]
 
+pub mod gitlab;
+
 use serde::Deserialize;
 use serde_json::Value;
 

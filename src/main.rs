@@ -23,8 +23,9 @@ enum Command {
     Apply(cmd::project::ApplyArgs),
     /// Validate the config and parse every source in every environment.
     Check(cmd::ProjectArgs),
-    /// Action mode: read GITHUB_* and INPUT_* and promote.
-    Run,
+    /// CI mode: GitHub Actions (GITHUB_* and INPUT_*), GitLab CI (CI_*), or a GitLab webhook
+    /// payload (--event-name, --event-path) in any CI.
+    Run(cmd::run::RunArgs),
 }
 
 /// Commands that never talk to a git remote keep libgit2 from loading the system's CA bundle.
@@ -47,7 +48,7 @@ fn no_git_tls_certificates() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run) {
+    if !matches!(cli.command, Command::Run(_)) {
         no_git_tls_certificates();
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROMOTE_LOG")
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::project::plan(args),
         Command::Apply(args) => cmd::project::apply(args),
         Command::Check(args) => cmd::project::check(args),
-        Command::Run => cmd::run::run(),
+        Command::Run(args) => cmd::run::dispatch(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

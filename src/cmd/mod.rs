@@ -3,6 +3,7 @@
 //! Each command returns the process exit code (0 done, 1 error); errors are rendered once by `main`.
 
 pub mod file;
+pub mod gitlab;
 pub mod project;
 pub mod replay;
 pub mod run;

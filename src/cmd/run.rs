@@ -119,7 +119,50 @@ fn trust_workspace(workspace: &Path) {
     }
 }
 
-/// `promote run`.
+/// What `promote run` takes outside GitHub Actions (the action reads `INPUT_*` instead).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunArgs {
+    /// A GitLab webhook's event (`X-Gitlab-Event`: `Push Hook`, `Merge Request Hook`,
+    /// `Pipeline Hook`), for a job in a plain CI such as Jenkins
+    #[arg(long, requires = "event_path")]
+    pub event_name: Option<String>,
+    /// The webhook's JSON body
+    #[arg(long, requires = "event_name")]
+    pub event_path: Option<std::path::PathBuf>,
+    /// Config path in the repository, outside GitHub Actions (the action has its `config` input)
+    #[arg(long, env = "PROMOTE_CONFIG")]
+    pub config: Option<String>,
+    /// What stdout gets outside GitHub Actions: the outcome as JSON, or the plans as markdown
+    #[arg(long, value_enum, default_value_t = super::Format::Json)]
+    pub format: super::Format,
+}
+
+/// `promote run` where it runs: a GitLab webhook payload given (`--event-name`), GitHub Actions
+/// (`GITHUB_ACTIONS`, and whenever GitLab CI is not detected: today's path), or GitLab CI
+/// (`GITLAB_CI`).
+pub fn dispatch(args: &RunArgs) -> anyhow::Result<i32> {
+    let var = |name: &str| std::env::var(name).is_ok_and(|v| v == "true");
+    let options = |source| super::gitlab::Options {
+        source,
+        config: args
+            .config
+            .clone()
+            .unwrap_or_else(|| super::gitlab::DEFAULT_CONFIG.to_owned()),
+        format: args.format,
+    };
+    if let (Some(name), Some(path)) = (&args.event_name, &args.event_path) {
+        return super::gitlab::run(&options(super::gitlab::Source::Hook {
+            name: name.clone(),
+            path: path.clone(),
+        }));
+    }
+    if !var("GITHUB_ACTIONS") && var("GITLAB_CI") {
+        return super::gitlab::run(&options(super::gitlab::Source::GitLabCi));
+    }
+    run()
+}
+
+/// `promote run` in GitHub Actions.
 pub fn run() -> anyhow::Result<i32> {
     let env = RunnerEnv::from_process();
     let token = env

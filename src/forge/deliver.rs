@@ -521,8 +521,7 @@ fn commit_on_own_branch<F: Forge + ?Sized>(
     files: &[FileChange],
 ) -> Result<u32, DeliveryError> {
     for attempt in 1..=MAX_ATTEMPTS {
-        forge.set_branch(piece.branch, head, true)?;
-        match forge.create_commit(piece.branch, head, piece.message, files) {
+        match forge.reset_and_commit(piece.branch, head, piece.message, files) {
             Ok(_) => return Ok(attempt),
             Err(ForgeError::Conflict { what }) => {
                 tracing::info!("{what}; another run wrote `{}`, resetting", piece.branch);

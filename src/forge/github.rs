@@ -8,14 +8,13 @@
 
 #![deny(clippy::indexing_slicing)]
 
-mod http;
-
 use ::http::Method;
 use base64::Engine;
 use serde_json::{Value, json};
 
-pub use self::http::{CONNECT_TIMEOUT_VAR, DEADLINE_VAR, RetryPolicy, TIMEOUT_VAR};
-use self::http::{Http, Repeat, Reply};
+pub(crate) use super::http::Field;
+pub use super::http::{CONNECT_TIMEOUT_VAR, DEADLINE_VAR, RetryPolicy, TIMEOUT_VAR};
+use super::http::{Http, Repeat, Reply};
 use super::{
     CommitChecks, CommitStatus, CommitSummary, FileChange, Forge, ForgeError, MergeMethod,
     PullRequest, PullRequestSpec, TagOutcome, Token,
@@ -398,25 +397,6 @@ fn str_field(value: &Value, name: &str) -> Result<String, ForgeError> {
         .ok_or_else(|| ForgeError::Other(format!("github's answer has no `{name}`")))
 }
 
-/// Reading GitHub's JSON without indexing: a missing field (or item) reads as `null`, as
-/// `serde_json`'s `Index` does, but through calls that cannot panic.
-pub(crate) trait Field {
-    fn at(&self, key: &str) -> &Value;
-    fn item(&self, index: usize) -> &Value;
-}
-
-static NULL: Value = Value::Null;
-
-impl Field for Value {
-    fn at(&self, key: &str) -> &Value {
-        self.get(key).unwrap_or(&NULL)
-    }
-
-    fn item(&self, index: usize) -> &Value {
-        self.get(index).unwrap_or(&NULL)
-    }
-}
-
 /// A status in the REST shape (`creator.login` as the creator).
 pub fn status_from_json(value: &Value) -> CommitStatus {
     let text = |v: &Value| v.as_str().map(str::to_owned);
@@ -472,18 +452,7 @@ fn encode_path(path: &str) -> String {
         .join("/")
 }
 
-/// Percent-encode everything but RFC 3986 unreserved characters.
-fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+use super::http::encode_query;
 
 mod pulls;
 mod reads;

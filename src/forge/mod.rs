@@ -7,6 +7,8 @@
 pub mod deliver;
 pub mod git;
 pub mod github;
+pub mod gitlab;
+pub mod http;
 pub mod memory;
 
 use serde::{Deserialize, Serialize};
@@ -311,6 +313,19 @@ pub trait Forge {
     /// Create `branch` at `sha`, or move it there (`force` allows a non-fast-forward move,
     /// used only for promote's own PR branches).
     fn set_branch(&self, branch: &str, sha: &str, force: bool) -> Result<(), ForgeError>;
+    /// Reset promote's own `branch` to `base` (creating it if missing) and commit `changes` on
+    /// it; returns the new sha. The default moves the branch with `set_branch(.., true)` and
+    /// commits; a forge without a call to move a branch (GitLab) does both in one commit call.
+    fn reset_and_commit(
+        &self,
+        branch: &str,
+        base: &str,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<String, ForgeError> {
+        self.set_branch(branch, base, true)?;
+        self.create_commit(branch, base, message, changes)
+    }
     /// The open pull request whose head is `head` (and base `base`), if any.
     fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError>;
     /// Open pull requests whose head branch starts with `prefix`.

@@ -11,7 +11,7 @@ use crate::support::promote_cmd;
 pub(crate) const TOKEN: &str = "ghs_FAKEtoken0123456789abcdefRECOGNIZABLE";
 
 /// Every file of an example, relative path -> text.
-fn example_files(name: &str) -> Vec<(String, String)> {
+pub(crate) fn example_files(name: &str) -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(name);

@@ -211,3 +211,70 @@ fn calls_do_not_grow_with_the_files_read_but_by_one_query_per_hundred() {
         );
     }
 }
+
+/// GitLab API calls of seed 004's push to `dev` (one merge request per changed app), with
+/// `extra` more apps that did not change.
+fn gitlab_calls(extra: usize) -> Vec<String> {
+    use crate::fake_gitlab::FakeGitLab;
+    use crate::gitlab_e2e::{ci_push, seed, workspace};
+    let gl = FakeGitLab::start("p2c/k8s-deployments");
+    let k = "apps/example-app/kustomization.yaml";
+    let b = "apps/billing/kustomization.yaml";
+    let pad: Vec<(String, String)> = (0..extra)
+        .map(|i| {
+            (
+                format!("apps/pad-{i}/kustomization.yaml"),
+                format!("images:\n  - name: registry.local/p2c/pad-{i}\n    newTag: \"1.{i}.0\"\n"),
+            )
+        })
+        .collect();
+    let pad: Vec<(&str, &str)> = pad.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    for branch in ["prod", "stage"] {
+        seed(&gl, branch, &[(k, "1.4.0", "1.3.0"), (b, "2.0.3", "2.0.2")]);
+        gl.commit_files(branch, "pad", &pad);
+    }
+    seed(&gl, "dev", &[]);
+    let before = gl.commit_files("dev", "pad", &pad);
+    let after = gl.commit_files(
+        "dev",
+        "merge",
+        &[
+            (k, &gl.file("dev", k).expect("k").replace("1.4.0", "1.5.0")),
+            (b, &gl.file("dev", b).expect("b").replace("2.0.3", "2.1.0")),
+        ],
+    );
+    let ws = workspace(None);
+    gl.clear_requests();
+    let run = ci_push(&gl, ws.path(), "dev", &before, &after, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(gl.open_mrs().len(), 2);
+    gl.request_lines()
+}
+
+#[test]
+fn a_gitlab_push_costs_a_fixed_handful_plus_one_read_per_app_file() {
+    let (small, big) = (gitlab_calls(0), gitlab_calls(10));
+    if std::env::var("SHOW_CALLS").is_ok() {
+        eprintln!("{}", small.join("\n"));
+    }
+    eprintln!(
+        "gitlab: {} calls for 2 apps, {} for 12",
+        small.len(),
+        big.len()
+    );
+    let reads = |calls: &[String]| calls.iter().filter(|l| l.contains("/raw?")).count();
+    // Everything but file reads is the same whatever the number of apps.
+    assert_eq!(small.len() - reads(&small), big.len() - reads(&big));
+    // Each unchanged app's file is read once per commit: dev before and after the push (the
+    // promoted commit), and stage's head.
+    assert_eq!(reads(&big) - reads(&small), 3 * 10);
+    let writes = small
+        .iter()
+        .filter(|l| !l.starts_with("GET") && !l.starts_with("HEAD"))
+        .count();
+    assert_eq!(
+        writes, 4,
+        "a commit and a merge request per app: {small:#?}"
+    );
+    assert!(small.len() <= 22, "{}: {small:#?}", small.len());
+}

@@ -752,7 +752,7 @@ fn every_example_passes_check() {
     for name in names {
         let repo = example_repo(&name);
         let branches: &[&str] = match name.as_str() {
-            "env-branches" => &["dev", "stage", "prod"],
+            "env-branches" | "gitlab-env-branches" => &["dev", "stage", "prod"],
             "test-prod-per-app" => &["env/test", "env/prod"],
             _ => &[],
         };

@@ -16,7 +16,14 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub fn promote_cmd() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_promote"));
     for (key, _) in std::env::vars() {
-        if key.starts_with("GITHUB_") || key.starts_with("RUNNER_") || key.starts_with("INPUT_") {
+        if key.starts_with("GITHUB_")
+            || key.starts_with("RUNNER_")
+            || key.starts_with("INPUT_")
+            || key.starts_with("GITLAB_")
+            || key.starts_with("CI_")
+            || key == "CI"
+            || (key.starts_with("PROMOTE_") && key != "PROMOTE_BENCH_QUICK")
+        {
             cmd.env_remove(key);
         }
     }

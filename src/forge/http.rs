@@ -1,11 +1,13 @@
-//! Raw HTTP to GitHub through octocrab: exact JSON shapes, our own status handling and a
-//! bounded retry that only repeats what is safe to repeat.
+//! Raw HTTP to a forge's API (GitHub, GitLab) through octocrab's client: exact JSON shapes, our
+//! own status handling and a bounded retry that only repeats what is safe to repeat.
 //!
 //! Every request has a connect timeout and a read/write timeout (octocrab's `timeout` feature),
 //! and every request, retry and wait is bounded by one deadline for the whole run: a server that
-//! accepts and never answers cannot hang a run. Waits GitHub asks for (`retry-after`, a rate
+//! accepts and never answers cannot hang a run. Waits the forge asks for (`retry-after`, a rate
 //! limit's reset, a minute after a secondary limit that names no time) are honoured in full
 //! when they fit before the deadline, and refused at once when they do not.
+
+#![deny(clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,8 +17,7 @@ use octocrab::Octocrab;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::forge::ForgeError;
-use crate::forge::github::Field;
+use crate::forge::{ForgeError, Token};
 
 /// The environment variables [`RetryPolicy::from_vars`] reads, in seconds.
 pub const CONNECT_TIMEOUT_VAR: &str = "PROMOTE_HTTP_CONNECT_TIMEOUT";
@@ -101,12 +102,48 @@ pub enum Repeat {
     Never,
 }
 
+/// Which forge an [`Http`] talks to, for its messages, its `Accept` header and its token.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `github`, `gitlab`: in messages such as "timed out waiting for github".
+    pub name: &'static str,
+    /// `GitHub`, `GitLab`: at the start of a sentence.
+    pub title: &'static str,
+    /// The default `Accept` header.
+    pub accept: &'static str,
+    /// A token sent in its own header (GitLab's `PRIVATE-TOKEN`, `JOB-TOKEN`), and only to URLs
+    /// under the API's origin. GitHub's token goes through octocrab's auth instead.
+    pub token: Option<TokenHeader>,
+}
+
+impl Site {
+    /// GitHub: octocrab adds the token.
+    pub fn github() -> Site {
+        Site {
+            name: "github",
+            title: "GitHub",
+            accept: "application/vnd.github+json",
+            token: None,
+        }
+    }
+}
+
+/// A token header and the one origin (`scheme://host[:port]`) it may be sent to.
+#[derive(Debug, Clone)]
+pub struct TokenHeader {
+    pub header: http::HeaderName,
+    pub token: Token,
+    pub origin: String,
+}
+
 /// A response, fully read.
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The forge's name, for messages (`github answered 500`).
+    pub site: &'static str,
 }
 
 impl Reply {
@@ -117,16 +154,36 @@ impl Reply {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ForgeError> {
         serde_json::from_slice(&self.body).map_err(|e| {
             ForgeError::Other(format!(
-                "unexpected answer from github ({}): {e}",
-                self.status
+                "unexpected answer from {} ({}): {e}",
+                self.site, self.status
             ))
         })
     }
 
-    /// GitHub's `message` (and the first `errors[].message`), for error texts.
+    /// The forge's `message` (and the first `errors[].message`), for error texts. GitLab's
+    /// `message` may be a list, an object of field -> messages, or its text in `error`.
     pub fn message(&self) -> String {
         let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
-        let mut text = value.at("message").as_str().unwrap_or_default().to_owned();
+        let mut text = match value.at("message") {
+            Value::String(s) => s.clone(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; "),
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(field, v)| match v {
+                    Value::Array(list) => {
+                        let list: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+                        format!("{field} {}", list.join(", "))
+                    }
+                    v => format!("{field} {}", v.as_str().unwrap_or_default()),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => value.at("error").as_str().unwrap_or_default().to_owned(),
+        };
         if let Some(detail) = value.at("errors").item(0).at("message").as_str() {
             text = format!("{text}: {detail}");
         }
@@ -246,7 +303,8 @@ impl Reply {
                 what: format!("{action}: {message}"),
             },
             status => ForgeError::Other(format!(
-                "{action}: github answered {status}{}",
+                "{action}: {} answered {status}{}",
+                self.site,
                 if message.is_empty() {
                     String::new()
                 } else {
@@ -270,15 +328,27 @@ pub struct Http {
     policy: RetryPolicy,
     /// `policy.deadline` after the client was made.
     deadline_at: Instant,
+    site: Site,
 }
 
 impl Http {
+    /// A client for GitHub (octocrab carries the token).
     pub fn new(octo: Octocrab, policy: RetryPolicy) -> Self {
+        Http::for_site(octo, policy, Site::github())
+    }
+
+    pub fn for_site(octo: Octocrab, policy: RetryPolicy, site: Site) -> Self {
         Http {
             octo,
             policy,
             deadline_at: Instant::now() + policy.deadline,
+            site,
         }
+    }
+
+    /// The policy this client runs under.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
     }
 
     /// Send one request, retrying transient failures (5xx, rate limits, dropped connections,
@@ -339,14 +409,15 @@ impl Http {
             if Instant::now() + wait > self.deadline_at {
                 return Err(match (asked, result) {
                     (Some((asked, why)), _) => ForgeError::Other(format!(
-                        "GitHub asks to wait {} ({why}) before {what}: that is past the run's \
+                        "{} asks to wait {} ({why}) before {what}: that is past the run's \
                          deadline of {} ({DEADLINE_VAR}), so it was not retried",
+                        self.site.title,
                         seconds(asked),
                         seconds(self.policy.deadline),
                     )),
                     (None, last) => {
                         let last = match last {
-                            Ok(reply) => format!("github answered {}", reply.status),
+                            Ok(reply) => format!("{} answered {}", self.site.name, reply.status),
                             Err(e) => e.to_string(),
                         };
                         self.past_deadline(&what, &format!("no time left to retry after: {last}"))
@@ -356,7 +427,8 @@ impl Http {
             match &asked {
                 Some((asked, why)) => {
                     tracing::warn!(
-                        "GitHub asks to wait {} ({why}) before {what}",
+                        "{} asks to wait {} ({why}) before {what}",
+                        self.site.title,
                         seconds(*asked)
                     )
                 }
@@ -381,10 +453,29 @@ impl Http {
         accept: Option<&str>,
     ) -> Result<Reply, ForgeError> {
         let what = format!("{method} {url}");
-        let builder = http::Request::builder().method(method).uri(url).header(
-            http::header::ACCEPT,
-            accept.unwrap_or("application/vnd.github+json"),
-        );
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header(http::header::ACCEPT, accept.unwrap_or(self.site.accept));
+        if let Some(auth) = &self.site.token {
+            // Only to the API's own origin: a `Link` page elsewhere never gets the token.
+            let origin_of = |u: &str| {
+                u.parse::<http::Uri>().ok().and_then(|u| {
+                    Some(format!("{}://{}", u.scheme_str()?, u.authority()?.as_str()))
+                })
+            };
+            if origin_of(url).as_deref() != Some(auth.origin.as_str()) {
+                return Err(ForgeError::Other(format!(
+                    "{what}: refusing to send the token outside {}",
+                    auth.origin
+                )));
+            }
+            let mut value = http::HeaderValue::from_str(auth.token.expose()).map_err(|_| {
+                ForgeError::Other("the token holds characters a header cannot".to_owned())
+            })?;
+            value.set_sensitive(true);
+            builder = builder.header(auth.header.clone(), value);
+        }
         let request = self
             .octo
             .build_request(builder, body)
@@ -403,6 +494,7 @@ impl Http {
             status: parts.status,
             headers: parts.headers,
             body: body.to_bytes().to_vec(),
+            site: self.site.name,
         })
     }
 
@@ -416,18 +508,53 @@ impl Http {
                 // hyper-timeout wraps the elapsed connect timer; a read or write timeout is bare.
                 return ForgeError::Other(if io.get_ref().is_some() {
                     format!(
-                        "{what}: could not connect to github within {} (set {CONNECT_TIMEOUT_VAR})",
+                        "{what}: could not connect to {} within {} (set {CONNECT_TIMEOUT_VAR})",
+                        self.site.name,
                         seconds(self.policy.connect_timeout)
                     )
                 } else {
                     format!(
-                        "{what}: timed out after {} waiting for github (set {TIMEOUT_VAR})",
-                        seconds(self.policy.timeout)
+                        "{what}: timed out after {} waiting for {} (set {TIMEOUT_VAR})",
+                        seconds(self.policy.timeout),
+                        self.site.name
                     )
                 });
             }
             cause = e.source();
         }
-        ForgeError::Other(format!("{what}: cannot reach github: {error}"))
+        ForgeError::Other(format!("{what}: cannot reach {}: {error}", self.site.name))
     }
+}
+
+/// Reading a forge's JSON without indexing: a missing field (or item) reads as `null`, as
+/// `serde_json`'s `Index` does, but through calls that cannot panic.
+pub(crate) trait Field {
+    fn at(&self, key: &str) -> &Value;
+    fn item(&self, index: usize) -> &Value;
+}
+
+static NULL: Value = Value::Null;
+
+impl Field for Value {
+    fn at(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+
+    fn item(&self, index: usize) -> &Value {
+        self.get(index).unwrap_or(&NULL)
+    }
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters (`/` included: a GitLab
+/// project path or file path in one URL segment).
+pub(crate) fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
