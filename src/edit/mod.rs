@@ -216,6 +216,10 @@ pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
 ///
 /// Recognises `${var}`, `${var:-default}`, `{{ .x }}`, `<< inputs.x >>` and `$(VAR)`.
 pub fn indirect_variable(value: &str) -> Option<String> {
+    // Every form below opens with `$`, `{` or `<`: most versions hold none of them.
+    if !value.contains(['$', '{', '<']) {
+        return None;
+    }
     let v = value.trim();
     let inner = |open: &str, close: &str| -> Option<String> {
         let start = v.find(open)?;
