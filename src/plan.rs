@@ -197,7 +197,7 @@ impl EnvInventory {
     }
 
     /// Entries by id, for lookups that must stay linear in the number of components.
-    pub fn index(&self) -> HashMap<&str, &Entry> {
+    pub fn index(&self) -> rustc_hash::FxHashMap<&str, &Entry> {
         self.components.iter().map(|e| (e.id.as_str(), e)).collect()
     }
 }
@@ -318,7 +318,8 @@ pub fn inventory_paths(
 /// Two sources (or two files of one source) of an environment must not yield the same id: the
 /// plan could not tell them apart.
 fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
-    let mut seen: HashMap<&str, &Entry> = HashMap::with_capacity(components.len());
+    let mut seen: rustc_hash::FxHashMap<&str, &Entry> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(components.len(), Default::default());
     for e in components {
         if let Some(first) = seen.insert(&e.id, e) {
             return Err(PlanError::DuplicateId {

@@ -4,7 +4,7 @@
 //! span is re-derived from the text: anchors and tags before it are skipped, and a quoted
 //! scalar ends at its closing quote (never at a comment after it). Nothing here re-serializes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
@@ -122,6 +122,13 @@ impl Node {
 
     /// Follow a dotted path (`spec.chart.spec.version`, `spec.inputs[0].name`).
     pub fn lookup(&self, path: &str) -> Option<&Node> {
+        // A path of keys only (the common case) is followed without parsing it into steps.
+        if !path.contains('[') {
+            return path
+                .split('.')
+                .filter(|k| !k.is_empty())
+                .try_fold(self, |node, key| node.get(key));
+        }
         self.walk(&parse_path(path))
     }
 
@@ -177,8 +184,10 @@ pub fn for_each_doc<'t>(
 enum Frame {
     Mapping {
         start: usize,
-        pairs: Vec<(Node, Node)>,
         key: Option<Node>,
+        /// Where its pairs start in `Builder::pairs` (every open mapping's pairs are there,
+        /// one mapping after the other; a finished one takes its own in one allocation).
+        base: usize,
         /// Key -> byte offset of its first occurrence, for the first `indexed` pairs; only
         /// filled for a mapping of [`LINEAR_KEYS`] pairs or more (a scan is cheaper below).
         seen: HashMap<String, usize>,
@@ -186,7 +195,8 @@ enum Frame {
     },
     Sequence {
         start: usize,
-        items: Vec<Node>,
+        /// Where its items start in `Builder::items`.
+        base: usize,
     },
 }
 
@@ -223,6 +233,9 @@ struct Builder<'a, F> {
     byte_of: Option<Vec<usize>>,
     lines: LineIndex<'a>,
     stack: Vec<Frame>,
+    /// The pairs and items of the open mappings and sequences, innermost last.
+    pairs: Vec<(Node, Node)>,
+    items: Vec<Node>,
     each: F,
     /// Byte end of the previous event: a block scalar's indicator lies between it and the content.
     last_end: usize,
@@ -241,6 +254,8 @@ impl<'a, F: FnMut(Node, &LineIndex<'a>)> Builder<'a, F> {
             byte_of,
             lines: LineIndex::new(text),
             stack: Vec::new(),
+            pairs: Vec::new(),
+            items: Vec::new(),
             each,
             last_end: 0,
         }
@@ -310,21 +325,23 @@ impl<'a, F: FnMut(Node, &LineIndex<'a>)> Builder<'a, F> {
             }
             Event::MappingStart(..) => self.stack.push(Frame::Mapping {
                 start: skip_properties(self.text, start),
-                pairs: Vec::new(),
+                base: self.pairs.len(),
                 key: None,
-                seen: HashMap::new(),
+                seen: HashMap::default(),
                 indexed: 0,
             }),
             Event::SequenceStart(..) => self.stack.push(Frame::Sequence {
                 start: skip_properties(self.text, start),
-                items: Vec::new(),
+                base: self.items.len(),
             }),
             Event::MappingEnd | Event::SequenceEnd => {
                 let node = match self.stack.pop() {
-                    Some(Frame::Mapping {
-                        start: s, pairs, ..
-                    }) => self.node(Value::Mapping(pairs), s..end.max(s)),
-                    Some(Frame::Sequence { start: s, items }) => {
+                    Some(Frame::Mapping { start: s, base, .. }) => {
+                        let pairs = self.pairs.drain(base..).collect();
+                        self.node(Value::Mapping(pairs), s..end.max(s))
+                    }
+                    Some(Frame::Sequence { start: s, base }) => {
+                        let items = self.items.drain(base..).collect();
                         self.node(Value::Sequence(items), s..end.max(s))
                     }
                     None => return Ok(()),
@@ -380,16 +397,17 @@ impl<'a, F: FnMut(Node, &LineIndex<'a>)> Builder<'a, F> {
     fn push(&mut self, node: Node) -> Result<(), EditError> {
         match self.stack.last_mut() {
             None => (self.each)(node, &self.lines),
-            Some(Frame::Sequence { items, .. }) => items.push(node),
+            Some(Frame::Sequence { .. }) => self.items.push(node),
             Some(Frame::Mapping {
-                pairs,
+                base,
                 key,
                 seen,
                 indexed,
                 ..
             }) => match key.take() {
-                Some(k) => pairs.push((k, node)),
+                Some(k) => self.pairs.push((k, node)),
                 None => {
+                    let pairs = &self.pairs[*base..];
                     let name = node.as_str().filter(|n| *n != "<<");
                     if let Some((name, first)) =
                         name.and_then(|n| Some((n, first_key(pairs, seen, indexed, n)?)))

@@ -5,7 +5,7 @@
 //! file share a name, their names are qualified as `<kind>/<name>`, then `<kind>/<namespace>/<name>`,
 //! so that only a true duplicate is left for the duplicate check.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::yaml_list::component;
 use super::{Component, Inventory, Locator, Rule};
@@ -223,7 +223,8 @@ fn resource_set(
 fn qualify(mut found: Vec<Found>) -> Vec<Component> {
     for level in 0..2 {
         let ambiguous: Vec<bool> = {
-            let mut count: HashMap<&str, usize> = HashMap::with_capacity(found.len());
+            let mut count: HashMap<&str, usize> =
+                HashMap::with_capacity_and_hasher(found.len(), Default::default());
             for f in &found {
                 *count.entry(&f.component.name).or_default() += 1;
             }

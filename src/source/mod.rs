@@ -17,7 +17,7 @@ mod toml_table;
 pub mod version;
 mod yaml_list;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -236,7 +236,8 @@ pub fn read(loc: &Locator, file: &str, bytes: &[u8]) -> Result<Inventory, EditEr
 }
 
 fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(inv.components.len());
+    let mut seen: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(inv.components.len(), Default::default());
     for c in &inv.components {
         if let Some(first_line) = seen.insert(&c.name, c.line) {
             return Err(EditError::Duplicate {
@@ -288,7 +289,8 @@ pub fn set_versions_read(
     changes: &[(&str, &str)],
 ) -> Result<Vec<u8>, EditError> {
     let mut splices = Vec::with_capacity(changes.len());
-    let mut wanted: HashMap<&str, &str> = HashMap::with_capacity(changes.len());
+    let mut wanted: HashMap<&str, &str> =
+        HashMap::with_capacity_and_hasher(changes.len(), Default::default());
     // One index for all changes: a file with thousands of components stays linear.
     let by_name: HashMap<&str, &Component> = before
         .components

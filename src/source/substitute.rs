@@ -304,7 +304,8 @@ pub fn set_pins(file: &str, bytes: &[u8], changes: &[(&str, &str)]) -> Result<Ve
     let before = pins(file, text, 0);
     let entries = dotenv::parse_each(file, text);
     let mut splices = Vec::new();
-    let mut wanted = std::collections::HashMap::with_capacity(changes.len());
+    let mut wanted =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(changes.len(), Default::default());
     // Indexes, so that many changes to a long file stay linear: the last pin line setting each
     // variable (the one that counts), and each entry by key and line (the first).
     let last_pin: std::collections::HashMap<&str, &Pin> =
