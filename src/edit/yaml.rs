@@ -433,6 +433,14 @@ impl<'a, F: FnMut(Node, &LineIndex<'a>)> Builder<'a, F> {
 
 /// Skip blanks, anchors (`&a`) and tags (`!t`) at `at`, returning the offset of the node itself.
 fn skip_properties(text: &str, mut at: usize) -> usize {
+    // Most nodes start right at their text: nothing to skip.
+    if text
+        .as_bytes()
+        .get(at)
+        .is_some_and(|b| b.is_ascii_graphic() && *b != b'&' && *b != b'!')
+    {
+        return at;
+    }
     loop {
         let rest = &text[at..];
         let blank = rest.len() - rest.trim_start().len();
