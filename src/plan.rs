@@ -197,7 +197,7 @@ impl EnvInventory {
     }
 
     /// Entries by id, for lookups that must stay linear in the number of components.
-    pub fn index(&self) -> HashMap<&str, &Entry> {
+    pub fn index(&self) -> rustc_hash::FxHashMap<&str, &Entry> {
         self.components.iter().map(|e| (e.id.as_str(), e)).collect()
     }
 }
@@ -240,29 +240,24 @@ fn read_env(
                 path: path.clone(),
                 at: files.label(),
             })?;
-            let inv = source::read(&src.locator(), &path, &bytes)?;
-            if keep {
-                let read = kept.entry(path.clone()).or_default();
-                if read.sources.is_empty() {
-                    read.bytes = bytes;
-                }
-                read.sources.push((index, inv.clone()));
-            }
-            notes.extend(inv.notes);
+            let mut inv = source::read(&src.locator(), &path, &bytes)?;
+            notes.append(&mut inv.notes);
             let group = src.group_for(&captures);
-            for c in inv
-                .components
-                .into_iter()
-                .filter(|c| filter.admits(&c.name))
-            {
+            let own_name = !src.status_names.contains_key("*");
+            components.reserve(inv.components.len());
+            for c in inv.components.iter().filter(|c| filter.admits(&c.name)) {
                 components.push(Entry {
-                    id: src.id_in(&captures, &c.name),
+                    // `Source::id_in`, with the group rendered once per file.
+                    id: match &group {
+                        Some(g) => format!("{g}/{}", c.name),
+                        None => c.name.clone(),
+                    },
                     version: src.version_from_stored(&c.name, &c.version),
                     status_names: src.status_names_of(&c.name),
-                    own_name: !src.status_names.contains_key("*"),
-                    name: c.name,
+                    own_name,
+                    name: c.name.clone(),
                     group: group.clone(),
-                    indirect: c.indirect,
+                    indirect: c.indirect.clone(),
                     via: None,
                     file: path.clone(),
                     line: c.line,
@@ -270,6 +265,13 @@ fn read_env(
                     source: index,
                     rule: c.rule,
                 });
+            }
+            if keep {
+                let read = kept.entry(path).or_default();
+                if read.sources.is_empty() {
+                    read.bytes = bytes;
+                }
+                read.sources.push((index, inv));
             }
         }
     }
@@ -316,7 +318,8 @@ pub fn inventory_paths(
 /// Two sources (or two files of one source) of an environment must not yield the same id: the
 /// plan could not tell them apart.
 fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
-    let mut seen: HashMap<&str, &Entry> = HashMap::with_capacity(components.len());
+    let mut seen: rustc_hash::FxHashMap<&str, &Entry> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(components.len(), Default::default());
     for e in components {
         if let Some(first) = seen.insert(&e.id, e) {
             return Err(PlanError::DuplicateId {
@@ -606,6 +609,8 @@ fn edits(
     struct Changes {
         set: Vec<(String, String)>,
         add: Vec<(String, String)>,
+        /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
+        pinned: std::collections::HashSet<String>,
     }
     // Per file, per source (`None`: the `substitute-from` pins of resolved components).
     let mut by_file: BTreeMap<String, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
@@ -645,15 +650,15 @@ fn edits(
             None => (Some(entry.source), path, entry.name.clone()),
         };
         let changes = by_file.entry(path).or_default().entry(key).or_default();
+        // Components sharing one pin line agree (`settle`): it is edited once.
+        if key.is_none() && !changes.pinned.insert(name.clone()) {
+            continue;
+        }
         let list = if added {
             &mut changes.add
         } else {
             &mut changes.set
         };
-        // Components sharing one pin line agree (`settle`): it is edited once.
-        if key.is_none() && list.iter().any(|(n, _)| n == &name) {
-            continue;
-        }
         list.push((name, stored));
     }
     let mut out = Vec::new();

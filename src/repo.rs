@@ -48,6 +48,9 @@ pub struct WorkTree {
     label: String,
     /// `root` canonicalized, once: resolving each of a thousand files should not redo it.
     real_root: std::cell::OnceCell<Option<PathBuf>>,
+    /// Folders canonicalized so far (`None`: they cannot be), so that resolving a thousand files
+    /// costs a `symlink_metadata` each, not a `canonicalize` of every folder on their paths.
+    real_dirs: std::cell::RefCell<std::collections::HashMap<PathBuf, Option<PathBuf>>>,
 }
 
 impl WorkTree {
@@ -56,6 +59,7 @@ impl WorkTree {
             root: root.into(),
             label: "working tree".to_string(),
             real_root: Default::default(),
+            real_dirs: Default::default(),
         }
     }
 
@@ -76,7 +80,7 @@ impl WorkTree {
         }
         let full = self.root.join(path);
         let root = self.real_root.get_or_init(|| self.root.canonicalize().ok());
-        if let (Ok(real), Some(root)) = (full.canonicalize(), root)
+        if let (Some(real), Some(root)) = (self.real_path(&full), root)
             && !real.starts_with(root)
         {
             return Err(RepoError::Unsafe {
@@ -85,6 +89,31 @@ impl WorkTree {
             });
         }
         Ok(full)
+    }
+
+    /// `path.canonicalize()`, with its folders' answers kept: a name that is no symlink is its
+    /// folder's real path joined with the name (one `symlink_metadata`); anything else (a
+    /// symlink, `..`, the top) is canonicalized as it is. `None` where `canonicalize` fails.
+    /// The answers last as long as the tree (one command), as a check then read always did.
+    fn real_path(&self, path: &Path) -> Option<PathBuf> {
+        if path.as_os_str().is_empty() {
+            // The folder of a relative root's top entry: the current one.
+            return Path::new(".").canonicalize().ok();
+        }
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) if !meta.file_type().is_symlink() => {
+                if let Some(known) = self.real_dirs.borrow().get(parent) {
+                    return known.as_ref().map(|p| p.join(name));
+                }
+                let real = self.real_path(parent);
+                self.real_dirs
+                    .borrow_mut()
+                    .insert(parent.to_path_buf(), real.clone());
+                real.map(|p| p.join(name))
+            }
+            _ => path.canonicalize().ok(),
+        }
     }
 }
 

@@ -38,9 +38,21 @@ impl NameFilter {
 /// `PAPERLESS_NGX_VERSION` -> `paperless-ngx`: lowercased, `_` -> `-`, a trailing `-version`
 /// dropped. `None` when that leaves the key as it was, or nothing.
 pub fn dotenv_status_name(key: &str) -> Option<String> {
-    let lower = key.to_ascii_lowercase().replace('_', "-");
-    let name = lower.strip_suffix("-version").unwrap_or(&lower);
-    (!name.is_empty() && name != key).then(|| name.to_string())
+    // Lowercased with `_` -> `-` in one pass, then a trailing `-version` dropped.
+    let mut name: String = key
+        .chars()
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    if name.ends_with("-version") {
+        name.truncate(name.len() - "-version".len());
+    }
+    (!name.is_empty() && name != key).then_some(name)
 }
 
 impl Source {

@@ -26,26 +26,31 @@ pub struct Entry {
 
 /// Parse every assignment of `text`.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, EditError> {
-    parse_each(file, text).into_iter().collect()
+    each(file, text).collect()
 }
 
 /// Parse each assignment line on its own: a line the reader refuses is an error for that line
 /// only (`substitute-from` files may hold values such as `["end0"]` that are no concern of ours).
 pub fn parse_each(file: &str, text: &str) -> Vec<Result<Entry, EditError>> {
-    let mut entries = Vec::new();
+    each(file, text).collect()
+}
+
+/// [`parse_each`], one line at a time.
+fn each<'t>(file: &'t str, text: &'t str) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
     let mut start = 0;
-    for (i, raw_line) in text.split_inclusive('\n').enumerate() {
-        let line = raw_line.trim_end_matches(['\n', '\r']);
-        let entry = parse_line(line, start, i + 1).map_err(|(col, message)| EditError::Parse {
-            file: file.to_string(),
-            line: i + 1,
-            column: line.get(..col).map_or(col, |s| s.chars().count()) + 1,
-            message,
-        });
-        entries.extend(entry.transpose());
-        start += raw_line.len();
-    }
-    entries
+    text.split_inclusive('\n')
+        .enumerate()
+        .filter_map(move |(i, raw_line)| {
+            let line = raw_line.trim_end_matches(['\n', '\r']);
+            let entry = parse_line(line, start, i + 1).map_err(|(col, message)| EditError::Parse {
+                file: file.to_string(),
+                line: i + 1,
+                column: line.get(..col).map_or(col, |s| s.chars().count()) + 1,
+                message,
+            });
+            start += raw_line.len();
+            entry.transpose()
+        })
 }
 
 /// A line error: byte column within the line, message.

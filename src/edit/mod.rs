@@ -143,12 +143,7 @@ pub struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         LineIndex { text, starts }
     }
 
@@ -216,6 +211,10 @@ pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
 ///
 /// Recognises `${var}`, `${var:-default}`, `{{ .x }}`, `<< inputs.x >>` and `$(VAR)`.
 pub fn indirect_variable(value: &str) -> Option<String> {
+    // Every form below opens with `$`, `{` or `<`: most versions hold none of them.
+    if !value.contains(['$', '{', '<']) {
+        return None;
+    }
     let v = value.trim();
     let inner = |open: &str, close: &str| -> Option<String> {
         let start = v.find(open)?;

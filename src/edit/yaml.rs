@@ -4,7 +4,7 @@
 //! span is re-derived from the text: anchors and tags before it are skipped, and a quoted
 //! scalar ends at its closing quote (never at a comment after it). Nothing here re-serializes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
@@ -122,6 +122,13 @@ impl Node {
 
     /// Follow a dotted path (`spec.chart.spec.version`, `spec.inputs[0].name`).
     pub fn lookup(&self, path: &str) -> Option<&Node> {
+        // A path of keys only (the common case) is followed without parsing it into steps.
+        if !path.contains('[') {
+            return path
+                .split('.')
+                .filter(|k| !k.is_empty())
+                .try_fold(self, |node, key| node.get(key));
+        }
         self.walk(&parse_path(path))
     }
 
@@ -158,24 +165,67 @@ impl Node {
 /// plain scalar). Malformed YAML and duplicate keys are `EditError::Parse` with line and column.
 /// With the documents, the line index of `text`, for the nodes' [`Node::line_col`].
 pub fn parse<'t>(file: &str, text: &'t str) -> Result<(Vec<Node>, LineIndex<'t>), EditError> {
-    Builder::new(file, text).run()
+    let mut docs = Vec::new();
+    let lines = for_each_doc(file, text, |doc, _| docs.push(doc))?;
+    Ok((docs, lines))
+}
+
+/// [`parse`], handing each document to `each` (with the line index) as soon as it is complete
+/// and dropping it after: a file of thousands of documents never holds more than one tree. A
+/// parse error anywhere is returned (after `each` saw the documents before it).
+pub fn for_each_doc<'t>(
+    file: &str,
+    text: &'t str,
+    each: impl FnMut(Node, &LineIndex<'t>),
+) -> Result<LineIndex<'t>, EditError> {
+    Builder::new(file, text, each).run()
 }
 
 enum Frame {
     Mapping {
         start: usize,
-        pairs: Vec<(Node, Node)>,
         key: Option<Node>,
-        /// Key -> byte offset of its first occurrence.
+        /// Where its pairs start in `Builder::pairs` (every open mapping's pairs are there,
+        /// one mapping after the other; a finished one takes its own in one allocation).
+        base: usize,
+        /// Key -> byte offset of its first occurrence, for the first `indexed` pairs; only
+        /// filled for a mapping of [`LINEAR_KEYS`] pairs or more (a scan is cheaper below).
         seen: HashMap<String, usize>,
+        indexed: usize,
     },
     Sequence {
         start: usize,
-        items: Vec<Node>,
+        /// Where its items start in `Builder::items`.
+        base: usize,
     },
 }
 
-struct Builder<'a> {
+/// Below this many pairs, a mapping's keys are checked for repeats by a scan, not a hash map.
+const LINEAR_KEYS: usize = 16;
+
+/// Where `name` was first used as a key of the mapping with `pairs` (none: not yet).
+fn first_key(
+    pairs: &[(Node, Node)],
+    seen: &mut HashMap<String, usize>,
+    indexed: &mut usize,
+    name: &str,
+) -> Option<usize> {
+    if pairs.len() < LINEAR_KEYS {
+        return pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(k, _)| k.span.start);
+    }
+    for (k, _) in &pairs[*indexed..] {
+        if let Some(n) = k.as_str().filter(|n| *n != "<<") {
+            seen.entry(n.to_string()).or_insert(k.span.start);
+        }
+    }
+    *indexed = pairs.len();
+    seen.get(name).copied()
+}
+
+struct Builder<'a, F> {
     file: String,
     text: &'a str,
     /// Byte offset of each character, plus `text.len()` at the end; `None` for ASCII text,
@@ -183,13 +233,16 @@ struct Builder<'a> {
     byte_of: Option<Vec<usize>>,
     lines: LineIndex<'a>,
     stack: Vec<Frame>,
-    docs: Vec<Node>,
+    /// The pairs and items of the open mappings and sequences, innermost last.
+    pairs: Vec<(Node, Node)>,
+    items: Vec<Node>,
+    each: F,
     /// Byte end of the previous event: a block scalar's indicator lies between it and the content.
     last_end: usize,
 }
 
-impl<'a> Builder<'a> {
-    fn new(file: &str, text: &'a str) -> Self {
+impl<'a, F: FnMut(Node, &LineIndex<'a>)> Builder<'a, F> {
+    fn new(file: &str, text: &'a str, each: F) -> Self {
         let byte_of = (!text.is_ascii()).then(|| {
             let mut table: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
             table.push(text.len());
@@ -201,19 +254,21 @@ impl<'a> Builder<'a> {
             byte_of,
             lines: LineIndex::new(text),
             stack: Vec::new(),
-            docs: Vec::new(),
+            pairs: Vec::new(),
+            items: Vec::new(),
+            each,
             last_end: 0,
         }
     }
 
-    fn run(mut self) -> Result<(Vec<Node>, LineIndex<'a>), EditError> {
+    fn run(mut self) -> Result<LineIndex<'a>, EditError> {
         let mut parser = Parser::new_from_str(self.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| self.scan_error(&e))?;
             self.on_event(event, span)?;
             self.last_end = self.last_end.max(self.byte(span.end.index()));
         }
-        Ok((self.docs, self.lines))
+        Ok(self.lines)
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -270,20 +325,23 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(..) => self.stack.push(Frame::Mapping {
                 start: skip_properties(self.text, start),
-                pairs: Vec::new(),
+                base: self.pairs.len(),
                 key: None,
-                seen: HashMap::new(),
+                seen: HashMap::default(),
+                indexed: 0,
             }),
             Event::SequenceStart(..) => self.stack.push(Frame::Sequence {
                 start: skip_properties(self.text, start),
-                items: Vec::new(),
+                base: self.items.len(),
             }),
             Event::MappingEnd | Event::SequenceEnd => {
                 let node = match self.stack.pop() {
-                    Some(Frame::Mapping {
-                        start: s, pairs, ..
-                    }) => self.node(Value::Mapping(pairs), s..end.max(s)),
-                    Some(Frame::Sequence { start: s, items }) => {
+                    Some(Frame::Mapping { start: s, base, .. }) => {
+                        let pairs = self.pairs.drain(base..).collect();
+                        self.node(Value::Mapping(pairs), s..end.max(s))
+                    }
+                    Some(Frame::Sequence { start: s, base }) => {
+                        let items = self.items.drain(base..).collect();
                         self.node(Value::Sequence(items), s..end.max(s))
                     }
                     None => return Ok(()),
@@ -338,16 +396,21 @@ impl<'a> Builder<'a> {
 
     fn push(&mut self, node: Node) -> Result<(), EditError> {
         match self.stack.last_mut() {
-            None => self.docs.push(node),
-            Some(Frame::Sequence { items, .. }) => items.push(node),
+            None => (self.each)(node, &self.lines),
+            Some(Frame::Sequence { .. }) => self.items.push(node),
             Some(Frame::Mapping {
-                pairs, key, seen, ..
+                base,
+                key,
+                seen,
+                indexed,
+                ..
             }) => match key.take() {
-                Some(k) => pairs.push((k, node)),
+                Some(k) => self.pairs.push((k, node)),
                 None => {
+                    let pairs = &self.pairs[*base..];
                     let name = node.as_str().filter(|n| *n != "<<");
                     if let Some((name, first)) =
-                        name.and_then(|n| Some((n, seen.insert(n.to_string(), node.span.start)?)))
+                        name.and_then(|n| Some((n, first_key(pairs, seen, indexed, n)?)))
                     {
                         let (line, column) = node.line_col(&self.lines);
                         let (first, _) = self.lines.line_col(first);
@@ -370,6 +433,14 @@ impl<'a> Builder<'a> {
 
 /// Skip blanks, anchors (`&a`) and tags (`!t`) at `at`, returning the offset of the node itself.
 fn skip_properties(text: &str, mut at: usize) -> usize {
+    // Most nodes start right at their text: nothing to skip.
+    if text
+        .as_bytes()
+        .get(at)
+        .is_some_and(|b| b.is_ascii_graphic() && *b != b'&' && *b != b'!')
+    {
+        return at;
+    }
     loop {
         let rest = &text[at..];
         let blank = rest.len() - rest.trim_start().len();

@@ -1,6 +1,8 @@
 //! Rendering a plan for people: text for the terminal, markdown for PRs and step summaries,
 //! and the commit message. Pure functions of the plan.
 
+use std::fmt::Write;
+
 use super::{Action, Item, Plan};
 use crate::config::Promotion;
 
@@ -106,25 +108,21 @@ pub fn text(plan: &Plan) -> String {
         short(&plan.target_at)
     );
     let w = plan.items.iter().map(|i| i.id.len()).max().unwrap_or(0);
+    // One buffer for every line: no string per line or per part of one.
+    out.reserve(plan.items.len() * (w + 32));
     for i in &plan.items {
         let from = i.from_version.as_deref().unwrap_or("-");
-        let versions = match i.action {
-            Action::Unchanged => from.to_string(),
-            _ => format!("{from} -> {}", i.to_version),
-        };
-        let why = match i.action {
-            Action::Held | Action::New => format!("  ({})", i.reason),
-            _ => String::new(),
-        };
-        let via = i
-            .via
-            .as_ref()
-            .map_or(String::new(), |v| format!("  via {v}"));
-        out.push_str(&format!(
-            "  {:<9}  {:<w$}  {versions}{via}{why}\n",
-            action_word(i.action),
-            i.id
-        ));
+        let _ = write!(out, "  {:<9}  {:<w$}  {from}", action_word(i.action), i.id);
+        if i.action != Action::Unchanged {
+            let _ = write!(out, " -> {}", i.to_version);
+        }
+        if let Some(v) = &i.via {
+            let _ = write!(out, "  via {v}");
+        }
+        if matches!(i.action, Action::Held | Action::New) {
+            let _ = write!(out, "  ({})", i.reason);
+        }
+        out.push('\n');
     }
     let count = |a: Action| plan.items.iter().filter(|i| i.action == a).count();
     out.push_str(&format!(

@@ -5,41 +5,88 @@
 //! file share a name, their names are qualified as `<kind>/<name>`, then `<kind>/<namespace>/<name>`,
 //! so that only a true duplicate is left for the duplicate check.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::yaml_list::component;
 use super::{Component, Inventory, Locator, Rule};
 use crate::edit::yaml::{self, Node};
 use crate::edit::{EditError, LineIndex};
 
-/// A component with the longer names it may take when its plain name is ambiguous.
+/// A component with what its longer names are made of, should its plain name be ambiguous:
+/// `<kind>/<name>`, then `<kind>/<namespace>/<name>` (for a ResourceSet input,
+/// `resourceset/<namespace>/<set>/<name>`). Made only when needed.
 struct Found {
     component: Component,
-    qualified: [String; 2],
+    /// The resource kind, lowercase.
+    kind: &'static str,
+    namespace: String,
+    /// A ResourceSet input's set name.
+    set: Option<String>,
+    /// The plain name, once the first qualification replaced it.
+    plain: Option<String>,
+}
+
+impl Found {
+    fn qualify(&mut self, level: usize) {
+        let name = &mut self.component.name;
+        if level == 0 {
+            let plain = std::mem::take(name);
+            *name = format!("{}/{plain}", self.kind);
+            self.plain = Some(plain);
+            return;
+        }
+        let plain = self.plain.as_deref().unwrap_or(name);
+        *name = match &self.set {
+            Some(set) => format!("resourceset/{}/{set}/{plain}", self.namespace),
+            None => format!("{}/{}/{plain}", self.kind, self.namespace),
+        };
+    }
 }
 
 pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let (docs, lines) = yaml::parse(file, text)?;
     let mut found = Vec::new();
     let mut notes = Vec::new();
-    for doc in &docs {
-        let kind = doc.get("kind").and_then(Node::as_str).unwrap_or_default();
-        let meta = Meta::of(doc);
-        match kind {
-            "HelmRelease" => found.extend(helm_release(file, &lines, doc, &meta, &mut notes)?),
-            "OCIRepository" => found.extend(oci_repository(file, &lines, doc, &meta, &mut notes)?),
-            "ResourceSet" => {
-                let key = loc.version_key.as_deref().unwrap_or("version");
-                found.extend(resource_set(file, &lines, doc, &meta, key, &mut notes)?);
-            }
-            _ => {}
+    // Each document is read as soon as it is parsed, and its tree dropped. The first error of a
+    // document waits for the end of the parse: a syntax error anywhere in the file comes first.
+    let mut failed = None;
+    yaml::for_each_doc(file, text, |doc, lines| {
+        if failed.is_none()
+            && let Err(e) = read_doc(loc, file, lines, &doc, &mut found, &mut notes)
+        {
+            failed = Some(e);
         }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     Ok(Inventory {
         file: file.to_string(),
         components: qualify(found),
         notes,
     })
+}
+
+/// The components (and notes) of one document.
+fn read_doc(
+    loc: &Locator,
+    file: &str,
+    lines: &LineIndex,
+    doc: &Node,
+    found: &mut Vec<Found>,
+    notes: &mut Vec<String>,
+) -> Result<(), EditError> {
+    let kind = doc.get("kind").and_then(Node::as_str).unwrap_or_default();
+    let meta = Meta::of(doc);
+    match kind {
+        "HelmRelease" => found.extend(helm_release(file, lines, doc, &meta, notes)?),
+        "OCIRepository" => found.extend(oci_repository(file, lines, doc, &meta, notes)?),
+        "ResourceSet" => {
+            let key = loc.version_key.as_deref().unwrap_or("version");
+            found.extend(resource_set(file, lines, doc, &meta, key, notes)?);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 struct Meta<'a> {
@@ -58,14 +105,13 @@ impl<'a> Meta<'a> {
         }
     }
 
-    fn found(&self, kind: &str, component: Component) -> Found {
-        let kind = kind.to_ascii_lowercase();
+    fn found(&self, kind: &'static str, component: Component) -> Found {
         Found {
-            qualified: [
-                format!("{kind}/{}", component.name),
-                format!("{kind}/{}/{}", self.namespace, component.name),
-            ],
             component,
+            kind,
+            namespace: self.namespace.to_string(),
+            set: None,
+            plain: None,
         }
     }
 }
@@ -94,7 +140,7 @@ fn helm_release(
     let address = format!("HelmRelease/{}: {path}", meta.name);
     let mut c = component(file, meta.name, address, node, lines)?;
     c.rule = Rule::Chart;
-    Ok(Some(meta.found("HelmRelease", c)))
+    Ok(Some(meta.found("helmrelease", c)))
 }
 
 fn oci_repository(
@@ -134,7 +180,7 @@ fn oci_repository(
         "spec.ref.semver" => Rule::Chart,
         _ => Rule::ImageTag,
     };
-    Ok(Some(meta.found("OCIRepository", c)))
+    Ok(Some(meta.found("ocirepository", c)))
 }
 
 fn resource_set(
@@ -166,8 +212,8 @@ fn resource_set(
         };
         let address = format!("ResourceSet/{}: spec.inputs[{i}].{version_key}", meta.name);
         let c = component(file, name, address, node, lines)?;
-        let mut f = meta.found("ResourceSet", c);
-        f.qualified[1] = format!("resourceset/{}/{}/{name}", meta.namespace, meta.name);
+        let mut f = meta.found("resourceset", c);
+        f.set = Some(meta.name.to_string());
         out.push(f);
     }
     Ok(out)
@@ -176,16 +222,21 @@ fn resource_set(
 /// Replace ambiguous names by their qualified forms, one level at a time.
 fn qualify(mut found: Vec<Found>) -> Vec<Component> {
     for level in 0..2 {
-        let mut count: HashMap<String, usize> = HashMap::new();
-        for f in &found {
-            *count.entry(f.component.name.clone()).or_default() += 1;
-        }
-        let mut changed = false;
-        for f in &mut found {
-            if count[&f.component.name] > 1 {
-                f.component.name = f.qualified[level].clone();
-                changed = true;
+        let ambiguous: Vec<bool> = {
+            let mut count: HashMap<&str, usize> =
+                HashMap::with_capacity_and_hasher(found.len(), Default::default());
+            for f in &found {
+                *count.entry(&f.component.name).or_default() += 1;
             }
+            found
+                .iter()
+                .map(|f| count[f.component.name.as_str()] > 1)
+                .collect()
+        };
+        let mut changed = false;
+        for (f, _) in found.iter_mut().zip(ambiguous).filter(|(_, a)| *a) {
+            f.qualify(level);
+            changed = true;
         }
         if !changed {
             break;

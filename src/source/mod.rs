@@ -17,7 +17,7 @@ mod toml_table;
 pub mod version;
 mod yaml_list;
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -236,7 +236,8 @@ pub fn read(loc: &Locator, file: &str, bytes: &[u8]) -> Result<Inventory, EditEr
 }
 
 fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut seen: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(inv.components.len(), Default::default());
     for c in &inv.components {
         if let Some(first_line) = seen.insert(&c.name, c.line) {
             return Err(EditError::Duplicate {
@@ -288,9 +289,10 @@ pub fn set_versions_read(
     changes: &[(&str, &str)],
 ) -> Result<Vec<u8>, EditError> {
     let mut splices = Vec::with_capacity(changes.len());
-    let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut wanted: HashMap<&str, &str> =
+        HashMap::with_capacity_and_hasher(changes.len(), Default::default());
     // One index for all changes: a file with thousands of components stays linear.
-    let by_name: std::collections::HashMap<&str, &Component> = before
+    let by_name: HashMap<&str, &Component> = before
         .components
         .iter()
         .map(|c| (c.name.as_str(), c))
@@ -354,13 +356,14 @@ fn verify(
     file: &str,
     before: &Inventory,
     after: &Inventory,
-    wanted: &BTreeMap<&str, &str>,
+    wanted: &HashMap<&str, &str>,
 ) -> Result<(), EditError> {
     let fail = |message: String| EditError::Verify {
         file: file.to_string(),
         message,
     };
-    if before.names() != after.names() {
+    let (b, a) = (&before.components, &after.components);
+    if b.len() != a.len() || b.iter().zip(a).any(|(b, a)| b.name != a.name) {
         return Err(fail("the set of components changed".to_string()));
     }
     for (b, a) in before.components.iter().zip(&after.components) {

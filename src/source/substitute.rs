@@ -304,12 +304,20 @@ pub fn set_pins(file: &str, bytes: &[u8], changes: &[(&str, &str)]) -> Result<Ve
     let before = pins(file, text, 0);
     let entries = dotenv::parse_each(file, text);
     let mut splices = Vec::new();
-    let mut wanted = std::collections::BTreeMap::new();
+    let mut wanted =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(changes.len(), Default::default());
+    // Indexes, so that many changes to a long file stay linear: the last pin line setting each
+    // variable (the one that counts), and each entry by key and line (the first).
+    let last_pin: std::collections::HashMap<&str, &Pin> =
+        before.iter().map(|p| (p.variable.as_str(), p)).collect();
+    let mut entry_at = std::collections::HashMap::with_capacity(entries.len());
+    for e in entries.iter().flatten() {
+        entry_at.entry((e.key.as_str(), e.line)).or_insert(e);
+    }
     for &(name, version) in changes {
-        let pin = before
-            .iter()
-            .rev()
-            .find(|p| p.variable == name)
+        let pin = last_pin
+            .get(name)
+            .copied()
             .ok_or_else(|| refuse(format!("no pin line sets `{name}`")))?;
         let current = pin
             .value
@@ -322,10 +330,9 @@ pub fn set_pins(file: &str, bytes: &[u8], changes: &[(&str, &str)]) -> Result<Ve
             component: name.to_string(),
             message,
         })?;
-        let entry = entries
-            .iter()
-            .flatten()
-            .find(|e| e.key == name && e.line == pin.line)
+        let entry = entry_at
+            .get(&(name, pin.line))
+            .copied()
             .ok_or_else(|| refuse(format!("`{name}`: its line no longer reads")))?;
         wanted.insert(name, version);
         if current != version {

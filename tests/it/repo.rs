@@ -223,3 +223,35 @@ fn local_commands_in_a_git_repository_load_no_ca_bundle() {
         assert!(status.success(), "promote {args:?}: {status}");
     }
 }
+
+/// A folder on the path that is a symlink out of the repository is refused for every file
+/// below it, however many files of the tree were resolved before (folders' answers are kept).
+#[test]
+fn files_below_a_symlinked_folder_out_of_the_repository_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("a.env"), "A=1\n").expect("write");
+    std::fs::write(outside.path().join("b.env"), "B=1\n").expect("write");
+    std::fs::create_dir_all(dir.path().join("envs/dev")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("envs/in")).expect("mkdir");
+    std::fs::write(dir.path().join("envs/dev/versions.env"), "C=1\n").expect("write");
+    std::fs::write(dir.path().join("envs/in/x.env"), "X=1\n").expect("write");
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("envs/out")).expect("symlink");
+    std::os::unix::fs::symlink(dir.path().join("envs/in"), dir.path().join("envs/inner"))
+        .expect("symlink");
+    let tree = WorkTree::new(dir.path());
+    assert!(tree.read("envs/dev/versions.env").expect("read").is_some());
+    for path in ["envs/out/a.env", "envs/out/b.env", "envs/out/a.env"] {
+        let err = tree.read(path).expect_err(path);
+        assert!(
+            err.to_string().contains("symlink out of the repository"),
+            "{path}: {err}"
+        );
+    }
+    // A symlinked folder that stays inside is fine.
+    assert_eq!(
+        tree.read("envs/inner/x.env").expect("read").as_deref(),
+        Some(&b"X=1\n"[..])
+    );
+    assert!(tree.read("envs/dev/versions.env").expect("read").is_some());
+}
