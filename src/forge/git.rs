@@ -658,13 +658,6 @@ impl Forge for GitForge {
         Err(unsupported("pull requests"))
     }
 
-    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
-        if let Some(api) = &self.api {
-            return api.enable_auto_merge(pr);
-        }
-        Err(unsupported("pull requests"))
-    }
-
     fn merge_methods(&self) -> Result<Vec<super::MergeMethod>, ForgeError> {
         if let Some(api) = &self.api {
             return api.merge_methods();
@@ -686,13 +679,6 @@ impl Forge for GitForge {
     fn merge_pr_as(&self, number: u64, method: super::MergeMethod) -> Result<String, ForgeError> {
         if let Some(api) = &self.api {
             return api.merge_pr_as(number, method);
-        }
-        Err(unsupported("pull requests"))
-    }
-
-    fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
-        if let Some(api) = &self.api {
-            return api.merge_pr(number);
         }
         Err(unsupported("pull requests"))
     }

@@ -462,14 +462,6 @@ mod trees;
 pub use self::reads::READ_BATCH;
 
 impl GitHubForge {
-    fn preferred_method(&self) -> Result<MergeMethod, ForgeError> {
-        let allowed = self.merge_methods()?;
-        MergeMethod::preferred(&allowed)
-            .ok_or_else(|| ForgeError::Other("the repository allows no merge method".to_owned()))
-    }
-}
-
-impl GitHubForge {
     fn cached(&self, key: &(String, String)) -> Option<Option<Vec<u8>>> {
         if !reads::is_full_sha(&key.0) {
             return None;
@@ -595,18 +587,6 @@ impl Forge for GitHubForge {
 
     fn close_pr(&self, number: u64, comment: Option<&str>) -> Result<(), ForgeError> {
         self.rt.block_on(self.shut_pr(number, comment))
-    }
-
-    /// Auto-merge with the repository's preferred allowed method.
-    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
-        let method = self.preferred_method()?;
-        self.enable_auto_merge_as(pr, method)
-    }
-
-    /// Merge with the repository's preferred allowed method.
-    fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
-        let method = self.preferred_method()?;
-        self.merge_pr_as(number, method)
     }
 
     fn merge_methods(&self) -> Result<Vec<MergeMethod>, ForgeError> {

@@ -464,14 +464,6 @@ pub fn status_from_json(value: &Value) -> CommitStatus {
     }
 }
 
-impl GitLabForge {
-    fn preferred_method(&self) -> Result<MergeMethod, ForgeError> {
-        let allowed = self.merge_methods()?;
-        MergeMethod::preferred(&allowed)
-            .ok_or_else(|| ForgeError::Other("the project allows no merge method".to_owned()))
-    }
-}
-
 impl Forge for GitLabForge {
     fn list_statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, ForgeError> {
         self.rt.block_on(self.statuses(sha))
@@ -550,16 +542,6 @@ impl Forge for GitLabForge {
 
     fn close_pr(&self, number: u64, comment: Option<&str>) -> Result<(), ForgeError> {
         self.rt.block_on(self.shut_mr(number, comment))
-    }
-
-    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
-        let method = self.preferred_method()?;
-        self.enable_auto_merge_as(pr, method)
-    }
-
-    fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
-        let method = self.preferred_method()?;
-        self.merge_pr_as(number, method)
     }
 
     fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError> {

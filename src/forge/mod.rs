@@ -333,8 +333,16 @@ pub trait Forge {
     fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError>;
     fn update_pr(&self, number: u64, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError>;
     fn close_pr(&self, number: u64, comment: Option<&str>) -> Result<(), ForgeError>;
-    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError>;
-    fn merge_pr(&self, number: u64) -> Result<String, ForgeError>;
+    /// Enable auto-merge with the repository's preferred allowed method (`MergeMethod::preferred`).
+    fn enable_auto_merge(&self, pr: &PullRequest) -> Result<(), ForgeError> {
+        let method = preferred_method(self)?;
+        self.enable_auto_merge_as(pr, method)
+    }
+    /// Merge with the repository's preferred allowed method.
+    fn merge_pr(&self, number: u64) -> Result<String, ForgeError> {
+        let method = preferred_method(self)?;
+        self.merge_pr_as(number, method)
+    }
     /// Create a lightweight tag at `sha`; an existing tag at the same commit is fine.
     fn create_tag(&self, name: &str, sha: &str) -> Result<TagOutcome, ForgeError>;
     fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
@@ -345,4 +353,10 @@ pub trait Forge {
     -> Result<(), ForgeError>;
     /// Merge a pull request with `method`; returns the commit that landed on the base.
     fn merge_pr_as(&self, number: u64, method: MergeMethod) -> Result<String, ForgeError>;
+}
+
+/// The merge method to use when none is configured: the preferred one the forge allows.
+fn preferred_method<F: Forge + ?Sized>(forge: &F) -> Result<MergeMethod, ForgeError> {
+    MergeMethod::preferred(&forge.merge_methods()?)
+        .ok_or_else(|| ForgeError::Other("the repository allows no merge method".to_owned()))
 }
