@@ -399,6 +399,10 @@ pub struct PlanOptions {
     /// Allow downgrades.
     pub force: bool,
     pub add_missing: bool,
+    /// A preview that shows neither the edited bytes nor a diff (the text `plan`): the edits
+    /// are spliced but not re-read. Everything that writes, delivers or shows a diff leaves it
+    /// `false`, and every edit it makes is re-read and compared before it leaves the process.
+    pub preview: bool,
 }
 
 /// Parse `ID=VERSION`; the version must be one at all (no whitespace, nothing empty). Whether it
@@ -502,7 +506,7 @@ pub fn build_unrendered(
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
     let read = std::mem::take(&mut tgt.files);
-    let edits = edits(config, &src, &tgt, read, &items, target_files, &opts.pins)?;
+    let edits = edits(config, &src, &tgt, read, &items, target_files, opts)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -602,8 +606,14 @@ fn edits(
     mut read: HashMap<String, ReadFile>,
     items: &[Item],
     files: &dyn Files,
-    pins: &[(String, String)],
+    opts: &PlanOptions,
 ) -> Result<Vec<FileEdit>, PlanError> {
+    let pins = &opts.pins;
+    let verify = if opts.preview {
+        source::Verify::Skip
+    } else {
+        source::Verify::Reread
+    };
     /// Per source of one file: versions to set, and components to add.
     #[derive(Default)]
     struct Changes {
@@ -674,7 +684,8 @@ fn edits(
                 .find(|(i, _)| i == index)
                 .map(|(_, inv)| {
                     let loc = config.sources[*index].locator();
-                    source::set_versions_read(&loc, &path, &kept.bytes, inv, &refs(&changes.set))
+                    let set = refs(&changes.set);
+                    source::splice_versions(&loc, &path, &kept.bytes, inv, &set, verify)
                 }),
             _ => None,
         };

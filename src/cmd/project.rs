@@ -98,6 +98,7 @@ impl PlanArgs {
                 .collect::<Result<_, _>>()?,
             force: self.force,
             add_missing: self.add_missing,
+            preview: false,
         })
     }
 }
@@ -149,7 +150,11 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
 }
 
 /// Compute the plan `plan`/`apply` print or write.
-pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
+///
+/// `preview`: the plan is only shown as text (no bytes, no diff), so its edits are not re-read
+/// ([`PlanOptions::preview`]); `apply` and the JSON and markdown plans (which carry diffs) re-read
+/// every edit.
+pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan)> {
     anyhow::ensure!(
         args.event_name.is_none(),
         "`--event-name` replays an event with `promote plan`; `promote run` delivers it"
@@ -172,7 +177,10 @@ pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan)> {
         source.as_ref(),
         target.as_ref(),
         &Eligibility::all("local run"),
-        &args.options()?,
+        &PlanOptions {
+            preview,
+            ..args.options()?
+        },
     )?;
     // Only the JSON document prints the commit message and pull request body.
     if args.format == Format::Json {
@@ -206,7 +214,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
     if args.event_name.is_some() {
         return replay(args);
     }
-    let (config, plan) = compute(args)?;
+    let (config, plan) = compute(args, args.format == Format::Text)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
@@ -233,7 +241,7 @@ fn replay(args: &PlanArgs) -> anyhow::Result<i32> {
 }
 
 pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
-    let (config, plan) = compute(&args.plan)?;
+    let (config, plan) = compute(&args.plan, false)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())

@@ -520,6 +520,7 @@ impl Runner<'_> {
             pins: req.pins.clone(),
             force: req.force,
             add_missing: false,
+            preview: false,
         };
         let head = match newest(&target_history) {
             Some(head) => head,

@@ -288,6 +288,28 @@ pub fn set_versions_read(
     before: &Inventory,
     changes: &[(&str, &str)],
 ) -> Result<Vec<u8>, EditError> {
+    splice_versions(loc, file, bytes, before, changes, Verify::Reread)
+}
+
+/// Whether [`splice_versions`] re-reads its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Parse the result and compare it with the inventory: every write and every shown diff.
+    Reread,
+    /// Trust the splices: for a preview that shows neither the bytes nor a diff (the text
+    /// `plan`). Every refusal before the splice (unknown, indirect, bad version) still applies.
+    Skip,
+}
+
+/// [`set_versions_read`], re-reading the result only when `verify` says so.
+pub fn splice_versions(
+    loc: &Locator,
+    file: &str,
+    bytes: &[u8],
+    before: &Inventory,
+    changes: &[(&str, &str)],
+    reread: Verify,
+) -> Result<Vec<u8>, EditError> {
     let mut splices = Vec::with_capacity(changes.len());
     let mut wanted: HashMap<&str, &str> =
         HashMap::with_capacity_and_hasher(changes.len(), Default::default());
@@ -344,6 +366,9 @@ pub fn set_versions_read(
         return Ok(bytes.to_vec());
     }
     let out = edit::apply_splices(bytes, &splices);
+    if reread == Verify::Skip {
+        return Ok(out);
+    }
     let after = read(loc, file, &out).map_err(|e| EditError::Verify {
         file: file.to_string(),
         message: format!("the edited file no longer parses: {e}"),

@@ -225,3 +225,49 @@ proptest! {
         }
     }
 }
+
+/// The re-read after a splice is what stands between a wrong span and a write: spans read from
+/// one text, spliced into another, make a file whose components differ, and `Reread` refuses it.
+/// `Skip` (the text plan's preview, which shows no bytes) returns the splice unchecked.
+#[test]
+fn the_reread_refuses_a_splice_that_does_not_read_back() {
+    let loc = Locator::new(Kind::Dotenv);
+    let read_from = b"A=v1\nB=v2\n";
+    let inv = source::read(&loc, "versions.env", read_from).unwrap();
+    let other = b"ABCD=v1\n";
+    let set = [("A", "v9")];
+    let err = source::splice_versions(
+        &loc,
+        "versions.env",
+        other,
+        &inv,
+        &set,
+        source::Verify::Reread,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, EditError::Verify { message, .. } if message.contains("set of components changed")),
+        "{err}"
+    );
+    // The positive control: on the bytes it was read from, the same splice re-reads as asked.
+    let ok = source::splice_versions(
+        &loc,
+        "versions.env",
+        read_from,
+        &inv,
+        &set,
+        source::Verify::Reread,
+    )
+    .unwrap();
+    assert_eq!(ok, b"A=v9\nB=v2\n");
+    let unchecked = source::splice_versions(
+        &loc,
+        "versions.env",
+        other,
+        &inv,
+        &set,
+        source::Verify::Skip,
+    )
+    .unwrap();
+    assert_eq!(unchecked, b"ABv9=v1\n");
+}

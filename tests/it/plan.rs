@@ -765,3 +765,62 @@ fn every_example_passes_check() {
         assert!(!err.contains("warning:"), "{name}: {err}");
     }
 }
+
+/// The text plan is a preview: it splices its edits without re-reading them (nothing it prints
+/// depends on the bytes). It must still say exactly what the re-read plans say: for every
+/// promotion of every folder example, forced, the text plan's summary and changed components
+/// are the JSON plan's (whose edits were re-read and carry diffs), and `apply` then leaves
+/// nothing to do.
+#[test]
+fn the_text_plan_says_what_the_verified_plan_does() {
+    let mut compared = 0;
+    for name in [
+        "flux-terragrunt",
+        "kustomize-overlays",
+        "chart-appset",
+        "flux-apps",
+        "flux-homelab",
+        "terragrunt-live",
+    ] {
+        let repo = example_repo(name);
+        let config: toml::Value = toml::from_str(
+            &std::fs::read_to_string(repo.path().join(".github/promote.toml")).expect("config"),
+        )
+        .expect("toml");
+        for p in config["promotion"].as_array().expect("promotions") {
+            let (from, to) = (
+                p["from"].as_str().expect("from"),
+                p["to"].as_str().expect("to"),
+            );
+            let args = ["--from", from, "--to", to, "--force"];
+            let text = plan(repo.path(), &args);
+            let json = plan(repo.path(), &[&args[..], &["--format", "json"]].concat());
+            let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+            let items = v["items"].as_array().expect("items");
+            let changed: Vec<&str> = items
+                .iter()
+                .filter(|i| i["action"] == "change")
+                .map(|i| i["id"].as_str().expect("id"))
+                .collect();
+            for id in &changed {
+                assert!(
+                    text.lines().any(|l| l.trim_start().starts_with("change")
+                        && l.split_whitespace().nth(1) == Some(id)),
+                    "{name} {from}->{to}: `{id}` missing from the text plan:\n{text}"
+                );
+            }
+            let summary = format!("{} to change", changed.len());
+            assert!(
+                text.contains(&summary),
+                "{name} {from}->{to}: {summary}\n{text}"
+            );
+            assert_eq!(
+                v["edits"].as_array().expect("edits").is_empty(),
+                changed.is_empty(),
+                "{name} {from}->{to}"
+            );
+            compared += changed.len();
+        }
+    }
+    assert!(compared >= 10, "too few changes compared: {compared}");
+}
