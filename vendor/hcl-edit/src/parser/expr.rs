@@ -624,8 +624,11 @@ fn object_items<'i>(
 /// identifier or a plain string), as `VecMap` did against all of them.
 #[derive(Default)]
 struct UniqueKeys {
-    idents: std::collections::HashSet<String>,
-    strings: std::collections::HashSet<String>,
+    /// FNV hash of each identifier or plain-string key (kind included) -> the index of the
+    /// first key with that hash; keys are compared only when hashes meet.
+    first: std::collections::HashMap<u64, usize, fnv::FnvBuildHasher>,
+    /// Indices of keys whose hash met another key's without being equal to it.
+    collided: Vec<usize>,
     /// Indices (into the items) of keys that are neither.
     others: Vec<usize>,
 }
@@ -633,14 +636,32 @@ struct UniqueKeys {
 impl UniqueKeys {
     /// Record `key`, the next item's; `false` when an equal key is among `items` already.
     fn insert(&mut self, key: &ObjectKey, items: &[(ObjectKey, ObjectValue)]) -> bool {
-        match key {
-            ObjectKey::Ident(ident) => self.idents.insert(ident.value().as_str().to_owned()),
-            ObjectKey::Expression(Expression::String(s)) => self.strings.insert(s.value().clone()),
+        use std::hash::Hasher;
+        let (tag, text) = match key {
+            ObjectKey::Ident(ident) => (0u8, ident.value().as_str()),
+            ObjectKey::Expression(Expression::String(s)) => (1u8, s.value().as_str()),
             ObjectKey::Expression(_) => {
                 if self.others.iter().any(|&i| items[i].0 == *key) {
                     return false;
                 }
                 self.others.push(items.len());
+                return true;
+            }
+        };
+        let mut hasher = fnv::FnvHasher::default();
+        hasher.write_u8(tag);
+        hasher.write(text.as_bytes());
+        match self.first.entry(hasher.finish()) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(items.len());
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let same = |i: usize| items[i].0 == *key;
+                if same(*first.get()) || self.collided.iter().any(|&i| same(i)) {
+                    return false;
+                }
+                self.collided.push(items.len());
                 true
             }
         }
