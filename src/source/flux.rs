@@ -242,5 +242,8 @@ fn qualify(mut found: Vec<Found>) -> Vec<Component> {
             break;
         }
     }
-    found.into_iter().map(|f| f.component).collect()
+    // Not collected in place: that would keep `found`'s larger allocation for the components.
+    let mut out = Vec::with_capacity(found.len());
+    out.extend(found.into_iter().map(|f| f.component));
+    out
 }
