@@ -63,6 +63,12 @@ pub struct GitHubForge {
     /// Files read at full commit shas: a commit never changes, so a file read to plan is not
     /// read again to deliver.
     blobs: std::sync::Mutex<Blobs>,
+    /// Each path's size in bytes as the last tree listing gave it: read queries are cut to a
+    /// byte budget (`reads::READ_BYTES`) when the sizes are known.
+    sizes: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// The most files a read query asks for: `reads::READ_FILES`, halved each time GitHub
+    /// gives up on a query as too big or too slow (`reads`).
+    read_ceiling: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for GitHubForge {
@@ -124,6 +130,8 @@ impl GitHubForge {
             owner: owner.to_owned(),
             repository: config.repository.clone(),
             blobs: Default::default(),
+            sizes: Default::default(),
+            read_ceiling: std::sync::atomic::AtomicUsize::new(reads::READ_FILES),
             rt,
         })
     }
@@ -187,25 +195,21 @@ impl GitHubForge {
         action: &str,
         permission: &str,
     ) -> Result<Value, ForgeError> {
+        let reply = self.graphql_reply(query, variables, Repeat::Safe).await?;
+        graphql_data(&reply, action, permission)
+    }
+
+    /// Send a GraphQL query and return the raw reply, success or not.
+    async fn graphql_reply(
+        &self,
+        query: &str,
+        variables: Value,
+        repeat: Repeat,
+    ) -> Result<Reply, ForgeError> {
         let body = json!({ "query": query, "variables": variables });
-        let reply = self
-            .http
-            .call(
-                Method::POST,
-                &self.graphql_url,
-                Some(&body),
-                None,
-                Repeat::Safe,
-            )
-            .await?;
-        if !reply.is_success() {
-            return Err(reply.error(action, permission));
-        }
-        let value: Value = reply.json()?;
-        match value.at("errors").as_array().and_then(|e| e.first()) {
-            Some(error) => Err(graphql_error(error, action, permission, reply.reset())),
-            None => Ok(value.at("data").clone()),
-        }
+        self.http
+            .call(Method::POST, &self.graphql_url, Some(&body), None, repeat)
+            .await
     }
 
     /// GET `url` and the `next` pages after it until `max` entries; `items` takes a page's
@@ -390,6 +394,18 @@ impl GitHubForge {
     }
 }
 
+/// The `data` of a GraphQL reply, or its first error mapped by its `type`.
+fn graphql_data(reply: &Reply, action: &str, permission: &str) -> Result<Value, ForgeError> {
+    if !reply.is_success() {
+        return Err(reply.error(action, permission));
+    }
+    let value: Value = reply.json()?;
+    match value.at("errors").as_array().and_then(|e| e.first()) {
+        Some(error) => Err(graphql_error(error, action, permission, reply.reset())),
+        None => Ok(value.at("data").clone()),
+    }
+}
+
 fn str_field(value: &Value, name: &str) -> Result<String, ForgeError> {
     value
         .as_str()
@@ -459,7 +475,7 @@ mod reads;
 mod refs;
 mod trees;
 
-pub use self::reads::READ_BATCH;
+pub use self::reads::{READ_BYTES, READ_FILES, READ_SPLIT_MIN};
 
 impl GitHubForge {
     fn cached(&self, key: &(String, String)) -> Option<Option<Vec<u8>>> {

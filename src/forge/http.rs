@@ -100,6 +100,10 @@ pub enum Repeat {
     Safe,
     /// Would do the thing twice (a comment): sent once.
     Never,
+    /// As `Safe`, except that what a request too slow for the server meets (a 502 or 504 from its
+    /// proxy, a dropped connection, a timeout) is the caller's to handle: a read query that
+    /// may be too big is split in halves instead.
+    SafeButTimeouts,
 }
 
 /// Which forge an [`Http`] talks to, for its messages, its `Accept` header and its token.
@@ -363,7 +367,7 @@ impl Http {
     ) -> Result<Reply, ForgeError> {
         let what = format!("{method} {url}");
         let tries = match repeat {
-            Repeat::Safe => self.policy.tries.max(1),
+            Repeat::Safe | Repeat::SafeButTimeouts => self.policy.tries.max(1),
             Repeat::Never => 1,
         };
         let mut attempt = 0;
@@ -387,9 +391,13 @@ impl Http {
                 },
                 started.elapsed().as_millis()
             );
-            let transient = match &result {
-                Ok(reply) => reply.is_transient(),
-                Err(_) => true,
+            let transient = match (&result, repeat) {
+                (Ok(reply), Repeat::SafeButTimeouts) => {
+                    reply.is_transient() && !matches!(reply.status.as_u16(), 502 | 504)
+                }
+                (Err(_), Repeat::SafeButTimeouts) => false,
+                (Ok(reply), _) => reply.is_transient(),
+                (Err(_), _) => true,
             };
             if !transient || attempt >= tries {
                 return result.map_err(|e| match e {

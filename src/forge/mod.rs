@@ -274,7 +274,7 @@ pub trait Forge {
     /// A file's bytes at a ref (branch, tag or sha); `None` if it does not exist there.
     fn read_file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>, ForgeError>;
     /// Several files at one ref, in the order of `paths` (`None`: not there). GitHub reads up to
-    /// [`github::READ_BATCH`] in one GraphQL query; elsewhere a loop over `read_file` is as good.
+    /// [`github::READ_FILES`] in one GraphQL query; elsewhere a loop over `read_file` is as good.
     fn read_files(&self, rev: &str, paths: &[String]) -> Result<Vec<Option<Vec<u8>>>, ForgeError> {
         paths.iter().map(|p| self.read_file(p, rev)).collect()
     }

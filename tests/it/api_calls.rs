@@ -1,5 +1,5 @@
 //! GitHub API calls per delivery: a handful, independent of how many components a repo has
-//! and of how many files it reads (up to `READ_BATCH` files a query).
+//! and of how many files it reads (one query reads up to `READ_FILES` files).
 
 use crate::action_e2e::{output, run_action, seed, workspace_for};
 use crate::fake_github::FakeGitHub;
@@ -109,8 +109,13 @@ fn release(app: usize, version: &str) -> String {
 }
 
 /// A status-triggered promotion of one app among `apps` (one file per app and environment:
-/// `2 * apps` files read): every request it makes, and the files each GraphQL read asked for.
-fn calls_for_files(delivery: &str, apps: usize) -> (Vec<String>, Vec<usize>) {
+/// `2 * apps` files read), with GraphQL reads of more than `k` files failing with `status`
+/// when `read_failure` is `Some((k, status))`: the run and the fake.
+fn promote_files(
+    delivery: &str,
+    apps: usize,
+    read_failure: Option<(usize, u16)>,
+) -> (crate::action_e2e::Run, FakeGitHub, tempfile::TempDir) {
     let gh = FakeGitHub::start("acme/homelab");
     let mut files = Vec::new();
     for app in 0..apps {
@@ -136,6 +141,7 @@ fn calls_for_files(delivery: &str, apps: usize) -> (Vec<String>, Vec<usize>) {
         "success",
         "flux-bot",
     );
+    gh.state().read_failure = read_failure;
     let ws = tempfile::tempdir().expect("ws");
     std::fs::create_dir_all(ws.path().join(".github")).expect("mkdir");
     std::fs::write(
@@ -146,38 +152,59 @@ fn calls_for_files(delivery: &str, apps: usize) -> (Vec<String>, Vec<usize>) {
     gh.clear_requests();
     let payload = serde_json::json!({"sha": head, "state": "success", "context": "kustomization/app-0/integration", "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}});
     let run = run_action(&gh, ws.path(), "status", payload, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(output(&run, "changed"), "true", "{}", run.stderr);
-    let live = gh
-        .file("main", "clusters/live/apps/app-0/release.yaml")
-        .expect("live app-0");
-    let promoted = match delivery {
-        "commit" => live,
-        _ => gh
-            .file(
-                "promote/integration-to-live",
-                "clusters/live/apps/app-0/release.yaml",
-            )
-            .expect("pull request branch"),
-    };
-    assert!(promoted.contains("version: \"2.0.0\""), "{promoted}");
-    let batches = gh
-        .graphql_requests("on Blob")
-        .iter()
-        .map(|r| r.body["variables"].as_object().map_or(0, |v| v.len() - 2))
-        .collect();
-    (gh.request_lines(), batches)
+    if std::env::var("SHOW_CALLS").is_ok() {
+        eprintln!(
+            "{delivery}, {apps} apps:\n{}",
+            gh.request_lines().join("\n")
+        );
+    }
+    (run, gh, ws)
 }
 
-/// 2, 200 and 2,000 files read: the calls other than file reads stay the same; the reads are
-/// one GraphQL query per 100 files at one commit (one tree listing finds them), never one per
-/// file. A commit delivery makes at most 5 calls and a pull request at most 8 and the tree
-/// listing, besides the extra read queries past the first 100 files.
+/// Files per GraphQL read query, in the order sent.
+fn read_queries(gh: &FakeGitHub) -> Vec<usize> {
+    gh.graphql_requests("on Blob")
+        .iter()
+        .map(|r| {
+            r.body["variables"]
+                .as_object()
+                .map_or(0, |v| v.keys().filter(|k| k.starts_with('e')).count())
+        })
+        .collect()
+}
+
+/// The promotion landed: app-0's 2.0.0 is in live on `main` (commit) or on the pull request's
+/// branch.
+fn assert_promoted(gh: &FakeGitHub, delivery: &str, run: &crate::action_e2e::Run) {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(output(run, "changed"), "true", "{}", run.stderr);
+    let branch = match delivery {
+        "commit" => "main",
+        _ => "promote/integration-to-live",
+    };
+    let promoted = gh
+        .file(branch, "clusters/live/apps/app-0/release.yaml")
+        .expect("live app-0");
+    assert!(promoted.contains("version: \"2.0.0\""), "{promoted}");
+}
+
+/// A status-triggered promotion reading `2 * apps` files: every request it makes, and the files
+/// each GraphQL read asked for.
+fn calls_for_files(delivery: &str, apps: usize) -> (Vec<String>, Vec<usize>) {
+    let (run, gh, _ws) = promote_files(delivery, apps, None);
+    assert_promoted(&gh, delivery, &run);
+    (gh.request_lines(), read_queries(&gh))
+}
+
+/// 2, 200 and 2,000 files read: the same calls, every request counted (the tree listing that
+/// finds the files of a placeholder path and the read query included): a commit delivery makes
+/// at most 5, a pull request at most 8. The files are read in one GraphQL query at one commit,
+/// never one per file.
 #[test]
-fn calls_do_not_grow_with_the_files_read_but_by_one_query_per_hundred() {
-    use promote::forge::github::READ_BATCH;
+fn calls_do_not_grow_with_the_files_read() {
+    use promote::forge::github::READ_FILES;
     for delivery in ["commit", "pull-request"] {
-        let mut others = Vec::new();
+        let mut counts = Vec::new();
         for apps in [1, 100, 1000] {
             let (lines, batches) = calls_for_files(delivery, apps);
             let files = 2 * apps;
@@ -186,30 +213,73 @@ fn calls_do_not_grow_with_the_files_read_but_by_one_query_per_hundred() {
                 lines.len(),
                 batches.len()
             );
-            assert_eq!(
-                batches.iter().sum::<usize>(),
-                files,
-                "{delivery}: {lines:#?}"
-            );
-            assert_eq!(batches.len(), files.div_ceil(READ_BATCH), "{batches:?}");
-            assert!(batches.iter().all(|b| *b <= READ_BATCH), "{batches:?}");
+            assert_eq!(batches, [files], "{delivery}: {lines:#?}");
+            assert!(files <= READ_FILES);
             assert!(
                 !lines.iter().any(|l| l.contains("/contents/")),
                 "no file is read alone: {lines:#?}"
             );
             let trees = lines.iter().filter(|l| l.contains("/git/trees/")).count();
             assert_eq!(trees, 1, "one listing of the commit: {lines:#?}");
-            // Past the first read query, and past the tree listing a placeholder path needs.
-            let rest = lines.len() - (batches.len() - 1);
-            let limit = if delivery == "commit" { 5 } else { 8 + trees };
-            assert!(rest <= limit, "{delivery}: {rest} calls: {lines:#?}");
-            others.push(rest);
+            let limit = if delivery == "commit" { 5 } else { 8 };
+            assert!(
+                lines.len() <= limit,
+                "{delivery}: {} calls: {lines:#?}",
+                lines.len()
+            );
+            counts.push(lines.len());
         }
         assert!(
-            others.windows(2).all(|w| w[0] == w[1]),
-            "{delivery}: calls besides the extra read queries grew with the files: {others:?}"
+            counts.windows(2).all(|w| w[0] == w[1]),
+            "{delivery}: calls grew with the files read: {counts:?}"
         );
     }
+}
+
+/// GitHub ends a read query of more than 300 files (a 502 from its proxy, as after its ten
+/// seconds): the 2,000 files are read in halves, then quarters, then eighths, and the promotion
+/// lands. Positive control for the next test.
+#[test]
+fn a_read_query_too_big_for_github_is_split_and_the_promotion_lands() {
+    for delivery in ["commit", "pull-request"] {
+        let (run, gh, _ws) = promote_files(delivery, 1000, Some((300, 502)));
+        assert_promoted(&gh, delivery, &run);
+        let mut expected = vec![2_000, 1_000, 500];
+        expected.extend([250; 8]);
+        assert_eq!(read_queries(&gh), expected, "{delivery}");
+        assert!(
+            run.stderr
+                .contains("reading them in two queries of 1000 and 1000 files"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+/// Every read query fails: the halvings stop at a few files, the run fails (exit 1) with its
+/// outputs and writes nothing.
+#[test]
+fn a_read_github_always_refuses_fails_the_run_cleanly() {
+    let (run, gh, _ws) = promote_files("commit", 100, Some((0, 502)));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error = output(&run, "error");
+    assert!(error.contains("502"), "{error}");
+    assert_eq!(output(&run, "changed"), "false");
+    assert_eq!(output(&run, "commit-sha"), "");
+    // 200, 100, 50, 25 files, then 12 (too few to split) tried three times.
+    assert_eq!(read_queries(&gh), [200, 100, 50, 25, 12, 12, 12]);
+    let live = gh
+        .file("main", "clusters/live/apps/app-0/release.yaml")
+        .expect("live app-0");
+    assert!(live.contains("version: \"1.0.0\""), "{live}");
+    assert!(
+        !gh.request_lines()
+            .iter()
+            .any(|l| !l.starts_with("GET") && !l.ends_with("/graphql")),
+        "{:#?}",
+        gh.request_lines()
+    );
+    assert_eq!(gh.graphql_requests("createCommitOnBranch").len(), 0);
 }
 
 /// GitLab API calls of seed 004's push to `dev` (one merge request per changed app), with

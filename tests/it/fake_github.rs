@@ -99,6 +99,10 @@ pub struct State {
     pub blob_text_limit: Option<usize>,
     /// Contexts per page of `statusCheckRollup.contexts` (default: the 100 asked for).
     pub rollup_page: Option<usize>,
+    /// `(k, status)`: a GraphQL read of more than `k` files fails as GitHub ends a query that
+    /// takes too long: `502` with nginx's page, `504`, or `200` with GitHub's "may be the result
+    /// of a timeout" error.
+    pub read_failure: Option<(usize, u16)>,
     counter: u64,
 }
 

@@ -811,10 +811,10 @@ fn is_ancestor_compares_descendant_with_ancestor() {
     );
 }
 
-/// `read_files`: up to 100 aliased `object(expression: "<sha>:<path>")` blobs per GraphQL query,
-/// in order; a missing path is `None`; a truncated blob, a binary one and one whose text is
-/// not its bytes (not UTF-8) are read through the REST raw contents. A branch is pinned to
-/// the commit the first query finds.
+/// `read_files`: aliased `object(expression: "<sha>:<path>")` blobs in one GraphQL query, in
+/// order; a missing path is `None`; a truncated blob, a binary one and one whose text is not its
+/// bytes (not UTF-8) are read through the REST raw contents. A branch read in more than one
+/// query is pinned to the commit the first query finds.
 #[test]
 fn read_files_batches_graphql_blobs_and_falls_back_to_rest_raw() {
     let fake = FakeGitHub::start("acme/gitops");
@@ -861,7 +861,7 @@ fn read_files_batches_graphql_blobs_and_falls_back_to_rest_raw() {
         .iter()
         .map(|r| r.body["variables"].as_object().unwrap().len() - 2)
         .collect();
-    assert_eq!(sizes, [100, 54], "100 files a query");
+    assert_eq!(sizes, [154], "one query");
     assert_eq!(
         queries[0].body["variables"]["e0"],
         format!("{head}:apps/app-000.yaml")
@@ -887,18 +887,141 @@ fn read_files_batches_graphql_blobs_and_falls_back_to_rest_raw() {
     assert_eq!(forge.read_file("apps/app-007.yaml", &head).unwrap(), got[7]);
     assert!(fake.requests().is_empty(), "{:?}", fake.request_lines());
 
-    // At a branch: the first query resolves it, the next ones read that commit.
+    // At a branch, in one query: read as it is.
     let moved = fake.commit_files("main", "later", &[("apps/app-149.yaml", "version: 9\n")]);
     fake.clear_requests();
     let at_main = forge.read_files("main", &paths[..150]).unwrap();
     assert_eq!(at_main[149].as_deref(), Some(&b"version: 9\n"[..]));
     let queries = fake.graphql_requests("on Blob");
-    assert_eq!(queries.len(), 2);
-    assert_eq!(queries[0].body["variables"]["rev"], "main");
+    assert_eq!(queries.len(), 1);
     assert_eq!(queries[0].body["variables"]["e0"], "main:apps/app-000.yaml");
+
+    // At a branch in more than one query (GitHub gave up on the whole): the first query that
+    // answers resolves it, the next ones read that commit.
+    fake.state().read_failure = Some((100, 502));
+    let forge = forge_at(fake.url(), None);
+    fake.clear_requests();
+    assert_eq!(forge.read_files("main", &paths[..150]).unwrap(), at_main);
+    let queries = fake.graphql_requests("on Blob");
+    let vars = |i: usize| queries[i].body["variables"].as_object().unwrap().clone();
+    assert_eq!(queries.len(), 3, "{:?}", fake.request_lines());
     assert_eq!(
-        queries[1].body["variables"]["e0"],
-        format!("{moved}:apps/app-100.yaml")
+        vars(0).len(),
+        2 + 150,
+        "not resolved: one query was planned"
+    );
+    assert_eq!(vars(1)["rev"], "main");
+    assert_eq!(vars(1)["e0"], "main:apps/app-000.yaml");
+    assert_eq!(vars(1).len(), 3 + 75);
+    assert_eq!(vars(2)["e0"], format!("{moved}:apps/app-075.yaml"));
+    assert_eq!(vars(2).len(), 2 + 75);
+}
+
+/// Files of `count` copies of `text` (`apps/app-NNNN.yaml`) at a new commit of `main`.
+fn many_files(fake: &FakeGitHub, count: usize, text: &str) -> (String, Vec<String>) {
+    let files: Vec<(String, String)> = (0..count)
+        .map(|i| (format!("apps/app-{i:04}.yaml"), format!("{text}{i}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let head = fake.commit_files("main", "apps", &refs);
+    (head, files.into_iter().map(|(p, _)| p).collect())
+}
+
+/// Files per read query, in the order sent.
+fn read_queries(fake: &FakeGitHub) -> Vec<usize> {
+    fake.graphql_requests("on Blob")
+        .iter()
+        .map(|r| {
+            let vars = r.body["variables"].as_object().unwrap();
+            vars.keys().filter(|k| k.starts_with('e')).count()
+        })
+        .collect()
+}
+
+/// 2,000 files are one query. When GitHub ends it as too big or too slow (a 502 or 504 from
+/// its proxy, or a 200 whose error says it may be a timeout), it is read in halves, and the
+/// rest of the run asks no more than the half that worked; the files are all there.
+#[test]
+fn a_read_query_github_gives_up_on_is_split_in_halves() {
+    use promote::forge::github::READ_FILES;
+    let fake = FakeGitHub::start("acme/gitops");
+    let (head, paths) = many_files(&fake, 2_000, "version: 1.");
+    let forge = forge_at(fake.url(), None);
+    let whole = forge.read_files(&head, &paths).unwrap();
+    assert_eq!(read_queries(&fake), [2_000], "one query");
+    const { assert!(READ_FILES >= 2_000) };
+    for status in [502, 504, 200] {
+        fake.state().read_failure = Some((300, status));
+        let forge = forge_at(fake.url(), None);
+        fake.clear_requests();
+        assert_eq!(forge.read_files(&head, &paths).unwrap(), whole, "{status}");
+        let mut expected = vec![2_000, 1_000, 500];
+        expected.extend([250; 8]);
+        assert_eq!(read_queries(&fake), expected, "{status}");
+        assert!(fake.request_lines().iter().all(|l| l.starts_with("POST")));
+        // Later reads start at the size that worked.
+        let (_, more) = many_files(&fake, 600, "other: ");
+        let at = fake.head("main").unwrap();
+        fake.clear_requests();
+        let read = forge.read_files(&at, &more).unwrap();
+        assert_eq!(read[599].as_deref(), Some(&b"other: 599\n"[..]));
+        assert_eq!(read_queries(&fake), [250, 250, 100], "{status}");
+    }
+}
+
+/// A read that fails whatever its size fails the call: the halves go down to a few files (a
+/// query that small is retried as any request), not on and on.
+#[test]
+fn a_read_that_always_fails_stops_after_a_few_halvings() {
+    use promote::forge::github::READ_SPLIT_MIN;
+    let fake = FakeGitHub::start("acme/gitops");
+    let (head, paths) = many_files(&fake, 2_000, "version: 1.");
+    fake.state().read_failure = Some((0, 502));
+    let forge = forge_at(fake.url(), None);
+    let err = forge.read_files(&head, &paths).unwrap_err();
+    assert!(err.to_string().contains("502"), "{err}");
+    let sizes = read_queries(&fake);
+    // 2,000, 1,000, ... halved while bigger than READ_SPLIT_MIN, the last one tried 3 times.
+    assert_eq!(sizes, [2_000, 1_000, 500, 250, 125, 62, 31, 15, 15, 15]);
+    assert!(sizes[7] <= READ_SPLIT_MIN);
+    // Other failures are not a query too big: a 500 is retried as it is, a 403 not at all.
+    for (status, tries) in [(500, 3), (403, 1)] {
+        fake.state().read_failure = None;
+        fake.fail_graphql("on Blob", status, json!({ "message": "nope" }), 9);
+        fake.clear_requests();
+        let forge = forge_at(fake.url(), None);
+        assert!(forge.read_files(&head, &paths).is_err());
+        assert_eq!(read_queries(&fake), vec![2_000; tries], "{status}");
+        fake.state().failures.clear();
+    }
+}
+
+/// With the sizes a tree listing gives, a read query brings back at most READ_BYTES of text;
+/// without (fixed paths), it counts files only.
+#[test]
+fn read_queries_are_cut_by_the_bytes_the_tree_listing_announces() {
+    use promote::forge::github::READ_BYTES;
+    let fake = FakeGitHub::start("acme/gitops");
+    let big = "x".repeat(usize::try_from(READ_BYTES).unwrap() / 3 + 10);
+    let (head, paths) = many_files(&fake, 10, &big);
+    let forge = forge_at(fake.url(), None);
+    let whole = forge.read_files(&head, &paths).unwrap();
+    assert_eq!(
+        read_queries(&fake),
+        [10],
+        "sizes unknown: files counted only"
+    );
+    let forge = forge_at(fake.url(), None);
+    assert_eq!(forge.list_tree(&head).unwrap(), paths);
+    fake.clear_requests();
+    assert_eq!(forge.read_files(&head, &paths).unwrap(), whole);
+    assert_eq!(
+        read_queries(&fake),
+        [2, 2, 2, 2, 2],
+        "over a third of the budget each"
     );
 }
 

@@ -248,6 +248,7 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
         "sha": head, "state": "success", "context": "kustomization/cilium/integration",
         "branches": [], "sender": {"login": "flux-bot"}
     });
+    gh.clear_requests();
     let run = crate::action_e2e::run_action_at(
         gh.url(),
         ws.path(),
@@ -257,6 +258,13 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
         &[("PROMOTE_LOG", "debug")],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // Every request the server saw, one line each, with its duration.
+    let timed: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("api: ") && l.contains(" ms (try "))
+        .collect();
+    assert_eq!(timed.len(), gh.requests().len(), "{}", run.stderr);
     let call = run
         .stderr
         .lines()

@@ -1,6 +1,13 @@
 //! Reads in few requests: many files in one GraphQL query (aliased `object(expression:)` blobs),
 //! and a commit's statuses and check runs in one paginated query (`statusCheckRollup`).
 //!
+//! A read query asks for up to [`READ_FILES`] files and [`READ_BYTES`] of text (sizes from the
+//! tree listing, when there was one): a run reading 2 or 2,000 files sends one query. GitHub
+//! ends a query that takes more than ten seconds (a 502 or 504, or an error saying it timed
+//! out); such a query is split in halves and the halves are sent instead, down to
+//! [`READ_SPLIT_MIN`] files, and later queries of the run are no bigger than the half that
+//! worked. Reads are safe to repeat; the splits are bounded (each halves the batch).
+//!
 //! A blob GraphQL cannot give whole (`isTruncated`, `isBinary`, or a `byteSize` other than the
 //! text's length, which a lossy UTF-8 conversion would cause) is read through the REST raw
 //! contents instead, as is anything that is not a blob. Statuses and check runs fall back to
@@ -8,12 +15,23 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{CONTENTS_READ, Field, GitHubForge};
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+
+use super::{CONTENTS_READ, DEADLINE_VAR, Field, GitHubForge, Repeat, Reply, graphql_data};
 use crate::forge::{CommitChecks, CommitStatus, CommitSummary, ForgeError, check_run_state};
 
-/// Files read in one GraphQL query: GitHub ends a request that takes more than ten seconds, so
-/// a query stays small, and more files take more queries.
-pub const READ_BATCH: usize = 100;
+/// Most files one read query asks for. An aliased `object` counts as one node (GitHub's limit is
+/// 500,000 a query); what bounds a query is the ten seconds GitHub gives it.
+pub const READ_FILES: usize = 2_000;
+
+/// Most bytes of text one read query brings back, counted from the sizes the tree listing gave.
+/// A path whose size is unknown (the few fixed paths of a config) counts for nothing.
+pub const READ_BYTES: u64 = 4 << 20;
+
+/// A query GitHub gives up on is split in halves while it has more files than this; one this
+/// small is retried as any request is, then fails the run.
+pub const READ_SPLIT_MIN: usize = 16;
 
 /// Contexts per page of `statusCheckRollup.contexts` (GitHub's largest `first`).
 const CHECKS_PAGE: usize = 100;
@@ -26,7 +44,8 @@ pub(super) fn is_full_sha(rev: &str) -> bool {
 }
 
 /// The query reading `count` files: `f0` .. `fN` from `$e0` .. `$eN` (`<rev>:<path>`), and the
-/// commit `rev` names as `at` when `resolve`.
+/// commit `rev` names as `at` when `resolve`. A fragment keeps the query short (2,000 files:
+/// about 100 KB).
 fn files_query(count: usize, resolve: bool) -> String {
     let mut vars = String::from("$owner: String!, $name: String!");
     let mut fields = String::new();
@@ -36,11 +55,60 @@ fn files_query(count: usize, resolve: bool) -> String {
     }
     for i in 0..count {
         vars.push_str(&format!(", $e{i}: String!"));
-        fields.push_str(&format!(
-            " f{i}: object(expression: $e{i}) {{ __typename ... on Blob {{ text isTruncated isBinary byteSize }} }}"
-        ));
+        fields.push_str(&format!(" f{i}: object(expression: $e{i}) {{ ...b }}"));
     }
-    format!("query({vars}) {{ repository(owner: $owner, name: $name) {{{fields} }} }}")
+    format!(
+        "query({vars}) {{ repository(owner: $owner, name: $name) {{{fields} }} }} \
+         fragment b on GitObject {{ __typename ... on Blob {{ text isTruncated isBinary byteSize }} }}"
+    )
+}
+
+/// `paths` (with their sizes, when known) cut into read queries of at most `max_files` files
+/// and [`READ_BYTES`] (a file bigger than that alone).
+fn batches(sizes: &[Option<u64>], max_files: usize) -> Vec<Range<usize>> {
+    let max_files = max_files.max(1);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, size) in sizes.iter().enumerate() {
+        let size = size.unwrap_or(0);
+        if i > start && (i - start >= max_files || bytes.saturating_add(size) > READ_BYTES) {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(size);
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
+/// Why a read query failed the way a query too big or too slow for GitHub fails, if it did: no
+/// answer (a dropped connection, a timeout), a 502 or 504, or a GraphQL error that says it
+/// timed out or hit a resource limit.
+fn too_big(result: &Result<Reply, ForgeError>) -> Option<String> {
+    let reply = match result {
+        // Past the run's deadline nothing more is sent: splitting would not help.
+        Err(ForgeError::Other(text)) if !text.contains(DEADLINE_VAR) => return Some(text.clone()),
+        Err(_) => return None,
+        Ok(reply) => reply,
+    };
+    if matches!(reply.status.as_u16(), 502 | 504) {
+        return Some(format!("github answered {}", reply.status));
+    }
+    if !reply.is_success() {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(&reply.body).ok()?;
+    value.at("errors").as_array()?.iter().find_map(|error| {
+        let kind = error.at("type").as_str().unwrap_or_default();
+        let message = error.at("message").as_str().unwrap_or_default();
+        let lower = message.to_ascii_lowercase();
+        (matches!(kind, "RESOURCE_LIMITS_EXCEEDED" | "MAX_NODE_LIMIT_EXCEEDED")
+            || lower.contains("timeout")
+            || lower.contains("timed out"))
+        .then(|| format!("github: {message}"))
+    })
 }
 
 /// What GraphQL gave of one path: its bytes, missing, or to be read through REST.
@@ -170,47 +238,85 @@ impl GitHubForge {
         vars
     }
 
-    /// `paths` at `rev`, [`READ_BATCH`] per query; a branch or tag is pinned to the commit the
-    /// first query finds, so that every batch reads the same commit.
+    /// `paths` at `rev`, in as few queries as [`batches`] allows; a branch or tag is pinned to
+    /// the commit the first query finds, so that every query reads the same commit. A query
+    /// GitHub gives up on ([`too_big`]) is sent again as two halves.
     pub(super) async fn files(
         &self,
         rev: &str,
         paths: &[String],
     ) -> Result<Vec<Option<Vec<u8>>>, ForgeError> {
-        let mut at = rev.to_owned();
-        let mut out = Vec::with_capacity(paths.len());
-        for (n, batch) in paths.chunks(READ_BATCH).enumerate() {
-            let resolve = n == 0 && !is_full_sha(rev) && paths.len() > READ_BATCH;
+        let sizes: Vec<Option<u64>> = {
+            let known = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
+            paths.iter().map(|p| known.get(p).copied()).collect()
+        };
+        // A stack: the first batch on top, a split batch's halves pushed back in order.
+        let mut pending = batches(&sizes, self.read_ceiling.load(Ordering::Relaxed));
+        pending.reverse();
+        let mut at = is_full_sha(rev).then(|| rev.to_owned());
+        let mut out = vec![None; paths.len()];
+        while let Some(range) = pending.pop() {
+            let batch = paths.get(range.clone()).unwrap_or_default();
+            let ceiling = self.read_ceiling.load(Ordering::Relaxed);
+            let splittable = batch.len() > READ_SPLIT_MIN;
+            if splittable && batch.len() > ceiling {
+                // An earlier query this big failed: halve it before sending it.
+                let mid = range.start + batch.len() / 2;
+                pending.extend([mid..range.end, range.start..mid]);
+                continue;
+            }
+            // Pin a branch or tag when more than one query reads it.
+            let resolve = at.is_none() && !pending.is_empty();
             let mut vars = self.repository_vars();
             if resolve {
                 vars.insert("rev".into(), json!(rev));
             }
+            let from = at.as_deref().unwrap_or(rev);
             for (i, path) in batch.iter().enumerate() {
-                vars.insert(format!("e{i}"), json!(format!("{at}:{path}")));
+                vars.insert(format!("e{i}"), json!(format!("{from}:{path}")));
             }
             let action = format!("reading {} files at `{rev}`", batch.len());
-            let data = self
-                .graphql(
-                    &files_query(batch.len(), resolve),
-                    Value::Object(vars),
-                    &action,
-                    CONTENTS_READ,
-                )
-                .await?;
+            // A batch that can still be split is not sent again as it is after a 502, a 504 or
+            // no answer: its halves are.
+            let repeat = if splittable {
+                Repeat::SafeButTimeouts
+            } else {
+                Repeat::Safe
+            };
+            let query = files_query(batch.len(), resolve);
+            let result = self
+                .graphql_reply(&query, Value::Object(vars), repeat)
+                .await;
+            if splittable && let Some(why) = too_big(&result) {
+                let half = batch.len() / 2;
+                self.read_ceiling.fetch_min(half, Ordering::Relaxed);
+                tracing::warn!(
+                    "{action}: {why}; reading them in two queries of {half} and {} files",
+                    batch.len() - half
+                );
+                let mid = range.start + half;
+                pending.extend([mid..range.end, range.start..mid]);
+                continue;
+            }
+            let data = graphql_data(&result?, &action, CONTENTS_READ)?;
             let repo = data.at("repository");
             if resolve {
                 match repo.at("at").at("oid").as_str() {
-                    Some(oid) => oid.clone_into(&mut at),
+                    Some(oid) => at = Some(oid.to_owned()),
                     // No such revision: no file is there (as REST answers 404 for each).
                     None => return Ok(vec![None; paths.len()]),
                 }
             }
+            let from = at.as_deref().unwrap_or(rev);
             for (i, path) in batch.iter().enumerate() {
-                out.push(match blob(repo.at(&format!("f{i}"))) {
+                let bytes = match blob(repo.at(&format!("f{i}"))) {
                     Blob::Bytes(bytes) => Some(bytes),
                     Blob::Missing => None,
-                    Blob::Rest => self.file(path, &at).await?,
-                });
+                    Blob::Rest => self.file(path, from).await?,
+                };
+                if let Some(slot) = out.get_mut(range.start + i) {
+                    *slot = bytes;
+                }
             }
         }
         Ok(out)

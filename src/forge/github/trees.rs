@@ -1,4 +1,5 @@
-//! A commit's files through `GET /git/trees/{rev}?recursive=1`: one request for the whole commit.
+//! A commit's files through `GET /git/trees/{rev}?recursive=1`: one request for the whole commit,
+//! which also gives each file's size (kept to size the read queries, `reads`).
 
 use serde_json::Value;
 
@@ -13,6 +14,17 @@ fn is_regular(entry: &Value) -> bool {
 }
 
 impl GitHubForge {
+    /// Keep each listed blob's `size` (GitHub gives it for blobs): read queries are cut by the
+    /// bytes they will bring back.
+    fn remember_sizes<'a>(&self, entries: impl IntoIterator<Item = (&'a Value, &'a Value)>) {
+        let mut sizes = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        for (path, entry) in entries {
+            if let (Some(path), Some(size)) = (path.as_str(), entry.at("size").as_u64()) {
+                sizes.insert(path.to_owned(), size);
+            }
+        }
+    }
+
     async fn read_tree(
         &self,
         sha: &str,
@@ -33,9 +45,10 @@ impl GitHubForge {
             })
         };
         if whole.at("truncated").as_bool() != Some(true) {
-            return Ok(entries(&whole)?
+            let files: Vec<Value> = entries(&whole)?.into_iter().filter(is_regular).collect();
+            self.remember_sizes(files.iter().map(|e| (e.at("path"), e)));
+            return Ok(files
                 .iter()
-                .filter(|e| is_regular(e))
                 .filter_map(|e| e.at("path").as_str().map(str::to_owned))
                 .collect());
         }
@@ -64,7 +77,9 @@ impl GitHubForge {
                 if entry.at("type").as_str() == Some("tree") {
                     folders.push((format!("{prefix}{name}/"), sha.to_owned()));
                 } else if is_regular(&entry) {
-                    out.push(format!("{prefix}{name}"));
+                    let path = format!("{prefix}{name}");
+                    self.remember_sizes([(&Value::String(path.clone()), &entry)]);
+                    out.push(path);
                 }
             }
         }

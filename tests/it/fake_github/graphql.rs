@@ -181,12 +181,41 @@ fn object(state: &State, expression: &str) -> Value {
 }
 
 fn objects(state: &mut State, query: &str, vars: &Value) -> Reply {
+    let aliases = aliased_objects(query);
+    let files = aliases.iter().filter(|(alias, _)| alias != "at").count();
+    if let Some((limit, status)) = state.read_failure
+        && files > limit
+    {
+        return too_slow(status);
+    }
     let mut repository = serde_json::Map::new();
-    for (alias, var) in aliased_objects(query) {
+    for (alias, var) in aliases {
         let expression = vars[var.as_str()].as_str().unwrap_or_default();
         repository.insert(alias, object(state, expression));
     }
     reply(200, json!({ "data": { "repository": repository } }))
+}
+
+/// How GitHub answers a query it ended after ten seconds.
+fn too_slow(status: u16) -> Reply {
+    if status == 200 {
+        return reply(
+            200,
+            json!({ "data": null, "errors": [{ "message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug. Please include `D3C2:1AFB:7226D1:76338B:63A2690D` when reporting this issue." }] }),
+        );
+    }
+    let title = if status == 504 {
+        "504 Gateway Time-out"
+    } else {
+        "502 Bad Gateway"
+    };
+    let mut out = reply(status, Value::Null);
+    out.body = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+    .into_bytes();
+    out.headers = vec![("content-type".into(), "text/html".into())];
+    out
 }
 
 /// GraphQL's enum spelling of a REST state (`in_progress` -> `IN_PROGRESS`).

@@ -16,7 +16,7 @@ type Shared = Arc<Mutex<State>>;
 pub(super) struct Reply {
     pub(super) status: u16,
     pub(super) body: Vec<u8>,
-    headers: Vec<(String, String)>,
+    pub(super) headers: Vec<(String, String)>,
 }
 
 pub(super) fn reply(status: u16, body: Value) -> Reply {
