@@ -624,11 +624,14 @@ fn edits(
     }
     // Per file, per source (`None`: the `substitute-from` pins of resolved components).
     let mut by_file: BTreeMap<String, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
-    let (targets, sources) = (tgt.index(), src.index());
+    let targets = tgt.index();
+    // The source's index only for a component the target lacks, or a bad value to name.
+    let sources = std::cell::OnceCell::new();
+    let sources = || sources.get_or_init(|| src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
         let (entry, path, added) = match targets.get(item.id.as_str()) {
             Some(t) => (*t, t.file.clone(), false),
-            None => match (sources.get(item.id.as_str()), &item.file) {
+            None => match (sources().get(item.id.as_str()), &item.file) {
                 (Some(e), Some(path)) => (*e, path.clone(), true),
                 _ => continue,
             },
@@ -643,7 +646,7 @@ fn edits(
                     message,
                 });
             }
-            let from = sources.get(item.id.as_str()).copied().unwrap_or(entry);
+            let from = sources().get(item.id.as_str()).copied().unwrap_or(entry);
             return Err(PlanError::BadSourceVersion(Box::new(BadSource {
                 id: item.id.clone(),
                 from: src.env.clone(),

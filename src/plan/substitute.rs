@@ -70,6 +70,10 @@ pub(super) fn settle(
     items: &mut [Item],
     files: &dyn Files,
 ) -> Result<(), PlanError> {
+    // Only components read through `substitute-from` have anything to settle.
+    if tgt.components.iter().all(|e| e.via.is_none()) {
+        return Ok(());
+    }
     let targets = tgt.index();
     let pin_of = |item: &Item| {
         let via = targets.get(item.id.as_str())?.via.as_ref()?;
