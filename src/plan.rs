@@ -616,23 +616,24 @@ fn edits(
     };
     /// Per source of one file: versions to set, and components to add.
     #[derive(Default)]
-    struct Changes {
-        set: Vec<(String, String)>,
-        add: Vec<(String, String)>,
+    struct Changes<'a> {
+        set: Vec<(&'a str, String)>,
+        add: Vec<(&'a str, String)>,
         /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
-        pinned: std::collections::HashSet<String>,
+        pinned: std::collections::HashSet<&'a str>,
     }
-    // Per file, per source (`None`: the `substitute-from` pins of resolved components).
-    let mut by_file: BTreeMap<String, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
+    // Per file, per source (`None`: the `substitute-from` pins of resolved components). Names and
+    // paths are borrowed from the inventories and items: nothing is copied per component.
+    let mut by_file: BTreeMap<&str, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
     let targets = tgt.index();
     // The source's index only for a component the target lacks, or a bad value to name.
     let sources = std::cell::OnceCell::new();
     let sources = || sources.get_or_init(|| src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
         let (entry, path, added) = match targets.get(item.id.as_str()) {
-            Some(t) => (*t, t.file.clone(), false),
+            Some(t) => (*t, t.file.as_str(), false),
             None => match (sources().get(item.id.as_str()), &item.file) {
-                (Some(e), Some(path)) => (*e, path.clone(), true),
+                (Some(e), Some(path)) => (*e, path.as_str(), true),
                 _ => continue,
             },
         };
@@ -659,12 +660,12 @@ fn edits(
         }
         // A resolved component's version lives in the pin line that sets its variable.
         let (key, path, name) = match substitute::pin_line(entry).filter(|_| !added) {
-            Some((file, _, via)) => (None, file.to_string(), via.variable.clone()),
-            None => (Some(entry.source), path, entry.name.clone()),
+            Some((file, _, via)) => (None, file, via.variable.as_str()),
+            None => (Some(entry.source), path, entry.name.as_str()),
         };
         let changes = by_file.entry(path).or_default().entry(key).or_default();
         // Components sharing one pin line agree (`settle`): it is edited once.
-        if key.is_none() && !changes.pinned.insert(name.clone()) {
+        if key.is_none() && !changes.pinned.insert(name) {
             continue;
         }
         let list = if added {
@@ -676,7 +677,7 @@ fn edits(
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let kept = read.remove(&path);
+        let kept = read.remove(path);
         // The common case, one source setting versions in a file the inventory read: splice the
         // spans it read, and parse only the result (to verify it).
         let mut sources = by_source.iter();
@@ -688,15 +689,15 @@ fn edits(
                 .map(|(_, inv)| {
                     let loc = config.sources[*index].locator();
                     let set = refs(&changes.set);
-                    source::splice_versions(&loc, &path, &kept.bytes, inv, &set, verify)
+                    source::splice_versions(&loc, path, &kept.bytes, inv, &set, verify)
                 }),
             _ => None,
         };
         let before = match kept {
             Some(kept) => kept.bytes,
-            None => files.read(&path)?.ok_or_else(|| PlanError::Missing {
+            None => files.read(path)?.ok_or_else(|| PlanError::Missing {
                 env: tgt.env.clone(),
-                path: path.clone(),
+                path: path.to_string(),
                 at: files.label(),
             })?,
         };
@@ -706,13 +707,13 @@ fn edits(
                 let mut after = before.clone();
                 for (index, changes) in by_source {
                     let Some(index) = index else {
-                        after = source::substitute::set_pins(&path, &after, &refs(&changes.set))?;
+                        after = source::substitute::set_pins(path, &after, &refs(&changes.set))?;
                         continue;
                     };
                     let loc = config.sources[index].locator();
-                    after = source::set_versions(&loc, &path, &after, &refs(&changes.set))?;
+                    after = source::set_versions(&loc, path, &after, &refs(&changes.set))?;
                     if !changes.add.is_empty() {
-                        after = insert::insert(&loc, &path, &after, &refs(&changes.add))?;
+                        after = insert::insert(&loc, path, &after, &refs(&changes.add))?;
                     }
                 }
                 after
@@ -720,7 +721,7 @@ fn edits(
         };
         if after != before {
             out.push(FileEdit {
-                path,
+                path: path.to_string(),
                 before,
                 after,
             });
@@ -729,11 +730,8 @@ fn edits(
     Ok(out)
 }
 
-fn refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-    pairs
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect()
+fn refs<'a>(pairs: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    pairs.iter().map(|(n, v)| (*n, v.as_str())).collect()
 }
 
 #[cfg(test)]

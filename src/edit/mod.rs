@@ -181,14 +181,23 @@ pub fn split_path(path: &str) -> Vec<String> {
 
 /// `name` as one segment of a dotted address: quoted unless it is a bare key (letters, digits, `_-`).
 pub fn path_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    push_path_segment(&mut out, name);
+    out
+}
+
+/// [`path_segment`], appended to `out`.
+pub fn push_path_segment(out: &mut String, name: &str) {
     let bare = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     if bare {
-        name.to_string()
+        out.push_str(name);
     } else {
-        format!("\"{}\"", name.replace('"', "\\\""))
+        out.push('"');
+        out.push_str(&name.replace('"', "\\\""));
+        out.push('"');
     }
 }
 

@@ -37,7 +37,13 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
             }
         };
         components.push(Component {
-            address: format!("{at}.{}", edit::path_segment(&name)),
+            address: {
+                let mut address = String::with_capacity(at.len() + name.len() + 1);
+                address.push_str(at);
+                address.push('.');
+                edit::push_path_segment(&mut address, &name);
+                address
+            },
             name,
             version,
             indirect,
