@@ -19,6 +19,10 @@
 
 mod floor;
 
+/// The floor runs with promote's allocator: the ratio measures promote's work, not malloc's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
