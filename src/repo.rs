@@ -62,8 +62,9 @@ pub struct WorkTree {
     real_dirs: std::cell::RefCell<std::collections::HashMap<PathBuf, Option<PathBuf>>>,
     /// Paths a walk found to be regular files, reached from a folder `resolve` accepted through
     /// real folders only (no symlink): they are inside the repository, and `read` need not
-    /// resolve them again. Like `real_dirs`, the answers last as long as the tree (one command).
-    walked: std::cell::RefCell<rustc_hash::FxHashSet<String>>,
+    /// resolve them again (nor `stat` them, where the walk learnt their size). Like
+    /// `real_dirs`, the answers last as long as the tree (one command).
+    walked: std::cell::RefCell<rustc_hash::FxHashMap<String, Option<u64>>>,
 }
 
 impl WorkTree {
@@ -145,9 +146,11 @@ impl WorkTree {
         Ok((start, prefix))
     }
 
-    /// Paths a walk found: `read` takes them as they are.
-    fn confirm(&self, paths: &[String]) {
-        self.walked.borrow_mut().extend(paths.iter().cloned());
+    /// A regular file a walk found (of `len` bytes, where it learnt that): into `out`, and
+    /// kept for `read` to take as it is.
+    fn found(&self, path: String, len: Option<u64>, out: &mut Vec<String>) {
+        self.walked.borrow_mut().insert(path.clone(), len);
+        out.push(path);
     }
 
     /// Every regular file below `start`, as `prefix` + its path below, into `out`, in one walk.
@@ -172,7 +175,7 @@ impl WorkTree {
                 if kind.is_dir() && name != ".git" {
                     stack.push((entry.path(), format!("{rel}{name}/")));
                 } else if kind.is_file() {
-                    out.push(format!("{rel}{name}"));
+                    self.found(format!("{rel}{name}"), None, out);
                 }
             }
         }
@@ -200,8 +203,8 @@ impl WorkTree {
                     return Ok(());
                 }
                 let path = dir.join(name);
-                let kind = match std::fs::symlink_metadata(&path) {
-                    Ok(meta) => meta.file_type(),
+                let meta = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => meta,
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -212,7 +215,8 @@ impl WorkTree {
                     }
                     Err(e) => return Err(io_error(&path, &e)),
                 };
-                self.step_into(&path, rel, name, kind, rest, out)
+                let len = meta.is_file().then_some(meta.len());
+                self.step_into(&path, rel, name, meta.file_type(), len, rest, out)
             }
             Step::Fits { .. } => {
                 let Some(entries) = read_dir(dir)? else {
@@ -224,27 +228,30 @@ impl WorkTree {
                     let Some(name) = name.to_str().filter(|n| step.admits(n)) else {
                         continue;
                     };
-                    self.step_into(&entry.path(), rel, name, kind, rest, out)?;
+                    self.step_into(&entry.path(), rel, name, kind, None, rest, out)?;
                 }
                 Ok(())
             }
         }
     }
 
-    /// Past the entry `name` (at `path`, of `kind`) with `rest` of the steps to go: a regular
-    /// file where none are left, a real folder (not `.git`) to walk on where some are.
+    /// Past the entry `name` (at `path`, of `kind`, `len` bytes where known) with `rest` of the
+    /// steps to go: a regular file where none are left, a real folder (not `.git`) to walk on
+    /// where some are.
+    #[allow(clippy::too_many_arguments)]
     fn step_into(
         &self,
         path: &Path,
         rel: &str,
         name: &str,
         kind: std::fs::FileType,
+        len: Option<u64>,
         rest: &[Step<'_>],
         out: &mut Vec<String>,
     ) -> Result<(), RepoError> {
         if rest.is_empty() {
             if kind.is_file() {
-                out.push(format!("{rel}{name}"));
+                self.found(format!("{rel}{name}"), len, out);
             }
             Ok(())
         } else if kind.is_dir() && name != ".git" {
@@ -322,7 +329,6 @@ impl Files for WorkTree {
         let mut out = Vec::new();
         self.walk_all(start, prefix, &mut out)?;
         out.sort();
-        self.confirm(&out);
         Ok(out)
     }
 
@@ -340,7 +346,6 @@ impl Files for WorkTree {
         let mut out = Vec::new();
         self.walk_steps(&start, &prefix, &steps[fixed..], &mut out)?;
         out.sort();
-        self.confirm(&out);
         Ok(out
             .into_iter()
             .filter_map(|path| pattern.matches(&path).map(|c| (path, c)))
@@ -348,12 +353,20 @@ impl Files for WorkTree {
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
-        let full = if self.walked.borrow().contains(path) {
-            self.root.join(path)
-        } else {
-            self.resolve(path)?
+        let walked = self.walked.borrow().get(path).copied();
+        let full = match walked {
+            Some(_) => self.root.join(path),
+            None => self.resolve(path)?,
         };
-        match std::fs::read(&full) {
+        let bytes = match walked.flatten() {
+            // The size is known: no `stat` to learn it again.
+            Some(len) => std::fs::File::open(&full).and_then(|mut file| {
+                let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
+                std::io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+            }),
+            None => std::fs::read(&full),
+        };
+        match bytes {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(RepoError::Io {
