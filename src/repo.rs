@@ -262,6 +262,28 @@ impl WorkTree {
     }
 }
 
+/// The bytes of the file at `path`, about `len` long: `fs::read` (and `File::read_to_end`) would
+/// `stat` it (and seek) to learn that again. One byte more than `len` sees the end in two reads.
+fn read_sized(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; len + 1];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(bytes.len() * 2, 0); // it grew since the walk
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
 fn io_error(path: &Path, e: &std::io::Error) -> RepoError {
     RepoError::Io {
         path: path.display().to_string(),
@@ -360,10 +382,7 @@ impl Files for WorkTree {
         };
         let bytes = match walked.flatten() {
             // The size is known: no `stat` to learn it again.
-            Some(len) => std::fs::File::open(&full).and_then(|mut file| {
-                let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
-                std::io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
-            }),
+            Some(len) => read_sized(&full, usize::try_from(len).unwrap_or(0)),
             None => std::fs::read(&full),
         };
         match bytes {

@@ -405,3 +405,34 @@ fn a_walk_leaves_symlinks_out_of_the_repository_refused() {
         "{err}"
     );
 }
+
+/// A file read after the walk that found it reads whole, however it changed since.
+#[test]
+fn a_walked_file_that_changed_since_reads_whole() {
+    use promote::config::PathPattern;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("apps/dex")).expect("mkdir");
+    std::fs::write(p.join("apps/dex/hr.yaml"), "x: 1\n").expect("write");
+    let tree = WorkTree::new(p);
+    let pattern = PathPattern::parse("apps/{app}/hr.yaml").expect("pattern");
+    assert_eq!(
+        promote::repo::matching(&tree, &pattern)
+            .expect("walk")
+            .len(),
+        1
+    );
+    let long = "x: 1\n".repeat(1000);
+    std::fs::write(p.join("apps/dex/hr.yaml"), &long).expect("write");
+    assert_eq!(
+        tree.read("apps/dex/hr.yaml").expect("read").as_deref(),
+        Some(long.as_bytes())
+    );
+    std::fs::write(p.join("apps/dex/hr.yaml"), "").expect("write");
+    assert_eq!(
+        tree.read("apps/dex/hr.yaml").expect("read").as_deref(),
+        Some(&b""[..])
+    );
+    std::fs::remove_file(p.join("apps/dex/hr.yaml")).expect("rm");
+    assert_eq!(tree.read("apps/dex/hr.yaml").expect("gone"), None);
+}
