@@ -12,7 +12,7 @@ use crate::gate::GateConfig;
 use crate::source::{Kind, Locator};
 
 mod paths;
-pub use paths::{Captures, PathPattern};
+pub use paths::{Captures, PathPattern, Step};
 
 /// A config problem, with the config file's line and column where there is one.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Captures, PathPattern, unsafe_path};
+use crate::config::{Captures, PathPattern, Step, unsafe_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -31,6 +31,15 @@ pub trait Files {
     /// repository-relative paths; none when the folder does not exist. Symlinks and `.git` are
     /// left out.
     fn list(&self, folder: &str) -> Result<Vec<String>, RepoError>;
+    /// The files a pattern with placeholders or `**` names, in path order, with the values its
+    /// placeholders took: by default, a listing of its folder filtered.
+    fn find(&self, pattern: &PathPattern) -> Result<Vec<(String, Captures)>, RepoError> {
+        Ok(self
+            .list(&pattern.folder())?
+            .into_iter()
+            .filter_map(|path| pattern.matches(&path).map(|c| (path, c)))
+            .collect())
+    }
     /// A label for messages (`working tree`, `integration@abc1234`).
     fn label(&self) -> String;
     /// Read `paths` ahead, all at once where that saves requests (`ForgeFiles`: batched forge
@@ -51,6 +60,11 @@ pub struct WorkTree {
     /// Folders canonicalized so far (`None`: they cannot be), so that resolving a thousand files
     /// costs a `symlink_metadata` each, not a `canonicalize` of every folder on their paths.
     real_dirs: std::cell::RefCell<std::collections::HashMap<PathBuf, Option<PathBuf>>>,
+    /// Paths a walk found to be regular files, reached from a folder `resolve` accepted through
+    /// real folders only (no symlink): they are inside the repository, and `read` need not
+    /// resolve them again (nor `stat` them, where the walk learnt their size). Like
+    /// `real_dirs`, the answers last as long as the tree (one command).
+    walked: std::cell::RefCell<rustc_hash::FxHashMap<String, Option<u64>>>,
 }
 
 impl WorkTree {
@@ -60,6 +74,7 @@ impl WorkTree {
             label: "working tree".to_string(),
             real_root: Default::default(),
             real_dirs: Default::default(),
+            walked: Default::default(),
         }
     }
 
@@ -117,9 +132,189 @@ impl WorkTree {
     }
 }
 
+impl WorkTree {
+    /// Where a walk of `folder` starts, and the prefix of the paths it finds; refused where
+    /// `folder` leaves the repository, also through a symlink.
+    fn walk_start(&self, folder: &str) -> Result<(PathBuf, String), RepoError> {
+        refuse_unsafe(folder)?;
+        let prefix = folder_prefix(folder);
+        let start = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.resolve(folder)?
+        };
+        Ok((start, prefix))
+    }
+
+    /// A regular file a walk found (of `len` bytes, where it learnt that): into `out`, and
+    /// kept for `read` to take as it is.
+    fn found(&self, path: String, len: Option<u64>, out: &mut Vec<String>) {
+        self.walked.borrow_mut().insert(path.clone(), len);
+        out.push(path);
+    }
+
+    /// Every regular file below `start`, as `prefix` + its path below, into `out`, in one walk.
+    /// `DirEntry::file_type` does not follow symlinks: a symlinked folder is not entered (it
+    /// could leave the repository or loop) and a symlinked file is left out.
+    fn walk_all(
+        &self,
+        start: PathBuf,
+        prefix: String,
+        out: &mut Vec<String>,
+    ) -> Result<(), RepoError> {
+        let mut stack = vec![(start, prefix)];
+        while let Some((dir, rel)) = stack.pop() {
+            let Some(entries) = read_dir(&dir)? else {
+                continue;
+            };
+            for entry in entries {
+                let (entry, kind) = entry_kind(&dir, entry)?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue; // not UTF-8: no config path can name it
+                };
+                if kind.is_dir() && name != ".git" {
+                    stack.push((entry.path(), format!("{rel}{name}/")));
+                } else if kind.is_file() {
+                    self.found(format!("{rel}{name}"), None, out);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The regular files below `dir` that `steps` can name, as `rel` + their path below, into
+    /// `out`; what [`WorkTree::walk_all`] would list, less what cannot match. A `**` lists
+    /// everything below it.
+    fn walk_steps(
+        &self,
+        dir: &Path,
+        rel: &str,
+        steps: &[Step<'_>],
+        out: &mut Vec<String>,
+    ) -> Result<(), RepoError> {
+        let Some((step, rest)) = steps.split_first() else {
+            return Ok(());
+        };
+        match *step {
+            Step::Any => self.walk_all(dir.to_path_buf(), rel.to_string(), out),
+            Step::Literal(name) => {
+                // A listing never holds these names, nor a `/` within one.
+                if matches!(name, "" | "." | "..") || name.contains(['/', '\0']) {
+                    return Ok(());
+                }
+                let path = dir.join(name);
+                let meta = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                        ) =>
+                    {
+                        return Ok(());
+                    }
+                    Err(e) => return Err(io_error(&path, &e)),
+                };
+                let len = meta.is_file().then_some(meta.len());
+                self.step_into(&path, rel, name, meta.file_type(), len, rest, out)
+            }
+            Step::Fits { .. } => {
+                let Some(entries) = read_dir(dir)? else {
+                    return Ok(());
+                };
+                for entry in entries {
+                    let (entry, kind) = entry_kind(dir, entry)?;
+                    let name = entry.file_name();
+                    let Some(name) = name.to_str().filter(|n| step.admits(n)) else {
+                        continue;
+                    };
+                    self.step_into(&entry.path(), rel, name, kind, None, rest, out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Past the entry `name` (at `path`, of `kind`, `len` bytes where known) with `rest` of the
+    /// steps to go: a regular file where none are left, a real folder (not `.git`) to walk on
+    /// where some are.
+    #[allow(clippy::too_many_arguments)]
+    fn step_into(
+        &self,
+        path: &Path,
+        rel: &str,
+        name: &str,
+        kind: std::fs::FileType,
+        len: Option<u64>,
+        rest: &[Step<'_>],
+        out: &mut Vec<String>,
+    ) -> Result<(), RepoError> {
+        if rest.is_empty() {
+            if kind.is_file() {
+                self.found(format!("{rel}{name}"), len, out);
+            }
+            Ok(())
+        } else if kind.is_dir() && name != ".git" {
+            self.walk_steps(path, &format!("{rel}{name}/"), rest, out)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The bytes of the file at `path`, about `len` long: `fs::read` (and `File::read_to_end`) would
+/// `stat` it (and seek) to learn that again. One byte more than `len` sees the end in two reads.
+fn read_sized(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; len + 1];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(bytes.len() * 2, 0); // it grew since the walk
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> RepoError {
+    RepoError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The entries of `dir`; `None` when it does not exist.
+fn read_dir(dir: &Path) -> Result<Option<std::fs::ReadDir>, RepoError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(dir, &e)),
+    }
+}
+
+/// A listed entry and its type, as the listing gave it (`d_type`: no symlink followed, and no
+/// `stat` where the file system tells).
+fn entry_kind(
+    dir: &Path,
+    entry: std::io::Result<std::fs::DirEntry>,
+) -> Result<(std::fs::DirEntry, std::fs::FileType), RepoError> {
+    let entry = entry.map_err(|e| io_error(dir, &e))?;
+    let kind = entry.file_type().map_err(|e| io_error(&entry.path(), &e))?;
+    Ok((entry, kind))
+}
+
 /// The files a source's path pattern names in `files`, in path order, with the values the
 /// pattern's placeholders took. A literal path is returned as it is, found or not (the caller
-/// says what a missing file means); a pattern costs one listing of its folder.
+/// says what a missing file means); a pattern costs one listing of its folder (in the working
+/// tree, a walk that goes down only where a match can lie).
 pub fn matching(
     files: &dyn Files,
     pattern: &PathPattern,
@@ -127,11 +322,7 @@ pub fn matching(
     if pattern.is_literal() {
         return Ok(vec![(pattern.as_str().to_string(), Captures::default())]);
     }
-    Ok(files
-        .list(&pattern.folder())?
-        .into_iter()
-        .filter_map(|path| pattern.matches(&path).map(|c| (path, c)))
-        .collect())
+    files.find(pattern)
 }
 
 fn refuse_unsafe(path: &str) -> Result<(), RepoError> {
@@ -156,54 +347,45 @@ fn folder_prefix(folder: &str) -> String {
 
 impl Files for WorkTree {
     fn list(&self, folder: &str) -> Result<Vec<String>, RepoError> {
-        refuse_unsafe(folder)?;
-        let prefix = folder_prefix(folder);
-        let start = if prefix.is_empty() {
-            self.root.clone()
-        } else {
-            self.resolve(folder)?
-        };
+        let (start, prefix) = self.walk_start(folder)?;
         let mut out = Vec::new();
-        // One walk; `symlink_metadata` through `DirEntry::file_type`: a symlinked folder is not
-        // entered (it could leave the repository or loop).
-        let mut stack = vec![(start, prefix)];
-        while let Some((dir, rel)) = stack.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(RepoError::Io {
-                        path: dir.display().to_string(),
-                        message: e.to_string(),
-                    });
-                }
-            };
-            for entry in entries {
-                let entry = entry.map_err(|e| RepoError::Io {
-                    path: dir.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                let Ok(name) = entry.file_name().into_string() else {
-                    continue; // not UTF-8: no config path can name it
-                };
-                let kind = entry.file_type().map_err(|e| RepoError::Io {
-                    path: entry.path().display().to_string(),
-                    message: e.to_string(),
-                })?;
-                if kind.is_dir() && name != ".git" {
-                    stack.push((entry.path(), format!("{rel}{name}/")));
-                } else if kind.is_file() {
-                    out.push(format!("{rel}{name}"));
-                }
-            }
-        }
+        self.walk_all(start, prefix, &mut out)?;
         out.sort();
         Ok(out)
     }
 
+    /// A walk from the pattern's folder that lists only the folders a placeholder (or `**`)
+    /// stands for and looks up a literal name directly: `{app}/helmrelease.yaml` is one listing
+    /// of the apps' folder and one `symlink_metadata` an app, not a listing of every app.
+    fn find(&self, pattern: &PathPattern) -> Result<Vec<(String, Captures)>, RepoError> {
+        let steps = pattern.steps();
+        let fixed = steps
+            .iter()
+            .take(steps.len().saturating_sub(1))
+            .take_while(|s| matches!(s, Step::Literal(_)))
+            .count();
+        let (start, prefix) = self.walk_start(&pattern.folder())?;
+        let mut out = Vec::new();
+        self.walk_steps(&start, &prefix, &steps[fixed..], &mut out)?;
+        out.sort();
+        Ok(out
+            .into_iter()
+            .filter_map(|path| pattern.matches(&path).map(|c| (path, c)))
+            .collect())
+    }
+
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
-        let full = self.resolve(path)?;
-        match std::fs::read(&full) {
+        let walked = self.walked.borrow().get(path).copied();
+        let full = match walked {
+            Some(_) => self.root.join(path),
+            None => self.resolve(path)?,
+        };
+        let bytes = match walked.flatten() {
+            // The size is known: no `stat` to learn it again.
+            Some(len) => read_sized(&full, usize::try_from(len).unwrap_or(0)),
+            None => std::fs::read(&full),
+        };
+        match bytes {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(RepoError::Io {

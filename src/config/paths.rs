@@ -16,6 +16,32 @@ enum Segment {
     Any,
 }
 
+/// One segment of a [`PathPattern`], as [`PathPattern::steps`] gives it to a walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'p> {
+    /// Exactly this name.
+    Literal(&'p str),
+    /// A placeholder: a name of one character or more between `prefix` and `suffix`.
+    Fits { prefix: &'p str, suffix: &'p str },
+    /// `**`: any number of folders.
+    Any,
+}
+
+impl Step<'_> {
+    /// Whether an entry called `name` can stand at this segment.
+    pub fn admits(&self, name: &str) -> bool {
+        match *self {
+            Step::Literal(l) => l == name,
+            Step::Fits { prefix, suffix } => {
+                name.len() > prefix.len() + suffix.len()
+                    && name.starts_with(prefix)
+                    && name.ends_with(suffix)
+            }
+            Step::Any => true,
+        }
+    }
+}
+
 /// A source path for one environment (`{env}` already replaced), ready to match listed files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
@@ -231,6 +257,20 @@ impl PathPattern {
             }
         }
         names
+    }
+
+    /// The pattern's segments as a walk of a folder tree meets them, for a walk that goes down
+    /// only where a match can lie (a literal segment names one entry; a placeholder is met by
+    /// the entries it fits). What a walk finds still goes through [`PathPattern::matches`].
+    pub fn steps(&self) -> Vec<Step<'_>> {
+        self.segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => Step::Literal(l),
+                Segment::Placeholder { prefix, suffix, .. } => Step::Fits { prefix, suffix },
+                Segment::Any => Step::Any,
+            })
+            .collect()
     }
 
     /// The placeholders' values if `path` matches. A placeholder used twice must match the same

@@ -255,3 +255,184 @@ fn files_below_a_symlinked_folder_out_of_the_repository_are_refused() {
     );
     assert!(tree.read("envs/dev/versions.env").expect("read").is_some());
 }
+
+/// In the working tree a pattern is walked (a literal segment looked up, not listed): it finds
+/// exactly what a listing of its folder, filtered by the pattern, finds — regular files, no
+/// symlink, nothing in a `.git` folder — for placeholders, literals after them and `**`.
+#[cfg(unix)]
+#[test]
+fn a_walked_pattern_finds_what_the_filtered_listing_finds() {
+    use promote::config::PathPattern;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("helmrelease.yaml"), "x: 1\n").expect("write");
+    let p = dir.path();
+    for f in [
+        "apps/live/podinfo/helmrelease.yaml",
+        "apps/live/podinfo/ks.yaml",
+        "apps/live/dex/helmrelease.yaml",
+        "apps/live/dex/values/extra.yaml",
+        "apps/live/app-dex/helmrelease.yaml",
+        "apps/live/.git/helmrelease.yaml",
+        "apps/live/nested/deeper/helmrelease.yaml",
+        "apps/live/folder/helmrelease.yaml/x.yaml",
+        "apps/live/a.yaml",
+        "apps/dev/dex/helmrelease.yaml",
+    ] {
+        std::fs::create_dir_all(p.join(f).parent().expect("parent")).expect("mkdir");
+        std::fs::write(p.join(f), "x: 1\n").expect("write");
+    }
+    let link = |to: &std::path::Path, at: &str| {
+        std::os::unix::fs::symlink(to, p.join(at)).expect("symlink");
+    };
+    link(&p.join("apps/live/dex"), "apps/live/alias");
+    link(outside.path(), "apps/live/out");
+    std::fs::create_dir_all(p.join("apps/live/linked")).expect("mkdir");
+    link(
+        &outside.path().join("helmrelease.yaml"),
+        "apps/live/linked/helmrelease.yaml",
+    );
+    let tree = WorkTree::new(p);
+    for pattern in [
+        "apps/live/{app}/helmrelease.yaml",
+        "apps/live/app-{app}/helmrelease.yaml",
+        "apps/{env}/{app}/helmrelease.yaml",
+        "apps/live/{app}/values/{file}",
+        "apps/live/{file}",
+        "apps/live/{app}.yaml",
+        "apps/live/{app}/../dex/helmrelease.yaml",
+        "apps/live/**/helmrelease.yaml",
+        "apps/**/{file}",
+        "{top}/live/dex/helmrelease.yaml",
+        "apps/qa/{app}/helmrelease.yaml",
+    ] {
+        let pattern = PathPattern::parse(pattern).expect("pattern");
+        let listed: Vec<_> = tree
+            .list(&pattern.folder())
+            .expect("list")
+            .into_iter()
+            .filter_map(|path| pattern.matches(&path).map(|c| (path, c)))
+            .collect();
+        let walked = promote::repo::matching(&tree, &pattern).expect("walk");
+        assert_eq!(walked, listed, "{}", pattern.as_str());
+        assert!(
+            walked.iter().all(|(path, _)| !path.contains("alias")
+                && !path.contains("out/")
+                && !path.contains("linked")
+                && !path.contains(".git/")),
+            "{walked:?}"
+        );
+    }
+    let found = promote::repo::matching(
+        &tree,
+        &PathPattern::parse("apps/live/{app}/helmrelease.yaml").expect("pattern"),
+    )
+    .expect("walk");
+    let names: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "apps/live/app-dex/helmrelease.yaml",
+            "apps/live/dex/helmrelease.yaml",
+            "apps/live/podinfo/helmrelease.yaml"
+        ]
+    );
+}
+
+/// What a walk found is read without resolving it again, but a symlink out of the repository
+/// next to it (a file, or a folder on the way) is still refused, before and after the walk.
+#[cfg(unix)]
+#[test]
+fn a_walk_leaves_symlinks_out_of_the_repository_refused() {
+    use promote::config::PathPattern;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("helmrelease.yaml"), "secret: 1\n").expect("write");
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("apps/live/dex")).expect("mkdir");
+    std::fs::create_dir_all(p.join("apps/live/evil")).expect("mkdir");
+    std::fs::write(p.join("apps/live/dex/helmrelease.yaml"), "x: 1\n").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("helmrelease.yaml"),
+        p.join("apps/live/evil/helmrelease.yaml"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(outside.path(), p.join("apps/live/out")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path(), p.join("apps/elsewhere")).expect("symlink");
+    let tree = WorkTree::new(p);
+    let refused = |tree: &WorkTree| {
+        for path in [
+            "apps/live/evil/helmrelease.yaml",
+            "apps/live/out/helmrelease.yaml",
+            "apps/elsewhere/helmrelease.yaml",
+        ] {
+            let err = tree.read(path).expect_err(path);
+            assert!(
+                err.to_string().contains("symlink out of the repository"),
+                "{path}: {err}"
+            );
+        }
+    };
+    refused(&tree);
+    for pattern in [
+        "apps/live/{app}/helmrelease.yaml",
+        "apps/{env}/{app}/helmrelease.yaml",
+        "apps/**/helmrelease.yaml",
+        "apps/{file}",
+    ] {
+        let pattern = PathPattern::parse(pattern).expect("pattern");
+        let found = promote::repo::matching(&tree, &pattern).expect("walk");
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(
+            paths.iter().all(|p| *p == "apps/live/dex/helmrelease.yaml"),
+            "{}: {paths:?}",
+            pattern.as_str()
+        );
+    }
+    assert!(tree.list("apps").expect("list").len() == 1);
+    refused(&tree);
+    assert_eq!(
+        tree.read("apps/live/dex/helmrelease.yaml")
+            .expect("read")
+            .as_deref(),
+        Some(&b"x: 1\n"[..])
+    );
+    // A pattern whose folder is a symlink out of the repository is refused as a listing is.
+    let pattern = PathPattern::parse("apps/elsewhere/{app}").expect("pattern");
+    let err = promote::repo::matching(&tree, &pattern).expect_err("out");
+    assert!(
+        err.to_string().contains("symlink out of the repository"),
+        "{err}"
+    );
+}
+
+/// A file read after the walk that found it reads whole, however it changed since.
+#[test]
+fn a_walked_file_that_changed_since_reads_whole() {
+    use promote::config::PathPattern;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("apps/dex")).expect("mkdir");
+    std::fs::write(p.join("apps/dex/hr.yaml"), "x: 1\n").expect("write");
+    let tree = WorkTree::new(p);
+    let pattern = PathPattern::parse("apps/{app}/hr.yaml").expect("pattern");
+    assert_eq!(
+        promote::repo::matching(&tree, &pattern)
+            .expect("walk")
+            .len(),
+        1
+    );
+    let long = "x: 1\n".repeat(1000);
+    std::fs::write(p.join("apps/dex/hr.yaml"), &long).expect("write");
+    assert_eq!(
+        tree.read("apps/dex/hr.yaml").expect("read").as_deref(),
+        Some(long.as_bytes())
+    );
+    std::fs::write(p.join("apps/dex/hr.yaml"), "").expect("write");
+    assert_eq!(
+        tree.read("apps/dex/hr.yaml").expect("read").as_deref(),
+        Some(&b""[..])
+    );
+    std::fs::remove_file(p.join("apps/dex/hr.yaml")).expect("rm");
+    assert_eq!(tree.read("apps/dex/hr.yaml").expect("gone"), None);
+}
