@@ -38,21 +38,38 @@ impl NameFilter {
 /// `PAPERLESS_NGX_VERSION` -> `paperless-ngx`: lowercased, `_` -> `-`, a trailing `-version`
 /// dropped. `None` when that leaves the key as it was, or nothing.
 pub fn dotenv_status_name(key: &str) -> Option<String> {
-    // Lowercased with `_` -> `-` in one pass, then a trailing `-version` dropped.
-    let mut name: String = key
-        .chars()
-        .map(|c| {
-            if c == '_' {
-                '-'
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
-        .collect();
-    if name.ends_with("-version") {
-        name.truncate(name.len() - "-version".len());
+    // The trailing `-version` (any case, `_` or `-`) is found on the key's bytes: the name is
+    // then built once, at its final length, lowercased with `_` -> `-` in one pass.
+    let dash = |c: char| {
+        if c == '_' {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    const SUFFIX: &[u8] = b"-version";
+    let bytes = key.as_bytes();
+    let end = match bytes.len().checked_sub(SUFFIX.len()) {
+        Some(at)
+            if bytes[at..]
+                .iter()
+                .zip(SUFFIX)
+                .all(|(&b, &s)| dash(char::from(b)) == char::from(s)) =>
+        {
+            at
+        }
+        _ => bytes.len(),
+    };
+    if end == 0 {
+        return None;
     }
-    (!name.is_empty() && name != key).then_some(name)
+    // Nothing to lowercase, no `_` and no suffix: the name would be the key itself.
+    if end == bytes.len() && !bytes.iter().any(|&b| b == b'_' || b.is_ascii_uppercase()) {
+        return None;
+    }
+    let mut name = String::with_capacity(end);
+    name.extend(key[..end].chars().map(dash));
+    Some(name)
 }
 
 impl Source {

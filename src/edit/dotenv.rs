@@ -22,21 +22,37 @@ pub struct Entry {
     pub style: QuoteStyle,
     /// 1-based line of the assignment.
     pub line: usize,
+    /// 1-based column (in characters) of the value's first byte, `span.start`.
+    pub column: usize,
 }
 
 /// Parse every assignment of `text`.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, EditError> {
-    each(file, text).collect()
+    let mut out = Vec::with_capacity(line_count(text));
+    for entry in entries(file, text) {
+        out.push(entry?);
+    }
+    Ok(out)
 }
 
 /// Parse each assignment line on its own: a line the reader refuses is an error for that line
 /// only (`substitute-from` files may hold values such as `["end0"]` that are no concern of ours).
 pub fn parse_each(file: &str, text: &str) -> Vec<Result<Entry, EditError>> {
-    each(file, text).collect()
+    let mut out = Vec::with_capacity(line_count(text));
+    out.extend(entries(file, text));
+    out
 }
 
-/// [`parse_each`], one line at a time.
-fn each<'t>(file: &'t str, text: &'t str) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
+/// How many lines `text` has at most: room for every entry it can hold.
+pub fn line_count(text: &str) -> usize {
+    memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
+}
+
+/// [`parse_each`], one line at a time, as an iterator (nothing collected).
+pub fn entries<'t>(
+    file: &'t str,
+    text: &'t str,
+) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
     let mut start = 0;
     text.split_inclusive('\n')
         .enumerate()
@@ -45,7 +61,7 @@ fn each<'t>(file: &'t str, text: &'t str) -> impl Iterator<Item = Result<Entry, 
             let entry = parse_line(line, start, i + 1).map_err(|(col, message)| EditError::Parse {
                 file: file.to_string(),
                 line: i + 1,
-                column: line.get(..col).map_or(col, |s| s.chars().count()) + 1,
+                column: column(line, col),
                 message,
             });
             start += raw_line.len();
@@ -53,8 +69,22 @@ fn each<'t>(file: &'t str, text: &'t str) -> impl Iterator<Item = Result<Entry, 
         })
 }
 
+/// 1-based column, in characters, of byte `at` of `line` (past its end: counted in bytes).
+fn column(line: &str, at: usize) -> usize {
+    match line.get(..at) {
+        Some(s) if s.is_ascii() => at + 1,
+        Some(s) => s.chars().count() + 1,
+        None => at + 1,
+    }
+}
+
 /// A line error: byte column within the line, message.
 type LineError = (usize, String);
+
+/// A key character: ASCII letters, digits and `_`, and after the first one `.` and `-`.
+fn key_byte(i: usize, b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && matches!(b, b'.' | b'-'))
+}
 
 fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, LineError> {
     let body = line.trim_start();
@@ -67,15 +97,13 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
     {
         pos = line.len() - rest.trim_start().len();
     }
-    let Some(eq) = line[pos..].find('=').map(|i| pos + i) else {
+    let Some(eq) = memchr::memchr(b'=', &line.as_bytes()[pos..]).map(|i| pos + i) else {
         return Err((pos, "expected `KEY=value`".to_string()));
     };
     let key = line[pos..eq].trim_end();
-    if let Some(bad) = key
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_' || (i > 0 && ".-".contains(c))))
-    {
-        return Err((pos + bad.0, format!("invalid character in key `{key}`")));
+    // Byte-wise: a character outside ASCII is refused at its first byte, which is where it starts.
+    if let Some(bad) = key.bytes().enumerate().position(|(i, b)| !key_byte(i, b)) {
+        return Err((pos + bad, format!("invalid character in key `{key}`")));
     }
     if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
         return Err((pos, "expected a key before `=`".to_string()));
@@ -104,6 +132,7 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
         span: start + vstart..start + vend,
         style,
         line: number,
+        column: column(line, vstart),
     }))
 }
 
@@ -112,10 +141,10 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
 /// a closing quote).
 fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
     let rest = &line[at..];
-    let (value, end, style) = match rest.chars().next() {
-        Some(q @ ('\'' | '"')) => {
-            let (value, len) = quoted(&rest[1..], q)?;
-            let style = if q == '\'' {
+    let (value, end, style) = match rest.as_bytes().first() {
+        Some(&q @ (b'\'' | b'"')) => {
+            let (value, len) = quoted(&rest[1..], char::from(q))?;
+            let style = if q == b'\'' {
                 QuoteStyle::Single
             } else {
                 QuoteStyle::Double
@@ -124,12 +153,12 @@ fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
         }
         _ => {
             // A plain value ends at ` #` (a trailing comment) or the end of the line.
-            let comment = rest
-                .char_indices()
-                .find(|&(i, c)| c == '#' && i > 0 && rest[..i].ends_with([' ', '\t']))
-                .map_or(rest.len(), |(i, _)| i);
+            let bytes = rest.as_bytes();
+            let comment = memchr::memchr_iter(b'#', bytes)
+                .find(|&i| i > 0 && matches!(bytes[i - 1], b' ' | b'\t'))
+                .unwrap_or(rest.len());
             let value = rest[..comment].trim_end_matches([' ', '\t']);
-            if value.contains(['"', '\'']) {
+            if memchr::memchr2(b'"', b'\'', value.as_bytes()).is_some() {
                 return None;
             }
             (value.to_string(), at + value.len(), QuoteStyle::Plain)

@@ -9,9 +9,10 @@ use crate::gate::{Eligibility, Verdict};
 use crate::source::substitute::Via;
 
 /// A version split for ordering: dotted numbers (any count, leading zeros ignored), then an
-/// optional pre-release (`-rc.1`), build metadata (`+...`) ignored.
+/// optional pre-release (`-rc.1`), build metadata (`+...`) ignored. The numbers stay one slice,
+/// walked again when compared: ordering two versions allocates nothing.
 struct Ordered<'v> {
-    numbers: Vec<&'v str>,
+    core: &'v str,
     pre: Option<&'v str>,
 }
 
@@ -23,12 +24,10 @@ fn ordered(v: &str) -> Option<Ordered<'_>> {
         Some(_) => return None,
         None => (v, None),
     };
-    let numbers: Vec<&str> = core.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    numbers
-        .iter()
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    core.split('.')
         .all(numeric)
-        .then_some(Ordered { numbers, pre })
+        .then_some(Ordered { core, pre })
 }
 
 /// Compare two digit strings as numbers of any size (`01` = `1`).
@@ -68,10 +67,13 @@ fn cmp_pre(a: &str, b: &str) -> Ordering {
 /// tags, digests, branch names, anything else).
 pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
     let (x, y) = (ordered(a)?, ordered(b)?);
-    let n = x.numbers.len().max(y.numbers.len());
-    for i in 0..n {
-        let p = x.numbers.get(i).copied().unwrap_or("0");
-        let q = y.numbers.get(i).copied().unwrap_or("0");
+    // The shorter list of numbers reads as padded with zeros (`1.2` = `1.2.0`).
+    let (mut xs, mut ys) = (x.core.split('.'), y.core.split('.'));
+    loop {
+        let (p, q) = match (xs.next(), ys.next()) {
+            (None, None) => break,
+            (p, q) => (p.unwrap_or("0"), q.unwrap_or("0")),
+        };
         let o = cmp_number(p, q);
         if o != Ordering::Equal {
             return Some(o);
@@ -160,7 +162,7 @@ pub(super) fn decide(
         });
     }
     let targets = tgt.index();
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(src.components.len());
     for e in &src.components {
         let pin = pins
             .get(e.id.as_str())
@@ -182,10 +184,13 @@ pub(super) fn decide(
         let target = targets.get(e.id.as_str()).copied();
         let (action, reason) = judge(e, target, pin, gate, opts);
         // A version resolved through a pin line is edited there.
-        let at = target.map(|t| match super::substitute::pin_line(t) {
-            Some((file, line, _)) => (file.to_string(), line),
-            None => (t.file.clone(), t.line),
-        });
+        let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {
+            Some((file, line, _)) => (file, line),
+            None => (t.file.as_str(), t.line),
+        }) {
+            Some((file, line)) => (Some(file.to_string()), Some(line)),
+            None => (None, None),
+        };
         let via = target.and_then(|t| t.via.as_ref()).or(e.via.as_ref());
         items.push(Item {
             id: e.id.clone(),
@@ -193,8 +198,8 @@ pub(super) fn decide(
             action,
             from_version: target.map(|t| t.version.clone()),
             to_version: pin.unwrap_or(&e.version).to_string(),
-            file: at.as_ref().map(|(f, _)| f.clone()),
-            line: at.map(|(_, l)| l),
+            file,
+            line,
             reason,
             via: via.map(Via::describe),
         });

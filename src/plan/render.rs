@@ -1,8 +1,6 @@
 //! Rendering a plan for people: text for the terminal, markdown for PRs and step summaries,
 //! and the commit message. Pure functions of the plan.
 
-use std::fmt::Write;
-
 use super::{Action, Item, Plan};
 use crate::config::Promotion;
 
@@ -110,17 +108,37 @@ pub fn text(plan: &Plan) -> String {
     let w = plan.items.iter().map(|i| i.id.len()).max().unwrap_or(0);
     // One buffer for every line: no string per line or per part of one.
     out.reserve(plan.items.len() * (w + 32));
+    // Pieces pushed as they are, padding counted in characters as `{:<w$}` counts it: no
+    // formatting machinery per line.
+    let pad = |out: &mut String, text: &str, width: usize| {
+        out.push_str(text);
+        let n = if text.is_ascii() {
+            text.len()
+        } else {
+            text.chars().count()
+        };
+        out.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
+    };
     for i in &plan.items {
         let from = i.from_version.as_deref().unwrap_or("-");
-        let _ = write!(out, "  {:<9}  {:<w$}  {from}", action_word(i.action), i.id);
+        out.push_str("  ");
+        pad(&mut out, action_word(i.action), 9);
+        out.push_str("  ");
+        pad(&mut out, &i.id, w);
+        out.push_str("  ");
+        out.push_str(from);
         if i.action != Action::Unchanged {
-            let _ = write!(out, " -> {}", i.to_version);
+            out.push_str(" -> ");
+            out.push_str(&i.to_version);
         }
         if let Some(v) = &i.via {
-            let _ = write!(out, "  via {v}");
+            out.push_str("  via ");
+            out.push_str(v);
         }
         if matches!(i.action, Action::Held | Action::New) {
-            let _ = write!(out, "  ({})", i.reason);
+            out.push_str("  (");
+            out.push_str(&i.reason);
+            out.push(')');
         }
         out.push('\n');
     }

@@ -3,12 +3,13 @@
 use super::{Component, Inventory, Locator, Syntax};
 use crate::edit::{self, EditError, LineIndex, QuoteStyle, dotenv};
 
+/// One pass over the lines: each entry becomes its component as it is read (line and column
+/// counted by the line parser), into a list sized for every line.
 pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditError> {
-    let index = LineIndex::new(text);
-    let components = dotenv::parse(file, text)?
-        .into_iter()
-        .map(|e| component(&index, e))
-        .collect();
+    let mut components = Vec::with_capacity(dotenv::line_count(text));
+    for entry in dotenv::entries(file, text) {
+        components.push(of_entry(entry?));
+    }
     Ok(Inventory {
         file: file.to_string(),
         components,
@@ -16,9 +17,14 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
     })
 }
 
-/// The component of one `KEY=value` entry.
+/// The component of one `KEY=value` entry (`index` is of the text `e` was read from).
 pub(super) fn component(index: &LineIndex, e: dotenv::Entry) -> Component {
-    let (line, column) = index.line_col(e.span.start);
+    debug_assert_eq!(index.line_col(e.span.start), (e.line, e.column));
+    of_entry(e)
+}
+
+/// The component of one `KEY=value` entry, at the line and column the entry carries.
+fn of_entry(e: dotenv::Entry) -> Component {
     // Single quotes are literal in dotenv: no substitution happens inside them.
     let indirect = match e.style {
         QuoteStyle::Single => None,
@@ -29,8 +35,8 @@ pub(super) fn component(index: &LineIndex, e: dotenv::Entry) -> Component {
         name: e.key,
         version: e.value,
         indirect,
-        line,
-        column,
+        line: e.line,
+        column: e.column,
         span: e.span,
         style: e.style,
         syntax: Syntax::Dotenv,
