@@ -140,7 +140,7 @@ pub struct Entry {
     pub indirect: Option<String>,
     /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<source::substitute::Via>,
+    pub via: Option<Box<source::substitute::Via>>,
     pub file: String,
     pub line: usize,
     pub column: usize,

@@ -609,7 +609,7 @@ pub fn matrix(args: &MatrixArgs) -> anyhow::Result<i32> {
                 m.ids.push(c.id.clone());
             }
             if let Some(via) = c.via {
-                vias.insert(c.id.clone(), via);
+                vias.insert(c.id.clone(), *via);
             }
             row.insert(c.id, c.version);
         }

@@ -191,7 +191,7 @@ pub(super) fn decide(
             Some((file, line)) => (Some(file.to_string()), Some(line)),
             None => (None, None),
         };
-        let via = target.and_then(|t| t.via.as_ref()).or(e.via.as_ref());
+        let via = target.and_then(|t| t.via.as_deref()).or(e.via.as_deref());
         items.push(Item {
             id: e.id.clone(),
             name: e.name.clone(),
@@ -266,7 +266,7 @@ fn judge(
     if t.version == wanted {
         return (Action::Unchanged, "already at this version".into());
     }
-    if let Some(why) = t.via.as_ref().and_then(Via::not_editable) {
+    if let Some(why) = t.via.as_deref().and_then(Via::not_editable) {
         return held(why);
     }
     let eligible = match gate.verdict(&e.id) {

@@ -42,7 +42,7 @@ pub(super) fn resolve(
             e.version = src.version_from_stored(&e.name, &v);
             e.indirect = None;
         }
-        e.via = Some(via);
+        e.via = Some(Box::new(via));
     }
     Ok(())
 }

@@ -614,7 +614,7 @@ fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
     };
     let target = |entry: usize, file: &str| {
         let mut tgt = inv("live", &[("paperless", "1.0.0")]);
-        tgt.components[0].via = Some(source::substitute::Via {
+        tgt.components[0].via = Some(Box::new(source::substitute::Via {
             variable: "paperless_version".into(),
             file: Some(file.into()),
             line: Some(1),
@@ -622,7 +622,7 @@ fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
             problem: None,
             entry: Some(entry),
             shared: false,
-        });
+        }));
         tgt
     };
     let shared = |config: &Config, entry: usize, file: &str| {
