@@ -149,9 +149,13 @@ pub struct Entry {
     /// The grammar its version follows (image tag, chart version, ...).
     #[serde(skip)]
     pub rule: source::Rule,
-    /// Other names statuses may use for it (`status-names`, the dotenv default).
+    /// The name statuses may use for it from `status-names` (its own entry, or `"*"`).
     #[serde(skip)]
-    pub status_names: Vec<String>,
+    pub status_name: Option<String>,
+    /// Without one: whether the dotenv default (`PAPERLESS_NGX_VERSION` -> `paperless-ngx`)
+    /// applies, made when the gate asks ([`Entry::status_names`]), not per component read.
+    #[serde(skip)]
+    pub dotenv_status_name: bool,
     /// Whether statuses may name it by its own name and id (not when its source maps every
     /// component to one status name with `"*"`).
     #[serde(skip)]
@@ -164,8 +168,19 @@ impl Entry {
         Subject {
             id: self.id.clone(),
             name: self.name.clone(),
-            aliases: self.status_names.clone(),
+            aliases: self.status_names(),
             own_name: self.own_name,
+        }
+    }
+
+    /// Other names statuses may use for it (`status-names`, the dotenv default).
+    pub fn status_names(&self) -> Vec<String> {
+        match (&self.status_name, self.dotenv_status_name) {
+            (Some(alias), _) => vec![alias.clone()],
+            (None, true) => crate::config::dotenv_status_name(&self.name)
+                .into_iter()
+                .collect(),
+            (None, false) => Vec::new(),
         }
     }
 }
@@ -253,7 +268,8 @@ fn read_env(
                         None => c.name.clone(),
                     },
                     version: src.version_from_stored(&c.name, &c.version),
-                    status_names: src.status_names_of(&c.name),
+                    status_name: src.status_name_of(&c.name).cloned(),
+                    dotenv_status_name: src.kind == source::Kind::Dotenv,
                     own_name,
                     name: c.name.clone(),
                     group: group.clone(),

@@ -32,7 +32,7 @@ impl Carried {
     }
 
     fn matches(m: &GlobMatcher, e: &Entry) -> bool {
-        m.is_match(&e.id) || m.is_match(&e.name) || e.status_names.iter().any(|n| m.is_match(n))
+        m.is_match(&e.id) || m.is_match(&e.name) || e.status_names().iter().any(|n| m.is_match(n))
     }
 
     /// Whether the promotion carries `e`.

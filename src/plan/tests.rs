@@ -36,7 +36,8 @@ fn entry(id: &str, version: &str) -> Entry {
         column: 1,
         source: 0,
         rule: source::Rule::Any,
-        status_names: Vec::new(),
+        status_name: None,
+        dotenv_status_name: false,
         own_name: true,
     }
 }
