@@ -202,8 +202,19 @@ pub struct EnvInventory {
 /// (unfiltered, with spans).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadFile {
+    /// Empty when only the inventories were kept ([`Keep::Inventories`]).
     pub bytes: Vec<u8>,
     pub sources: Vec<(usize, source::Inventory)>,
+}
+
+/// What [`read_env`] keeps of each file it read, for the plan's edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Nothing,
+    /// The inventories (spans, versions): what a preview needs to tell which files change.
+    Inventories,
+    /// The inventories and the bytes: what the edits splice.
+    Bytes,
 }
 
 impl EnvInventory {
@@ -219,15 +230,15 @@ impl EnvInventory {
 
 /// Read every source of `env` from `files`: each file is parsed once.
 pub fn inventory(config: &Config, env: &str, files: &dyn Files) -> Result<EnvInventory, PlanError> {
-    read_env(config, env, files, false)
+    read_env(config, env, files, Keep::Nothing)
 }
 
-/// [`inventory`], keeping what each file read (`EnvInventory::files`) when `keep`.
+/// [`inventory`], keeping what `keep` says of each file read (`EnvInventory::files`).
 fn read_env(
     config: &Config,
     env: &str,
     files: &dyn Files,
-    keep: bool,
+    keep: Keep,
 ) -> Result<EnvInventory, PlanError> {
     let mut kept: HashMap<String, ReadFile> = HashMap::new();
     let mut components = Vec::new();
@@ -282,9 +293,9 @@ fn read_env(
                     rule: c.rule,
                 });
             }
-            if keep {
+            if keep != Keep::Nothing {
                 let read = kept.entry(path).or_default();
-                if read.sources.is_empty() {
+                if read.sources.is_empty() && keep == Keep::Bytes {
                     read.bytes = bytes;
                 }
                 read.sources.push((index, inv));
@@ -415,9 +426,11 @@ pub struct PlanOptions {
     /// Allow downgrades.
     pub force: bool,
     pub add_missing: bool,
-    /// A preview that shows neither the edited bytes nor a diff (the text `plan`): the edits
-    /// are spliced but not re-read. Everything that writes, delivers or shows a diff leaves it
-    /// `false`, and every edit it makes is re-read and compared before it leaves the process.
+    /// A preview that shows neither the edited bytes nor a diff (the text `plan`): which files
+    /// change is told from the target's inventories, with every refusal an edit would make
+    /// (unknown, indirect, bad version), but nothing is spliced and its [`FileEdit`]s carry no
+    /// bytes ([`Plan::preview`]). Everything that writes, delivers or shows a diff leaves it
+    /// `false`: every edit is then spliced, re-read and compared before it leaves the process.
     pub preview: bool,
 }
 
@@ -457,6 +470,9 @@ pub struct Plan {
     pub commit_message: String,
     pub pr_title: String,
     pub pr_body: String,
+    /// Built with [`PlanOptions::preview`]: its edits name the files that change, without bytes.
+    #[serde(skip)]
+    pub preview: bool,
 }
 
 impl Plan {
@@ -514,7 +530,13 @@ pub fn build_unrendered(
         });
     }
     let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
-    let mut tgt = read_env(config, &promotion.to, target_files, true)?;
+    // A preview tells which files change from the inventories alone: no bytes kept.
+    let keep = if opts.preview {
+        Keep::Inventories
+    } else {
+        Keep::Bytes
+    };
+    let mut tgt = read_env(config, &promotion.to, target_files, keep)?;
     substitute::mark_shared(config, promotion, &mut tgt);
     let mut items = decide(&src, &tgt, gate, opts)?;
     substitute::settle(config, &src, &tgt, &mut items, target_files)?;
@@ -535,6 +557,7 @@ pub fn build_unrendered(
         commit_message: String::new(),
         pr_title: String::new(),
         pr_body: String::new(),
+        preview: opts.preview,
     };
     let mut tags: Vec<String> = Vec::new();
     for tag in plan
@@ -625,11 +648,6 @@ fn edits(
     opts: &PlanOptions,
 ) -> Result<Vec<FileEdit>, PlanError> {
     let pins = &opts.pins;
-    let verify = if opts.preview {
-        source::Verify::Skip
-    } else {
-        source::Verify::Reread
-    };
     /// Per source of one file: versions to set, and components to add.
     #[derive(Default)]
     struct Changes<'a> {
@@ -693,7 +711,34 @@ fn edits(
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let kept = read.remove(path);
+        let mut kept = read.remove(path);
+        // A preview of the common case below: the file changes when one of its components gets
+        // another version (refused as the splice would refuse); nothing is spliced.
+        if opts.preview {
+            let mut sources = by_source.iter();
+            let changed = match (sources.next(), sources.next(), &kept) {
+                (Some((Some(index), changes)), None, Some(kept)) if changes.add.is_empty() => kept
+                    .sources
+                    .iter()
+                    .find(|(i, _)| i == index)
+                    .map(|(_, inv)| source::changed_components(path, inv, &refs(&changes.set))),
+                _ => None,
+            };
+            match changed {
+                Some(changed) => {
+                    if !changed?.is_empty() {
+                        out.push(FileEdit {
+                            path: path.to_string(),
+                            before: Vec::new(),
+                            after: Vec::new(),
+                        });
+                    }
+                    continue;
+                }
+                // Anything else is edited as always, from the file read again.
+                None => kept = None,
+            }
+        }
         // The common case, one source setting versions in a file the inventory read: splice the
         // spans it read, and parse only the result (to verify it).
         let mut sources = by_source.iter();
@@ -705,7 +750,7 @@ fn edits(
                 .map(|(_, inv)| {
                     let loc = config.sources[*index].locator();
                     let set = refs(&changes.set);
-                    source::splice_versions(&loc, path, &kept.bytes, inv, &set, verify)
+                    source::set_versions_read(&loc, path, &kept.bytes, inv, &set)
                 }),
             _ => None,
         };

@@ -275,6 +275,8 @@ pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
 
 /// Write every edit, all or none: every temporary file first, then the renames.
 pub fn write_all(root: &Path, plan: &Plan) -> anyhow::Result<()> {
+    // A preview names the files that change but carries no bytes: never written.
+    anyhow::ensure!(!plan.preview, "a preview plan cannot be written");
     let tree = WorkTree::new(root);
     let mut staged = Vec::new();
     for e in &plan.edits {

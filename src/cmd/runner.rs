@@ -832,6 +832,8 @@ impl Runner<'_> {
         source_sha: &str,
         own: &[String],
     ) -> anyhow::Result<(Option<Delivery>, Vec<Held>)> {
+        // A preview names the files that change but carries no bytes: never delivered.
+        anyhow::ensure!(!plan.preview, "a preview plan cannot be delivered");
         let files: Vec<FileChange> = plan
             .edits
             .iter()

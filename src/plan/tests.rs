@@ -725,3 +725,41 @@ at = "tools"
         String::from_utf8_lossy(&versions_toml(("1.9.0", "3.20.0"), "1.0.0"))
     );
 }
+
+/// A preview names the files that change, with the refusals an edit would make, and carries no
+/// bytes; the same plan built for writing carries them, and a preview is never written.
+#[test]
+fn a_preview_names_the_changed_files_without_bytes_and_is_never_written() {
+    let all = Eligibility::all("local run");
+    let preview = PlanOptions {
+        force: true,
+        preview: true,
+        ..PlanOptions::default()
+    };
+    let full = PlanOptions {
+        force: true,
+        ..PlanOptions::default()
+    };
+    let target = "DEX_TAG=sha-0000000\nWEB_TAG='v1.0.0'\n";
+    let shown = dotenv_plan(target, &preview, &all);
+    let written = dotenv_plan(target, &full, &all);
+    assert!(shown.preview && !written.preview);
+    assert_eq!(shown.items, written.items);
+    let paths = |p: &Plan| p.edits.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&shown), ["prod/versions.env"]);
+    assert_eq!(paths(&shown), paths(&written));
+    assert!(
+        shown
+            .edits
+            .iter()
+            .all(|e| e.before.is_empty() && e.after.is_empty())
+    );
+    assert!(String::from_utf8_lossy(&written.edits[0].after).contains("WEB_TAG='v2.0.0'"));
+    // Nothing to change: no file in either.
+    let same = "DEX_TAG=sha-abc12345\nWEB_TAG='v2.0.0'\n";
+    assert!(dotenv_plan(same, &preview, &all).edits.is_empty());
+    assert!(dotenv_plan(same, &full, &all).edits.is_empty());
+    let dir = tempfile::tempdir().expect("dir");
+    let err = crate::cmd::project::write_all(dir.path(), &shown).expect_err("refused");
+    assert!(err.to_string().contains("preview"), "{err}");
+}

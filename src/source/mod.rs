@@ -288,37 +288,52 @@ pub fn set_versions_read(
     before: &Inventory,
     changes: &[(&str, &str)],
 ) -> Result<Vec<u8>, EditError> {
-    splice_versions(loc, file, bytes, before, changes, Verify::Reread)
-}
-
-/// Whether [`splice_versions`] re-reads its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verify {
-    /// Parse the result and compare it with the inventory: every write and every shown diff.
-    Reread,
-    /// Trust the splices: for a preview that shows neither the bytes nor a diff (the text
-    /// `plan`). Every refusal before the splice (unknown, indirect, bad version) still applies.
-    Skip,
-}
-
-/// [`set_versions_read`], re-reading the result only when `verify` says so.
-pub fn splice_versions(
-    loc: &Locator,
-    file: &str,
-    bytes: &[u8],
-    before: &Inventory,
-    changes: &[(&str, &str)],
-    reread: Verify,
-) -> Result<Vec<u8>, EditError> {
-    let mut splices = Vec::with_capacity(changes.len());
+    let changed = changed_components(file, before, changes)?;
+    let mut splices = Vec::with_capacity(changed.len());
     let mut wanted: HashMap<&str, &str> =
-        HashMap::with_capacity_and_hasher(changes.len(), Default::default());
+        HashMap::with_capacity_and_hasher(changed.len(), Default::default());
+    for &(c, version) in &changed {
+        wanted.insert(c.name.as_str(), version);
+        splices.push(Splice {
+            span: c.span.clone(),
+            text: match c.syntax {
+                // A plain YAML number may stay plain: that depends on how it was written.
+                Syntax::Yaml => {
+                    let old = std::str::from_utf8(&bytes[c.span.clone()]).unwrap_or_default();
+                    edit::yaml::render_replacing(old, version, c.style)
+                }
+                _ => render(c.syntax, c.style, version),
+            },
+        });
+    }
+    if splices.is_empty() {
+        return Ok(bytes.to_vec());
+    }
+    let out = edit::apply_splices(bytes, &splices);
+    let after = read(loc, file, &out).map_err(|e| EditError::Verify {
+        file: file.to_string(),
+        message: format!("the edited file no longer parses: {e}"),
+    })?;
+    verify(file, before, &after, &wanted)?;
+    Ok(out)
+}
+
+/// The components of `before` that `changes` gives another version, each with it, in the
+/// order of `changes`; refused as [`set_versions`] refuses: a component `before` lacks, one set
+/// through a variable, a version its field cannot take. Setting a version a component has already
+/// is no change.
+pub fn changed_components<'i, 'c>(
+    file: &str,
+    before: &'i Inventory,
+    changes: &[(&'c str, &'c str)],
+) -> Result<Vec<(&'i Component, &'c str)>, EditError> {
     // One index for all changes: a file with thousands of components stays linear.
     let by_name: HashMap<&str, &Component> = before
         .components
         .iter()
         .map(|c| (c.name.as_str(), c))
         .collect();
+    let mut out = Vec::with_capacity(changes.len());
     for &(name, version) in changes {
         let c = by_name
             .get(name)
@@ -337,43 +352,19 @@ pub fn splice_versions(
                 variable: variable.clone(),
             });
         }
+        if c.version == version {
+            continue;
+        }
         // The last guard before any write: callers say where a bad value came from first.
-        if c.version != version {
-            validate_version(c.rule, version).map_err(|message| EditError::BadVersion {
-                file: file.to_string(),
-                line: c.line,
-                column: c.column,
-                component: name.to_string(),
-                message,
-            })?;
-        }
-        wanted.insert(name, version);
-        if c.version != version {
-            splices.push(Splice {
-                span: c.span.clone(),
-                text: match c.syntax {
-                    // A plain YAML number may stay plain: that depends on how it was written.
-                    Syntax::Yaml => {
-                        let old = std::str::from_utf8(&bytes[c.span.clone()]).unwrap_or_default();
-                        edit::yaml::render_replacing(old, version, c.style)
-                    }
-                    _ => render(c.syntax, c.style, version),
-                },
-            });
-        }
+        validate_version(c.rule, version).map_err(|message| EditError::BadVersion {
+            file: file.to_string(),
+            line: c.line,
+            column: c.column,
+            component: name.to_string(),
+            message,
+        })?;
+        out.push((c, version));
     }
-    if splices.is_empty() {
-        return Ok(bytes.to_vec());
-    }
-    let out = edit::apply_splices(bytes, &splices);
-    if reread == Verify::Skip {
-        return Ok(out);
-    }
-    let after = read(loc, file, &out).map_err(|e| EditError::Verify {
-        file: file.to_string(),
-        message: format!("the edited file no longer parses: {e}"),
-    })?;
-    verify(file, before, &after, &wanted)?;
     Ok(out)
 }
 

@@ -227,8 +227,7 @@ proptest! {
 }
 
 /// The re-read after a splice is what stands between a wrong span and a write: spans read from
-/// one text, spliced into another, make a file whose components differ, and `Reread` refuses it.
-/// `Skip` (the text plan's preview, which shows no bytes) returns the splice unchecked.
+/// one text, spliced into another, make a file whose components differ, and it is refused.
 #[test]
 fn the_reread_refuses_a_splice_that_does_not_read_back() {
     let loc = Locator::new(Kind::Dotenv);
@@ -236,38 +235,27 @@ fn the_reread_refuses_a_splice_that_does_not_read_back() {
     let inv = source::read(&loc, "versions.env", read_from).unwrap();
     let other = b"ABCD=v1\n";
     let set = [("A", "v9")];
-    let err = source::splice_versions(
-        &loc,
-        "versions.env",
-        other,
-        &inv,
-        &set,
-        source::Verify::Reread,
-    )
-    .unwrap_err();
+    let err = source::set_versions_read(&loc, "versions.env", other, &inv, &set).unwrap_err();
     assert!(
         matches!(&err, EditError::Verify { message, .. } if message.contains("set of components changed")),
         "{err}"
     );
     // The positive control: on the bytes it was read from, the same splice re-reads as asked.
-    let ok = source::splice_versions(
-        &loc,
-        "versions.env",
-        read_from,
-        &inv,
-        &set,
-        source::Verify::Reread,
-    )
-    .unwrap();
+    let ok = source::set_versions_read(&loc, "versions.env", read_from, &inv, &set).unwrap();
     assert_eq!(ok, b"A=v9\nB=v2\n");
-    let unchecked = source::splice_versions(
-        &loc,
-        "versions.env",
-        other,
-        &inv,
-        &set,
-        source::Verify::Skip,
-    )
-    .unwrap();
-    assert_eq!(unchecked, b"ABv9=v1\n");
+    // What a preview asks of the same inventory: which components change, with the same
+    // refusals (an unknown component here), and no bytes at all.
+    let changed = source::changed_components("versions.env", &inv, &set).unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!((changed[0].0.name.as_str(), changed[0].1), ("A", "v9"));
+    assert!(
+        source::changed_components("versions.env", &inv, &[("A", "v1")])
+            .unwrap()
+            .is_empty()
+    );
+    let unknown = source::changed_components("versions.env", &inv, &[("C", "v1")]).unwrap_err();
+    assert!(
+        matches!(unknown, EditError::UnknownComponent { .. }),
+        "{unknown}"
+    );
 }
