@@ -711,52 +711,41 @@ fn edits(
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let mut kept = read.remove(path);
-        // A preview of the common case below: the file changes when one of its components gets
-        // another version (refused as the splice would refuse); nothing is spliced.
-        if opts.preview {
-            let mut sources = by_source.iter();
-            let changed = match (sources.next(), sources.next(), &kept) {
-                (Some((Some(index), changes)), None, Some(kept)) if changes.add.is_empty() => kept
-                    .sources
-                    .iter()
-                    .find(|(i, _)| i == index)
-                    .map(|(_, inv)| source::changed_components(path, inv, &refs(&changes.set))),
-                _ => None,
-            };
-            match changed {
-                Some(changed) => {
-                    if !changed?.is_empty() {
-                        out.push(FileEdit {
-                            path: path.to_string(),
-                            before: Vec::new(),
-                            after: Vec::new(),
-                        });
-                    }
-                    continue;
-                }
-                // Anything else is edited as always, from the file read again.
-                None => kept = None,
-            }
-        }
-        // The common case, one source setting versions in a file the inventory read: splice the
-        // spans it read, and parse only the result (to verify it).
+        let kept = read.remove(path);
+        // The common case: one source setting versions in a file the inventory read.
         let mut sources = by_source.iter();
-        let spliced = match (sources.next(), sources.next(), &kept) {
+        let read_once = match (sources.next(), sources.next(), &kept) {
             (Some((Some(index), changes)), None, Some(kept)) if changes.add.is_empty() => kept
                 .sources
                 .iter()
                 .find(|(i, _)| i == index)
-                .map(|(_, inv)| {
-                    let loc = config.sources[*index].locator();
-                    let set = refs(&changes.set);
-                    source::set_versions_read(&loc, path, &kept.bytes, inv, &set)
-                }),
+                .map(|(_, inv)| (*index, changes, inv)),
             _ => None,
         };
+        let spliced = match read_once {
+            // A preview: the file changes when one of its components gets another version
+            // (refused as the splice would refuse); nothing is spliced.
+            Some((_, changes, inv)) if opts.preview => {
+                if !source::changed_components(path, inv, &refs(&changes.set))?.is_empty() {
+                    out.push(FileEdit {
+                        path: path.to_string(),
+                        before: Vec::new(),
+                        after: Vec::new(),
+                    });
+                }
+                continue;
+            }
+            // Splice the spans the inventory read, and parse only the result (to verify it).
+            Some((index, changes, inv)) => kept.as_ref().map(|kept| {
+                let loc = config.sources[index].locator();
+                source::set_versions_read(&loc, path, &kept.bytes, inv, &refs(&changes.set))
+            }),
+            None => None,
+        };
+        // A preview kept no bytes: anything else it edits is read again.
         let before = match kept {
-            Some(kept) => kept.bytes,
-            None => files.read(path)?.ok_or_else(|| PlanError::Missing {
+            Some(kept) if !opts.preview => kept.bytes,
+            _ => files.read(path)?.ok_or_else(|| PlanError::Missing {
                 env: tgt.env.clone(),
                 path: path.to_string(),
                 at: files.label(),
