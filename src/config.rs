@@ -786,7 +786,7 @@ pub fn unsafe_path(path: &str) -> Option<&'static str> {
 }
 
 mod names;
-pub use names::{NameFilter, dotenv_status_name, globs};
+pub use names::{NameFilter, dotenv_status_name, globs, status_names};
 
 #[cfg(test)]
 mod tests;

@@ -175,13 +175,11 @@ impl Entry {
 
     /// Other names statuses may use for it (`status-names`, the dotenv default).
     pub fn status_names(&self) -> Vec<String> {
-        match (&self.status_name, self.dotenv_status_name) {
-            (Some(alias), _) => vec![alias.clone()],
-            (None, true) => crate::config::dotenv_status_name(&self.name)
-                .into_iter()
-                .collect(),
-            (None, false) => Vec::new(),
-        }
+        crate::config::status_names(
+            self.status_name.as_deref(),
+            self.dotenv_status_name,
+            &self.name,
+        )
     }
 }
 
