@@ -183,9 +183,9 @@ impl Source {
     }
 
     /// Strip the template from a stored value: `cert-manager-v1.2` -> `v1.2` for `{name}-{version}`.
-    pub fn version_from_stored(&self, name: &str, stored: &str) -> String {
+    pub fn version_from_stored(&self, name: &str, stored: &str) -> crate::Text {
         let Some(t) = &self.template else {
-            return stored.to_string();
+            return stored.into();
         };
         let t = t.replace("{name}", name);
         match t.split_once("{version}") {
@@ -193,8 +193,8 @@ impl Source {
                 .strip_prefix(pre)
                 .and_then(|s| s.strip_suffix(post))
                 .unwrap_or(stored)
-                .to_string(),
-            None => stored.to_string(),
+                .into(),
+            None => stored.into(),
         }
     }
 

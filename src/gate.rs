@@ -148,8 +148,8 @@ fn regex(pattern: &str) -> Result<regex::Regex, GateError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     /// `group/name`, or `name` without a group.
-    pub id: String,
-    pub name: String,
+    pub id: crate::Text,
+    pub name: crate::Text,
     /// Other names statuses use for it (`status-names`, the dotenv default).
     pub aliases: Vec<String>,
     /// Whether its own name and id speak for it too; false when its source gives every
@@ -327,7 +327,7 @@ pub fn from_statuses(
                 reason: format!("{} success", ok.join(", ")),
             }
         };
-        verdicts.insert(subject.id.clone(), verdict);
+        verdicts.insert(subject.id.to_string(), verdict);
     }
     let first_held = verdicts.iter().find_map(|(id, v)| match v {
         Verdict::Held { reason } => Some(format!("`{id}`: {reason}")),

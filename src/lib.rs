@@ -10,3 +10,7 @@ pub mod gate;
 pub mod plan;
 pub mod repo;
 pub mod source;
+
+/// A short string kept inline (names, versions, ids and paths of up to 24 bytes need no
+/// allocation): a plan holds several per component, and most are that short.
+pub type Text = compact_str::CompactString;

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::Text;
 use crate::config::{Config, Promotion};
 use crate::edit::EditError;
 use crate::gate::{Eligibility, Subject, Verdict};
@@ -131,17 +132,17 @@ pub struct BadSource {
 /// One component of one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
-    pub id: String,
-    pub name: String,
-    pub group: Option<String>,
+    pub id: Text,
+    pub name: Text,
+    pub group: Option<Text>,
     /// The version, with the source's template stripped.
-    pub version: String,
+    pub version: Text,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub indirect: Option<String>,
+    pub indirect: Option<Text>,
     /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Box<source::substitute::Via>>,
-    pub file: String,
+    pub file: Text,
     pub line: usize,
     pub column: usize,
     #[serde(skip)]
@@ -151,7 +152,7 @@ pub struct Entry {
     pub rule: source::Rule,
     /// The name statuses may use for it from `status-names` (its own entry, or `"*"`).
     #[serde(skip)]
-    pub status_name: Option<String>,
+    pub status_name: Option<Text>,
     /// Without one: whether the dotenv default (`PAPERLESS_NGX_VERSION` -> `paperless-ngx`)
     /// applies, made when the gate asks ([`Entry::status_names`]), not per component read.
     #[serde(skip)]
@@ -273,18 +274,18 @@ fn read_env(
                 components.push(Entry {
                     // `Source::id_in`, with the group rendered once per file.
                     id: match &group {
-                        Some(g) => format!("{g}/{}", c.name),
+                        Some(g) => compact_str::format_compact!("{g}/{}", c.name),
                         None => c.name.clone(),
                     },
                     version: src.version_from_stored(&c.name, &c.version),
-                    status_name: src.status_name_of(&c.name).cloned(),
+                    status_name: src.status_name_of(&c.name).map(Into::into),
                     dotenv_status_name: src.kind == source::Kind::Dotenv,
                     own_name,
                     name: c.name.clone(),
-                    group: group.clone(),
+                    group: group.as_deref().map(Text::from),
                     indirect: c.indirect.clone(),
                     via: None,
-                    file: path.clone(),
+                    file: path.as_str().into(),
                     line: c.line,
                     column: c.column,
                     source: index,
@@ -348,8 +349,8 @@ fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
     for e in components {
         if let Some(first) = seen.insert(&e.id, e) {
             return Err(PlanError::DuplicateId {
-                id: e.id.clone(),
-                file: e.file.clone(),
+                id: e.id.to_string(),
+                file: e.file.to_string(),
                 line: e.line,
                 column: e.column,
                 first: format!("{}:{}:{}", first.file, first.line, first.column),
@@ -371,18 +372,18 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
-    pub id: String,
-    pub name: String,
+    pub id: Text,
+    pub name: Text,
     pub action: Action,
     /// The target's current version (`None` when the target lacks the component).
-    pub from_version: Option<String>,
+    pub from_version: Option<Text>,
     /// The version the source offers (or the pin).
-    pub to_version: String,
+    pub to_version: Text,
     /// Target file and position of the version.
-    pub file: Option<String>,
+    pub file: Option<Text>,
     pub line: Option<usize>,
     /// Why it is held, or why it may move.
-    pub reason: String,
+    pub reason: Text,
     /// The `substitute-from` variable (and its pin line) the version is read through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
@@ -588,11 +589,12 @@ fn add_missing(
         };
         let kind = config.sources[e.source].kind;
         let Some(path) = target_path(config, e, &src.env, to, target_files)? else {
-            item.reason = format!("missing in target: its source has no file in `{to}`");
+            item.reason =
+                compact_str::format_compact!("missing in target: its source has no file in `{to}`");
             continue;
         };
         if !insert::supported(kind) {
-            item.reason = format!(
+            item.reason = compact_str::format_compact!(
                 "missing in target: `{kind}` cannot take a new entry without reformatting; add it by hand once"
             );
             continue;
@@ -600,12 +602,12 @@ fn add_missing(
         match gate.verdict(&item.id) {
             Verdict::Held { reason } => {
                 item.action = Action::Held;
-                item.reason = format!("not eligible: {reason}");
+                item.reason = compact_str::format_compact!("not eligible: {reason}");
             }
             Verdict::Eligible { reason } => {
                 item.action = Action::Change;
-                item.reason = format!("added to `{path}`: {reason}");
-                item.file = Some(path);
+                item.reason = compact_str::format_compact!("added to `{path}`: {reason}");
+                item.file = Some(path.into());
             }
         }
     }
@@ -673,7 +675,7 @@ fn edits(
         // Before anything is written: the value as it will be stored must suit the field. A bad
         // one is named where it came from: the pin, or the source environment's file.
         if let Err(message) = source::validate_version(entry.rule, &stored) {
-            if let Some((id, _)) = pins.iter().find(|(k, _)| k == &item.id || k == &item.name) {
+            if let Some((id, _)) = pins.iter().find(|(k, _)| *k == item.id || *k == item.name) {
                 return Err(PlanError::BadPinVersion {
                     pin: format!("{id}={}", source::version::shown(&item.to_version)),
                     message,
@@ -681,10 +683,10 @@ fn edits(
             }
             let from = sources().get(item.id.as_str()).copied().unwrap_or(entry);
             return Err(PlanError::BadSourceVersion(Box::new(BadSource {
-                id: item.id.clone(),
+                id: item.id.to_string(),
                 from: src.env.clone(),
                 to: tgt.env.clone(),
-                file: from.file.clone(),
+                file: from.file.to_string(),
                 line: from.line,
                 column: from.column,
                 message,

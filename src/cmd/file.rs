@@ -188,10 +188,10 @@ fn render_table(inv: &Inventory, markdown: bool) -> String {
                 format!("-> {}", c.version)
             }
             Some(variable) => format!("-> ${{{variable}}}"),
-            None => c.version.clone(),
+            None => c.version.to_string(),
         };
         rows.push([
-            c.name.clone(),
+            c.name.to_string(),
             version,
             c.line.to_string(),
             c.column.to_string(),

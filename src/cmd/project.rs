@@ -607,13 +607,13 @@ pub fn matrix(args: &MatrixArgs) -> anyhow::Result<i32> {
         let mut row = BTreeMap::new();
         let mut vias = BTreeMap::new();
         for c in inv.components {
-            if seen.insert(c.id.clone()) {
-                m.ids.push(c.id.clone());
+            if seen.insert(c.id.to_string()) {
+                m.ids.push(c.id.to_string());
             }
             if let Some(via) = c.via {
-                vias.insert(c.id.clone(), *via);
+                vias.insert(c.id.to_string(), *via);
             }
-            row.insert(c.id, c.version);
+            row.insert(c.id.to_string(), c.version.to_string());
         }
         m.cells.push(row);
         m.vias.push(vias);

@@ -185,10 +185,10 @@ impl Runner<'_> {
                             then.get(c.id.as_str())
                                 .is_none_or(|t| t.version != c.version)
                         })
-                        .map(|c| c.id.clone())
+                        .map(|c| c.id.to_string())
                         .collect()
                 }
-                None => now.components.iter().map(|c| c.id.clone()).collect(),
+                None => now.components.iter().map(|c| c.id.to_string()).collect(),
             };
             if changed.is_empty() {
                 continue;
@@ -199,8 +199,8 @@ impl Runner<'_> {
                 let mut candidates: Vec<String> = now
                     .components
                     .iter()
-                    .filter(|c| changed.contains(&c.id) && carried.admits(c))
-                    .map(|c| c.id.clone())
+                    .filter(|c| changed.iter().any(|id| id == c.id.as_str()) && carried.admits(c))
+                    .map(|c| c.id.to_string())
                     .collect();
                 if candidates.is_empty() {
                     continue;
@@ -274,7 +274,11 @@ impl Runner<'_> {
         checks: Option<crate::forge::CommitChecks>,
         out: &mut Outcome,
     ) -> anyhow::Result<Eligibility> {
-        let ids: Vec<String> = inventory.components.iter().map(|c| c.id.clone()).collect();
+        let ids: Vec<String> = inventory
+            .components
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
         let mut e = if req.force {
             Eligibility::all("forced")
         } else if req.check_statuses {
@@ -340,7 +344,7 @@ impl Runner<'_> {
                 .components
                 .iter()
                 .filter(|c| c.subject().named_by(name))
-                .map(|c| c.id.clone())
+                .map(|c| c.id.to_string())
                 .collect();
             e.restrict(
                 &ids,
@@ -365,11 +369,11 @@ impl Runner<'_> {
         let records = gate::history::records(&req.from, &req.to, history);
         let mut ancestry: HashMap<String, (bool, bool)> = HashMap::new();
         for c in &inventory.components {
-            let pinned = req.pins.iter().any(|(k, _)| k == &c.id || k == &c.name);
+            let pinned = req.pins.iter().any(|(k, _)| *k == c.id || *k == c.name);
             if pinned || matches!(e.verdict(&c.id), Verdict::Held { .. }) {
                 continue;
             }
-            let Some(r) = records.get(&c.id) else {
+            let Some(r) = records.get(c.id.as_str()) else {
                 continue;
             };
             let (stale, newer) = match ancestry.get(&r.source_sha) {
@@ -400,7 +404,7 @@ impl Runner<'_> {
                     ),
                 );
             } else if newer {
-                e.newer.insert(c.id.clone());
+                e.newer.insert(c.id.to_string());
             }
         }
         Ok(())
@@ -560,8 +564,8 @@ impl Runner<'_> {
         out.plans.push(plan.clone());
         out.summary.push_str(&plan::render::markdown(&plan, &[]));
         out.held.extend(plan.held().map(|i| Held {
-            component: i.id.clone(),
-            reason: i.reason.clone(),
+            component: i.id.to_string(),
+            reason: i.reason.to_string(),
         }));
         if plan.is_empty() {
             out.messages
@@ -624,9 +628,9 @@ impl Runner<'_> {
                         plan.changes()
                             .filter(|i| !held.iter().any(|h| h.component == i.id))
                             .map(|i| Promoted {
-                                component: i.id.clone(),
-                                from: i.from_version.clone().unwrap_or_default(),
-                                to: i.to_version.clone(),
+                                component: i.id.to_string(),
+                                from: i.from_version.as_deref().unwrap_or_default().to_string(),
+                                to: i.to_version.to_string(),
                             }),
                     );
                 }
@@ -786,7 +790,7 @@ impl Runner<'_> {
                 specs.push(TagSpec {
                     name,
                     sha: at.to_owned(),
-                    component: c.id.clone(),
+                    component: c.id.to_string(),
                 });
             }
         }
@@ -847,7 +851,7 @@ impl Runner<'_> {
             && let Some(problem) = ref_name_problem(&p.pr_branch())
         {
             held.extend(plan.changes().map(|i| Held {
-                component: i.id.clone(),
+                component: i.id.to_string(),
                 reason: format!("pull request branch {problem}; fix `branch` in the config"),
             }));
             return Ok((None, held));
@@ -858,7 +862,7 @@ impl Runner<'_> {
                 let branch = p.component_branch(&item.id);
                 if let Some(problem) = ref_name_problem(&branch) {
                     held.push(Held {
-                        component: item.id.clone(),
+                        component: item.id.to_string(),
                         reason: format!("pull request branch {problem}"),
                     });
                     continue;
@@ -870,8 +874,8 @@ impl Runner<'_> {
                     &ForgeFiles::new(self.forge, head),
                     &Eligibility::all("selected"),
                     &PlanOptions {
-                        components: vec![item.id.clone()],
-                        pins: vec![(item.id.clone(), item.to_version.clone())],
+                        components: vec![item.id.to_string()],
+                        pins: vec![(item.id.to_string(), item.to_version.to_string())],
                         force: true,
                         ..PlanOptions::default()
                     },
@@ -881,8 +885,8 @@ impl Runner<'_> {
                     item.id, item.to_version, p.to
                 );
                 components.push(deliver::ComponentDelivery {
-                    component: item.id.clone(),
-                    version: item.to_version.clone(),
+                    component: item.id.to_string(),
+                    version: item.to_version.to_string(),
                     branch,
                     message: format!(
                         "{title}\n\n- {} {} -> {}\n\nPromoted-From: {}@{source_sha}\nPromoted-To: {}\n",

@@ -26,8 +26,8 @@ fn rules(ctx: &str) -> GateConfig {
 fn subjects(ids: &[&str]) -> Vec<Subject> {
     ids.iter()
         .map(|id| Subject {
-            id: id.to_string(),
-            name: id.split_once('/').map_or(*id, |(_, n)| n).to_string(),
+            id: (*id).into(),
+            name: id.split_once('/').map_or(*id, |(_, n)| n).into(),
             aliases: Vec::new(),
             own_name: true,
         })
@@ -501,7 +501,7 @@ fn status_names_speak_for_their_components_group_aware() {
         let ids = subjects
             .iter()
             .filter(|s| matches!(e.verdict(&s.id), Verdict::Eligible { .. }))
-            .map(|s| s.id.clone())
+            .map(|s| s.id.to_string())
             .collect();
         (ids, e.notes)
     };

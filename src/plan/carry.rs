@@ -59,7 +59,7 @@ pub fn carried(promotion: &Promotion, mut inv: EnvInventory) -> Result<EnvInvent
             promotion: format!("{} -> {}", promotion.from, promotion.to),
             pattern: pattern.to_string(),
             env: inv.env.clone(),
-            known: inv.components.iter().map(|e| e.id.clone()).collect(),
+            known: inv.components.iter().map(|e| e.id.to_string()).collect(),
         });
     }
     inv.components.retain(|e| carried.admits(e));

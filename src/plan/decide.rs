@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::{Action, Entry, EnvInventory, Item, PlanError, PlanOptions};
+use crate::Text;
 use crate::gate::{Eligibility, Verdict};
 use crate::source::substitute::Via;
 
@@ -111,7 +112,7 @@ impl Filter {
                     return Err(PlanError::UnknownFilter {
                         filter: pattern.clone(),
                         env: src.env.clone(),
-                        known: src.components.iter().map(|e| e.id.clone()).collect(),
+                        known: src.components.iter().map(|e| e.id.to_string()).collect(),
                     });
                 }
                 b.add(glob);
@@ -132,8 +133,10 @@ impl Filter {
             .globs
             .as_ref()
             .is_none_or(|g| g.is_match(&e.id) || g.is_match(&e.name));
-        let by_group =
-            self.groups.is_empty() || e.group.as_ref().is_some_and(|g| self.groups.contains(g));
+        let by_group = self.groups.is_empty()
+            || e.group
+                .as_ref()
+                .is_some_and(|g| self.groups.iter().any(|x| x == g.as_str()));
         by_name && by_group
     }
 }
@@ -154,7 +157,7 @@ pub(super) fn decide(
     if let Some((pin, _)) = opts
         .pins
         .iter()
-        .find(|(k, _)| !src.components.iter().any(|e| &e.id == k || &e.name == k))
+        .find(|(k, _)| !src.components.iter().any(|e| e.id == *k || e.name == *k))
     {
         return Err(PlanError::UnknownPin {
             pin: pin.clone(),
@@ -188,7 +191,7 @@ pub(super) fn decide(
             Some((file, line, _)) => (file, line),
             None => (t.file.as_str(), t.line),
         }) {
-            Some((file, line)) => (Some(file.to_string()), Some(line)),
+            Some((file, line)) => (Some(Text::from(file)), Some(line)),
             None => (None, None),
         };
         let via = target.and_then(|t| t.via.as_deref()).or(e.via.as_deref());
@@ -197,7 +200,7 @@ pub(super) fn decide(
             name: e.name.clone(),
             action,
             from_version: target.map(|t| t.version.clone()),
-            to_version: pin.unwrap_or(&e.version).to_string(),
+            to_version: pin.map_or_else(|| e.version.clone(), Text::from),
             file,
             line,
             reason,
@@ -213,8 +216,8 @@ fn judge(
     pin: Option<&str>,
     gate: &Eligibility,
     opts: &PlanOptions,
-) -> (Action, String) {
-    let held = |r: String| (Action::Held, r);
+) -> (Action, Text) {
+    let held = |r: Text| (Action::Held, r);
     let same = |t: &Entry| t.indirect.is_none() && t.version == pin.unwrap_or(&e.version);
     if e.indirect.is_none() && target.is_some_and(same) {
         return (Action::Unchanged, "already at this version".into());
@@ -226,7 +229,7 @@ fn judge(
     {
         return (
             Action::Unchanged,
-            format!("both set through `{}`", e.version),
+            compact_str::format_compact!("both set through `{}`", e.version),
         );
     }
     let wanted = pin.unwrap_or(&e.version);
@@ -236,7 +239,7 @@ fn judge(
             .as_ref()
             .and_then(|v| v.problem.as_ref())
             .map_or(String::new(), |p| format!(": {p}"));
-        return held(format!(
+        return held(compact_str::format_compact!(
             "indirect in `{}`: set through `{}`{why}",
             src_env_hint(e),
             shown_reference(var, &e.version)
@@ -255,10 +258,10 @@ fn judge(
         .as_ref()
         .and_then(|v| v.problem.as_ref().and(v.not_editable()))
     {
-        return held(why);
+        return held(why.into());
     }
     if let Some(var) = &t.indirect {
-        return held(format!(
+        return held(compact_str::format_compact!(
             "target sets it through `{}`: edit that source",
             shown_reference(var, &t.version)
         ));
@@ -267,21 +270,26 @@ fn judge(
         return (Action::Unchanged, "already at this version".into());
     }
     if let Some(why) = t.via.as_deref().and_then(Via::not_editable) {
-        return held(why);
+        return held(why.into());
     }
     let eligible = match gate.verdict(&e.id) {
-        Verdict::Held { reason } => return held(format!("not eligible: {reason}")),
-        Verdict::Eligible { reason } => reason.clone(),
+        Verdict::Held { reason } => {
+            return held(compact_str::format_compact!("not eligible: {reason}"));
+        }
+        Verdict::Eligible { reason } => Text::from(reason.as_str()),
     };
     if pin.is_some() {
-        return (Action::Change, format!("pinned to {wanted}"));
+        return (
+            Action::Change,
+            compact_str::format_compact!("pinned to {wanted}"),
+        );
     }
     if opts.force {
         return (Action::Change, eligible);
     }
     match compare_versions(wanted, &t.version) {
         Some(Ordering::Less) => held("downgrade: pass `--force`, or `--pin` to roll back".into()),
-        None if !gate.newer.contains(&e.id) => held(format!(
+        None if !gate.newer.contains(e.id.as_str()) => held(compact_str::format_compact!(
             "cannot order `{wanted}` against `{}`, and no promotion record shows which is newer; use `pin` or `force`",
             t.version
         )),

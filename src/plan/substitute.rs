@@ -85,19 +85,19 @@ pub(super) fn settle(
             offers
                 .entry(pin)
                 .or_default()
-                .push((item.id.clone(), item.to_version.clone()));
+                .push((item.id.to_string(), item.to_version.to_string()));
         }
     }
     for item in items.iter_mut().filter(|i| i.action == Action::Change) {
         let Some(pin) = pin_of(item) else { continue };
         let others: Vec<String> = offers[&pin]
             .iter()
-            .filter(|(id, v)| id != &item.id && v != &item.to_version)
+            .filter(|(id, v)| *id != item.id && *v != item.to_version)
             .map(|(id, v)| format!("`{id}` offers `{v}`"))
             .collect();
         if !others.is_empty() {
             item.action = Action::Held;
-            item.reason = format!(
+            item.reason = compact_str::format_compact!(
                 "`{}` in `{}` sets other components too, and they disagree: {}",
                 pin.1,
                 pin.0,
@@ -128,7 +128,7 @@ pub(super) fn settle(
                     env: tgt.env.clone(),
                     path,
                     at: files.label(),
-                    id: item.id.clone(),
+                    id: item.id.to_string(),
                     variable: via.variable.clone(),
                 });
             }

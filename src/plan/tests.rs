@@ -26,8 +26,8 @@ fn entry(id: &str, version: &str) -> Entry {
     };
     Entry {
         id: id.into(),
-        name,
-        group,
+        name: name.into(),
+        group: group.map(Into::into),
         version: version.into(),
         indirect: None,
         via: None,
@@ -77,7 +77,7 @@ fn decisions(opts: &PlanOptions, gate: &Eligibility) -> Vec<(String, Action, Str
     decide(&src, &tgt, gate, opts)
         .expect("decide")
         .into_iter()
-        .map(|i| (i.id, i.action, i.to_version))
+        .map(|i| (i.id.to_string(), i.action, i.to_version.to_string()))
         .collect()
 }
 

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::yaml_list::component;
 use super::{Component, Inventory, Locator, Rule};
+use crate::Text;
 use crate::edit::yaml::{self, Node};
 use crate::edit::{EditError, LineIndex};
 
@@ -23,7 +24,7 @@ struct Found {
     /// A ResourceSet input's set name.
     set: Option<String>,
     /// The plain name, once the first qualification replaced it.
-    plain: Option<String>,
+    plain: Option<Text>,
 }
 
 impl Found {
@@ -31,14 +32,16 @@ impl Found {
         let name = &mut self.component.name;
         if level == 0 {
             let plain = std::mem::take(name);
-            *name = format!("{}/{plain}", self.kind);
+            *name = compact_str::format_compact!("{}/{plain}", self.kind);
             self.plain = Some(plain);
             return;
         }
         let plain = self.plain.as_deref().unwrap_or(name);
         *name = match &self.set {
-            Some(set) => format!("resourceset/{}/{set}/{plain}", self.namespace),
-            None => format!("{}/{}/{plain}", self.kind, self.namespace),
+            Some(set) => {
+                compact_str::format_compact!("resourceset/{}/{set}/{plain}", self.namespace)
+            }
+            None => compact_str::format_compact!("{}/{}/{plain}", self.kind, self.namespace),
         };
     }
 }

@@ -44,9 +44,9 @@ pub fn read_instead(
             let span = hcl::span_of(&attr.value);
             let (line, column) = index.line_col(span.start);
             components.push(Component {
-                address: format!("{at}.{}", edit::path_segment(&name)),
-                name,
-                version,
+                address: compact_str::format_compact!("{at}.{}", edit::path_segment(&name)),
+                name: name.into(),
+                version: version.into(),
                 indirect: None,
                 line,
                 column,

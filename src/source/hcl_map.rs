@@ -42,11 +42,11 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
                 address.push_str(at);
                 address.push('.');
                 edit::push_path_segment(&mut address, &name);
-                address
+                address.into()
             },
-            name,
-            version,
-            indirect,
+            name: name.into(),
+            version: version.into(),
+            indirect: indirect.map(Into::into),
             line,
             column,
             span,

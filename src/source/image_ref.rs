@@ -78,7 +78,7 @@ fn narrow_one(
         file: file.to_string(),
         line: c.line,
         column: c.column,
-        component: c.name.clone(),
+        component: c.name.to_string(),
         found: found.to_string(),
     };
     let inner = inner_span(text, c).ok_or_else(|| refuse("not a one-line string"))?;
@@ -94,8 +94,8 @@ fn narrow_one(
     }
     let start = inner.end - suffix.len();
     let (line, column) = index.line_col(start + 1);
-    c.address = format!("{}: {}{{tag}}", c.address, &c.version[..at]);
-    c.version = version.to_string();
+    c.address = compact_str::format_compact!("{}: {}{{tag}}", c.address, &c.version[..at]);
+    c.version = version.into();
     c.span = start..inner.end;
     c.line = line;
     c.column = column;

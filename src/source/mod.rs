@@ -22,6 +22,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Text;
 use crate::edit::{self, EditError, QuoteStyle, Splice};
 pub use image_ref::Part;
 pub use version::{Rule, validate_version};
@@ -112,17 +113,17 @@ impl Locator {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Component {
     /// Name within the file (`cilium`, `ghcr.io/org/dex`).
-    pub name: String,
+    pub name: Text,
     /// The version as written, unquoted. For an indirect value, the raw substitution text.
-    pub version: String,
+    pub version: Text,
     /// When the value is a substitution or template: the variable it names. Never edited.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub indirect: Option<String>,
+    pub indirect: Option<Text>,
     /// 1-based line and column of the version scalar.
     pub line: usize,
     pub column: usize,
     /// Symbolic address, e.g. `locals.versions.cilium` or `HelmRelease/cilium: spec.chart.spec.version`.
-    pub address: String,
+    pub address: Text,
     /// Byte span of the whole scalar, quotes included.
     #[serde(skip)]
     pub span: Range<usize>,
@@ -150,7 +151,7 @@ impl Inventory {
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.components.iter().map(|c| c.name.clone()).collect()
+        self.components.iter().map(|c| c.name.to_string()).collect()
     }
 }
 
@@ -244,7 +245,7 @@ fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
                 file: file.to_string(),
                 line: c.line,
                 column: c.column,
-                component: c.name.clone(),
+                component: c.name.to_string(),
                 first_line,
             });
         }
@@ -349,7 +350,7 @@ pub fn changed_components<'i, 'c>(
                 line: c.line,
                 column: c.column,
                 component: name.to_string(),
-                variable: variable.clone(),
+                variable: variable.to_string(),
             });
         }
         if c.version == version {

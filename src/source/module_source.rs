@@ -173,12 +173,12 @@ impl Found {
                     address: String| {
             let (line, column) = index.line_col(span.start);
             Component {
-                name: name.clone(),
-                version,
-                indirect,
+                name: name.into(),
+                version: version.into(),
+                indirect: indirect.map(Into::into),
                 line,
                 column,
-                address,
+                address: address.into(),
                 span,
                 style: QuoteStyle::Double,
                 syntax,

@@ -41,12 +41,12 @@ pub fn read(loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErro
         };
         let raw = text.get(span.clone()).unwrap_or_default();
         components.push(Component {
-            name: name.to_string(),
-            version: version.to_string(),
-            indirect: edit::indirect_variable(version),
+            name: name.into(),
+            version: version.into(),
+            indirect: edit::indirect_variable(version).map(Into::into),
             line,
             column,
-            address: format!("{prefix}{}", edit::path_segment(name)),
+            address: compact_str::format_compact!("{prefix}{}", edit::path_segment(name)),
             style: toml::quote_style(raw),
             span,
             syntax: Syntax::Toml,

@@ -96,12 +96,12 @@ pub(super) fn component(
         _ => return Err(not_a_string(node.describe())),
     };
     Ok(Component {
-        name: name.to_string(),
-        version,
-        indirect,
+        name: name.into(),
+        version: version.into(),
+        indirect: indirect.map(Into::into),
         line,
         column,
-        address,
+        address: address.into(),
         span: node.span.clone(),
         style,
         syntax: Syntax::Yaml,
