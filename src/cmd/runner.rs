@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::{CommitMode, Config, DeliveryKind, Promotion};
 use crate::event::Trigger;
 use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, TagSpec};
-use crate::forge::{FileChange, Forge, ref_name_problem};
+use crate::forge::{FileChange, Forge, PullRequest, ref_name_problem};
 use crate::gate::{self, Decision, Eligibility, Request, SourceRev, Subject, Verdict};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::{Files, ForgeFiles};
@@ -585,6 +585,9 @@ impl Runner<'_> {
         // requests it wrote.
         let mut handled = Vec::new();
         let mut wrote = Vec::new();
+        // The open pull requests into the target as the delivery left them (it lists them
+        // once): the reconciliation below needs no second listing.
+        let mut open = None;
         if !plan.is_empty() {
             let (delivery, held) = self.delivery(
                 promotion,
@@ -618,6 +621,7 @@ impl Runner<'_> {
                     },
                 )?;
                 out.changed |= report.changed;
+                open = report.open_pull_requests.clone();
                 let landed = report.commit_sha.is_some() || !report.pull_requests.is_empty();
                 if landed {
                     out.promoted.extend(
@@ -666,7 +670,7 @@ impl Runner<'_> {
                 supersedes: &supersedes,
                 by: &wrote,
             };
-            self.close_settled(promotion, &target_branch, &settle, out)?;
+            self.close_settled(promotion, &target_branch, &settle, open, out)?;
         }
         self.ensure_tags(promotion, &inventory, &tag_at, out)
     }
@@ -687,12 +691,14 @@ impl Runner<'_> {
 
     /// Close promote's own open pull requests into `target` (not handled by this run) whose
     /// every `- <id> <from> -> <to>` line the target now holds: someone promoted them another
-    /// way, or a newer run did.
+    /// way, or a newer run did. `open`: the open pull requests into `target` as this run's
+    /// delivery left them; `None`: listed here.
     fn close_settled(
         &self,
         p: &Promotion,
         target: &str,
         settle: &Settle<'_>,
+        open: Option<Vec<PullRequest>>,
         out: &mut Outcome,
     ) -> anyhow::Result<()> {
         let candidates: Vec<&String> = settle
@@ -703,9 +709,11 @@ impl Runner<'_> {
         if candidates.is_empty() {
             return Ok(());
         }
-        let open: Vec<_> = self
-            .forge
-            .list_open_prs(&deliver::common_prefix(&candidates))?
+        let open = match open {
+            Some(open) => open,
+            None => self.forge.list_open_prs(target)?,
+        };
+        let open: Vec<_> = open
             .into_iter()
             .filter(|pr| pr.base == target && candidates.contains(&&pr.head))
             .collect();

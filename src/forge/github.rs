@@ -589,8 +589,8 @@ impl Forge for GitHubForge {
         self.rt.block_on(self.find_pr(head, base))
     }
 
-    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        self.rt.block_on(self.open_prs(prefix))
+    fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        self.rt.block_on(self.open_prs(base))
     }
 
     fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {
