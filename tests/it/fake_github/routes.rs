@@ -655,11 +655,11 @@ fn create_pull(state: &mut State, body: &Value) -> Reply {
             json!({ "message": "Validation Failed", "errors": [{ "resource": "PullRequest", "field": "head", "code": "invalid" }], "status": "422" }),
         );
     }
-    if state
-        .pulls
-        .iter()
-        .any(|p| p.state == "open" && p.head == head && p.base == base)
-    {
+    // `head` without `owner:` names a branch of this repository: a fork's pull request from a
+    // branch of the same name is another head.
+    if state.pulls.iter().any(|p| {
+        p.state == "open" && p.head == head && p.base == base && p.head_repo == state.repository
+    }) {
         let owner = state
             .repository
             .split('/')
