@@ -150,6 +150,22 @@ pub enum DeliveryError {
 pub fn deliver<F, R, E>(
     forge: &F,
     delivery: &Delivery,
+    replan: R,
+) -> Result<DeliveryReport, DeliveryError>
+where
+    F: Forge + ?Sized,
+    R: FnMut(&str) -> Result<Option<Delivery>, E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    deliver_listed(forge, delivery, None, replan)
+}
+
+/// [`deliver`], with `open`: the open pull requests into the target as the caller listed them
+/// earlier in this run (`None`: the pull-request modes list them here, once).
+pub fn deliver_listed<F, R, E>(
+    forge: &F,
+    delivery: &Delivery,
+    open: Option<Vec<PullRequest>>,
     mut replan: R,
 ) -> Result<DeliveryReport, DeliveryError>
 where
@@ -171,7 +187,7 @@ where
     match delivery.mode {
         DeliveryMode::Commit => deliver_commit(forge, delivery, &mut replan),
         DeliveryMode::PullRequest | DeliveryMode::PullRequestPerComponent => {
-            deliver_pull_requests(forge, delivery, &mut replan)
+            deliver_pull_requests(forge, delivery, open, &mut replan)
         }
     }
 }
@@ -422,6 +438,7 @@ fn pieces(delivery: &Delivery) -> Vec<Piece<'_>> {
 fn deliver_pull_requests<F: Forge + ?Sized>(
     forge: &F,
     delivery: &Delivery,
+    open: Option<Vec<PullRequest>>,
     replan: &mut Replan<'_>,
 ) -> Result<DeliveryReport, DeliveryError> {
     let mut report = DeliveryReport::default();
@@ -441,7 +458,10 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
     let mut method = current.pull_request.merge_method;
     // One listing of the open pull requests into the target serves every piece and the
     // superseded branches: a call per run, not one per component.
-    let mut open = forge.list_open_prs(&current.target_branch)?;
+    let mut open = match open {
+        Some(open) => open,
+        None => forge.list_open_prs(&current.target_branch)?,
+    };
     for piece in pieces(current) {
         let files = effective_changes(forge, &head, piece.files)?;
         let existing = open
