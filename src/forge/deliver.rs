@@ -119,8 +119,9 @@ pub struct DeliveryReport {
     pub attempts: u32,
     /// The pull-request modes: the open pull requests into the target as this delivery leaves
     /// them. Listed once before anything is written (one paginated listing, whatever the number
-    /// of pieces), then kept current with what the delivery opened, updated and closed, so that
-    /// the caller's reconciliation needs no second listing. `None` in mode `commit`.
+    /// of pieces) unless the caller gave its own listing ([`deliver_listed`]), then kept current
+    /// with what the delivery opened, updated and closed, so that the caller's reconciliation
+    /// needs no second listing. `None` in mode `commit`.
     pub open_pull_requests: Option<Vec<PullRequest>>,
     /// Something was written: a commit on the target or on a pull request branch, a new pull
     /// request, or a pull request's new title or body. Closing pull requests does not count.
