@@ -179,6 +179,7 @@ fn run_with(env: &RunnerEnv, workspace: &Path, options: &Options) -> anyhow::Res
         forge: &forge as &dyn Forge,
         git: None,
         overrides,
+        open_prs: Default::default(),
     }
     .handle(&trigger)
 }

@@ -317,6 +317,7 @@ pub fn replay(args: &PlanArgs) -> anyhow::Result<(Config, Outcome)> {
         forge: &forge,
         git: None,
         overrides,
+        open_prs: Default::default(),
     }
     .handle(&trigger)?;
     Ok((config, out))

@@ -233,6 +233,7 @@ fn run_with(
         forge: forge.as_ref(),
         git: git.as_deref(),
         overrides,
+        open_prs: Default::default(),
     }
     .handle(&trigger)
 }

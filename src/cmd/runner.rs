@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::{CommitMode, Config, DeliveryKind, Promotion};
 use crate::event::Trigger;
 use crate::forge::deliver::{self, Delivery, DeliveryMode, PullRequestOptions, TagSpec};
-use crate::forge::{FileChange, Forge, ref_name_problem};
+use crate::forge::{FileChange, Forge, PullRequest, ref_name_problem};
 use crate::gate::{self, Decision, Eligibility, Request, SourceRev, Subject, Verdict};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::{Files, ForgeFiles};
@@ -107,6 +107,11 @@ pub struct Runner<'a> {
     /// For promotions in `commit-mode = git` when `forge` is the API: commits pushed with git.
     pub git: Option<&'a dyn Forge>,
     pub overrides: Overrides,
+    /// The open pull requests into each target branch, listed once a run (`list_open_prs`)
+    /// and kept current with what the run's deliveries and reconciliations opened, updated
+    /// and closed: every component, promotion and reconciliation of the run looks up its pull
+    /// requests there.
+    pub open_prs: std::cell::RefCell<HashMap<String, Vec<PullRequest>>>,
 }
 
 impl Runner<'_> {
@@ -243,6 +248,19 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// The open pull requests into `target`: listed the first time the run asks, then as the
+    /// run left them.
+    fn open_prs(&self, target: &str) -> anyhow::Result<Vec<PullRequest>> {
+        if let Some(known) = self.open_prs.borrow().get(target) {
+            return Ok(known.clone());
+        }
+        let listed = self.forge.list_open_prs(target)?;
+        self.open_prs
+            .borrow_mut()
+            .insert(target.to_owned(), listed.clone());
+        Ok(listed)
+    }
+
     /// The components an open single pull request of `p` promotes (its commit's `- id` lines).
     fn pending_in_pr(&self, p: &Promotion) -> anyhow::Result<Vec<String>> {
         let kind = self.overrides.delivery.unwrap_or(p.delivery);
@@ -250,7 +268,12 @@ impl Runner<'_> {
             return Ok(Vec::new());
         }
         let target = self.config.branch_of(&p.to);
-        let Some(pr) = self.forge.find_open_pr(&p.pr_branch(), target)? else {
+        let branch = p.pr_branch();
+        let Some(pr) = self
+            .open_prs(target)?
+            .into_iter()
+            .find(|pr| pr.head == branch && pr.base == target)
+        else {
             return Ok(Vec::new());
         };
         let Some(commit) = self.forge.recent_commits(&pr.head, 1)?.into_iter().next() else {
@@ -427,6 +450,7 @@ impl Runner<'_> {
                 forge: git,
                 git: None,
                 overrides: self.overrides.clone(),
+                open_prs: Default::default(),
             };
             return runner.promote(req, changed, out);
         }
@@ -601,9 +625,13 @@ impl Runner<'_> {
             )?;
             out.held.extend(held.iter().cloned());
             if let Some(delivery) = delivery {
-                let report = deliver::deliver(
+                // The run's listing when it has one (else the delivery lists), and the
+                // delivery's account of it afterwards.
+                let listed = self.open_prs.borrow().get(&target_branch).cloned();
+                let report = deliver::deliver_listed(
                     self.forge,
                     &delivery,
+                    listed,
                     |new_head: &str| -> anyhow::Result<Option<Delivery>> {
                         let p = plan_at(new_head)?;
                         if p.is_empty() {
@@ -622,6 +650,11 @@ impl Runner<'_> {
                     },
                 )?;
                 out.changed |= report.changed;
+                if let Some(open) = &report.open_pull_requests {
+                    self.open_prs
+                        .borrow_mut()
+                        .insert(target_branch.clone(), open.clone());
+                }
                 let landed = report.commit_sha.is_some() || !report.pull_requests.is_empty();
                 if landed {
                     out.promoted.extend(
@@ -708,8 +741,7 @@ impl Runner<'_> {
             return Ok(());
         }
         let open: Vec<_> = self
-            .forge
-            .list_open_prs(&deliver::common_prefix(&candidates))?
+            .open_prs(target)?
             .into_iter()
             .filter(|pr| pr.base == target && candidates.contains(&&pr.head))
             .collect();
@@ -754,9 +786,19 @@ impl Runner<'_> {
                     "closed pull request #{}: `{}` already has its versions",
                     pr.number, p.to
                 ));
+            } else {
+                continue;
             }
+            self.forget_pr(target, pr.number);
         }
         Ok(())
+    }
+
+    /// Drop a pull request this run closed from its listing of `target`.
+    fn forget_pr(&self, target: &str, number: u64) {
+        if let Some(open) = self.open_prs.borrow_mut().get_mut(target) {
+            open.retain(|pr| pr.number != number);
+        }
     }
 
     /// Make sure of `p`'s tags at `at` (a commit of the target branch): one per component whose

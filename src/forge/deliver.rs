@@ -117,6 +117,12 @@ pub struct DeliveryReport {
     pub auto_merge: Vec<u64>,
     /// Commit attempts, counting retries after the branch moved.
     pub attempts: u32,
+    /// The pull-request modes: the open pull requests into the target as this delivery leaves
+    /// them. Listed once before anything is written (one paginated listing, whatever the number
+    /// of pieces) unless the caller gave its own listing ([`deliver_listed`]), then kept current
+    /// with what the delivery opened, updated and closed, so that the caller's reconciliation
+    /// needs no second listing. `None` in mode `commit`.
+    pub open_pull_requests: Option<Vec<PullRequest>>,
     /// Something was written: a commit on the target or on a pull request branch, a new pull
     /// request, or a pull request's new title or body. Closing pull requests does not count.
     pub changed: bool,
@@ -145,6 +151,22 @@ pub enum DeliveryError {
 pub fn deliver<F, R, E>(
     forge: &F,
     delivery: &Delivery,
+    replan: R,
+) -> Result<DeliveryReport, DeliveryError>
+where
+    F: Forge + ?Sized,
+    R: FnMut(&str) -> Result<Option<Delivery>, E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    deliver_listed(forge, delivery, None, replan)
+}
+
+/// [`deliver`], with `open`: the open pull requests into the target as the caller listed them
+/// earlier in this run (`None`: the pull-request modes list them here, once).
+pub fn deliver_listed<F, R, E>(
+    forge: &F,
+    delivery: &Delivery,
+    open: Option<Vec<PullRequest>>,
     mut replan: R,
 ) -> Result<DeliveryReport, DeliveryError>
 where
@@ -166,7 +188,7 @@ where
     match delivery.mode {
         DeliveryMode::Commit => deliver_commit(forge, delivery, &mut replan),
         DeliveryMode::PullRequest | DeliveryMode::PullRequestPerComponent => {
-            deliver_pull_requests(forge, delivery, &mut replan)
+            deliver_pull_requests(forge, delivery, open, &mut replan)
         }
     }
 }
@@ -417,6 +439,7 @@ fn pieces(delivery: &Delivery) -> Vec<Piece<'_>> {
 fn deliver_pull_requests<F: Forge + ?Sized>(
     forge: &F,
     delivery: &Delivery,
+    open: Option<Vec<PullRequest>>,
     replan: &mut Replan<'_>,
 ) -> Result<DeliveryReport, DeliveryError> {
     let mut report = DeliveryReport::default();
@@ -434,29 +457,24 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
     let current = &current;
     let mut written = Vec::new();
     let mut method = current.pull_request.merge_method;
-    // With pull requests to supersede, open ones are listed anyway: one listing also finds
-    // those of the pieces.
-    let open = if current.pull_request.supersedes.is_empty() {
-        None
-    } else {
-        let mut names: Vec<&str> = pieces(current).iter().map(|p| p.branch).collect();
-        names.extend(current.pull_request.supersedes.iter().map(String::as_str));
-        Some(forge.list_open_prs(&common_prefix(&names))?)
+    // One listing of the open pull requests into the target serves every piece and the
+    // superseded branches: a call per run, not one per component.
+    let mut open = match open {
+        Some(open) => open,
+        None => forge.list_open_prs(&current.target_branch)?,
     };
     for piece in pieces(current) {
         let files = effective_changes(forge, &head, piece.files)?;
-        let existing = match &open {
-            Some(open) => open
-                .iter()
-                .find(|pr| pr.head == piece.branch && pr.base == current.target_branch)
-                .cloned(),
-            None => forge.find_open_pr(piece.branch, &current.target_branch)?,
-        };
+        let existing = open
+            .iter()
+            .find(|pr| pr.head == piece.branch && pr.base == current.target_branch)
+            .cloned();
         if files.is_empty() {
             if let Some(pr) = existing {
                 let note = "closed by promote: the target already has these versions";
                 forge.close_pr(pr.number, Some(note))?;
                 report.closed_pull_requests.push(pr.number);
+                open.retain(|o| o.number != pr.number);
             }
             continue;
         }
@@ -478,6 +496,8 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
                 forge.create_pr(&piece.spec)?
             }
         };
+        open.retain(|o| o.number != pr.number);
+        open.push(pr.clone());
         if current.pull_request.auto_merge {
             let how = match method {
                 Some(m) => m,
@@ -497,7 +517,8 @@ fn deliver_pull_requests<F: Forge + ?Sized>(
         }
         report.pull_requests.push(pr);
     }
-    close_superseded(forge, current, &written, open, &mut report)?;
+    close_superseded(forge, current, &written, &mut open, &mut report)?;
+    report.open_pull_requests = Some(open);
     Ok(report)
 }
 
@@ -541,7 +562,7 @@ fn close_superseded<F: Forge + ?Sized>(
     forge: &F,
     delivery: &Delivery,
     written: &[String],
-    open: Option<Vec<PullRequest>>,
+    open: &mut Vec<PullRequest>,
     report: &mut DeliveryReport,
 ) -> Result<(), ForgeError> {
     let own: Vec<&String> = delivery
@@ -559,39 +580,17 @@ fn close_superseded<F: Forge + ?Sized>(
         .map(|p| format!("#{}", p.number))
         .collect::<Vec<_>>()
         .join(", ");
-    // One listing for all of them (the one made before writing, if any), then exact names.
-    let open = match open {
-        Some(open) => open,
-        None => forge.list_open_prs(&common_prefix(&own))?,
-    };
-    for pr in open {
-        let ours = own.contains(&&pr.head) && pr.base == delivery.target_branch;
-        if !ours || report.closed_pull_requests.contains(&pr.number) {
-            continue;
-        }
-        forge.close_pr(pr.number, Some(&format!("superseded by {by}")))?;
-        report.closed_pull_requests.push(pr.number);
+    // Exact names in the listing made before writing.
+    let superseded: Vec<u64> = open
+        .iter()
+        .filter(|pr| own.contains(&&pr.head) && pr.base == delivery.target_branch)
+        .map(|pr| pr.number)
+        .filter(|n| !report.closed_pull_requests.contains(n))
+        .collect();
+    for number in superseded {
+        forge.close_pr(number, Some(&format!("superseded by {by}")))?;
+        report.closed_pull_requests.push(number);
+        open.retain(|o| o.number != number);
     }
     Ok(())
-}
-
-/// The longest common prefix of `names` (at a character boundary), to list their pull
-/// requests in one call before matching exact names.
-pub fn common_prefix<S: AsRef<str>>(names: &[S]) -> String {
-    let Some(first) = names.first() else {
-        return String::new();
-    };
-    let mut end = first.as_ref().len();
-    for name in &names[1..] {
-        end = first
-            .as_ref()
-            .char_indices()
-            .zip(name.as_ref().chars())
-            .take_while(|((_, a), b)| a == b)
-            .map(|((i, a), _)| i + a.len_utf8())
-            .last()
-            .unwrap_or(0)
-            .min(end);
-    }
-    first.as_ref()[..end].to_owned()
 }

@@ -630,9 +630,9 @@ impl Forge for GitForge {
         Err(unsupported("pull requests"))
     }
 
-    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
+    fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
         if let Some(api) = &self.api {
-            return api.list_open_prs(prefix);
+            return api.list_open_prs(base);
         }
         Err(unsupported("pull requests"))
     }

@@ -63,6 +63,9 @@ pub struct GitHubForge {
     /// Files read at full commit shas: a commit never changes, so a file read to plan is not
     /// read again to deliver.
     blobs: std::sync::Mutex<Blobs>,
+    /// File lists by full commit sha: a commit's tree is listed once a run, however many
+    /// plans (one per component of a `pull-request-per-component` delivery) look at it.
+    trees: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// Each path's size in bytes as the last tree listing gave it: read queries are cut to a
     /// byte budget (`reads::READ_BYTES`) when the sizes are known.
     sizes: std::sync::Mutex<std::collections::HashMap<String, u64>>,
@@ -130,6 +133,7 @@ impl GitHubForge {
             owner: owner.to_owned(),
             repository: config.repository.clone(),
             blobs: Default::default(),
+            trees: Default::default(),
             sizes: Default::default(),
             read_ceiling: std::sync::atomic::AtomicUsize::new(reads::READ_FILES),
             rt,
@@ -563,7 +567,15 @@ impl Forge for GitHubForge {
     }
 
     fn list_tree(&self, rev: &str) -> Result<Vec<String>, ForgeError> {
-        self.rt.block_on(self.tree(rev))
+        let lock = || self.trees.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = lock().get(rev) {
+            return Ok(known.clone());
+        }
+        let files = self.rt.block_on(self.tree(rev))?;
+        if reads::is_full_sha(rev) {
+            lock().insert(rev.to_owned(), files.clone());
+        }
+        Ok(files)
     }
 
     fn is_on_branch(&self, sha: &str, branch: &str) -> Result<bool, ForgeError> {
@@ -589,8 +601,8 @@ impl Forge for GitHubForge {
         self.rt.block_on(self.find_pr(head, base))
     }
 
-    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        self.rt.block_on(self.open_prs(prefix))
+    fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        self.rt.block_on(self.open_prs(base))
     }
 
     fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {

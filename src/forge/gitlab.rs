@@ -528,8 +528,8 @@ impl Forge for GitLabForge {
         self.rt.block_on(self.find_mr(head, base))
     }
 
-    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        self.rt.block_on(self.open_mrs(prefix))
+    fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        self.rt.block_on(self.open_mrs(base))
     }
 
     fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError> {

@@ -471,13 +471,13 @@ impl Forge for MemoryForge {
             .map(|p| p.pr.clone()))
     }
 
-    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        self.enter("list_open_prs", prefix.to_owned())?;
+    fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        self.enter("list_open_prs", base.to_owned())?;
         let state = self.lock();
         Ok(state
             .prs
             .iter()
-            .filter(|p| p.state == PrState::Open && p.pr.head.starts_with(prefix))
+            .filter(|p| p.state == PrState::Open && p.pr.base == base)
             .map(|p| p.pr.clone())
             .collect())
     }

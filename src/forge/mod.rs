@@ -328,8 +328,10 @@ pub trait Forge {
     }
     /// The open pull request whose head is `head` (and base `base`), if any.
     fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError>;
-    /// Open pull requests whose head branch starts with `prefix`.
-    fn list_open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError>;
+    /// Every open pull request into `base` whose head branch is in this repository (a fork's
+    /// branch of the same name is not ours), every page: one listing that a run matches all of
+    /// its branch names against.
+    fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError>;
     fn create_pr(&self, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError>;
     fn update_pr(&self, number: u64, spec: &PullRequestSpec) -> Result<PullRequest, ForgeError>;
     fn close_pr(&self, number: u64, comment: Option<&str>) -> Result<(), ForgeError>;

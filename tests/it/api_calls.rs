@@ -74,12 +74,13 @@ fn a_status_triggered_delivery_needs_a_handful_of_calls_whatever_the_size() {
             small, big,
             "{delivery}: calls grew with the number of components"
         );
-        // One PR per changed component costs a few calls each; the others are a fixed handful
-        // (one of them lists open pull requests to close promote's own that are settled).
+        // One PR per changed component costs its writes (a branch, a commit, the pull request);
+        // the others are a fixed handful, one of them the one listing of the open pull requests
+        // (for every component, and to close promote's own that are settled).
         let limit = match delivery {
             "commit" => 5,
             "pull-request" => 8,
-            _ => 41,
+            _ => 10,
         };
         assert!(small <= limit, "{delivery}: {small} calls");
     }
@@ -347,4 +348,222 @@ fn a_gitlab_push_costs_a_fixed_handful_plus_one_read_per_app_file() {
         "a commit and a merge request per app: {small:#?}"
     );
     assert!(small.len() <= 22, "{}: {small:#?}", small.len());
+}
+
+/// A status-triggered `pull-request-per-component` promotion of `changed` apps (newer in
+/// integration, each released by its status) among `changed + 3`, after `before` prepared the
+/// fake: the run and the fake.
+fn per_component(
+    changed: usize,
+    before: impl FnOnce(&FakeGitHub),
+) -> (crate::action_e2e::Run, FakeGitHub, tempfile::TempDir) {
+    let gh = FakeGitHub::start("acme/homelab");
+    let mut files = Vec::new();
+    for app in 0..changed + 3 {
+        let newer = if app < changed { "2.0.0" } else { "1.0.0" };
+        files.push((
+            format!("clusters/integration/apps/app-{app}/release.yaml"),
+            release(app, newer),
+        ));
+        files.push((
+            format!("clusters/live/apps/app-{app}/release.yaml"),
+            release(app, "1.0.0"),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let head = gh.commit_files("main", "apps", &refs);
+    for app in 0..changed {
+        let context = format!("kustomization/app-{app}/integration");
+        gh.add_status(&head, &context, "success", "flux-bot");
+    }
+    before(&gh);
+    let ws = tempfile::tempdir().expect("ws");
+    std::fs::create_dir_all(ws.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        ws.path().join(".github/promote.toml"),
+        CONFIG.replace("DELIVERY", "pull-request-per-component"),
+    )
+    .expect("config");
+    gh.clear_requests();
+    let payload = serde_json::json!({"sha": head, "state": "success", "context": "kustomization/app-0/integration", "branches": [{"name": "main"}], "sender": {"login": "flux-bot"}});
+    let run = run_action(&gh, ws.path(), "status", payload, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    if std::env::var("SHOW_CALLS").is_ok() {
+        eprintln!(
+            "per component, {changed} changed:\n{}",
+            gh.request_lines().join("\n")
+        );
+    }
+    (run, gh, ws)
+}
+
+/// What one changed component's own pull request writes: its branch (`git/refs`), its commit
+/// (`createCommitOnBranch`), the pull request (`POST` or `PATCH` of `pulls`).
+fn component_writes(gh: &FakeGitHub) -> usize {
+    let rest = gh
+        .request_lines()
+        .iter()
+        .filter(|l| {
+            (l.starts_with("POST ") || l.starts_with("PATCH "))
+                && (l.contains("/git/refs") || l.contains("/pulls"))
+        })
+        .count();
+    rest + gh.graphql_requests("createCommitOnBranch").len()
+}
+
+/// Listings of the open pull requests (`GET .../pulls?...`), every page counted.
+fn pull_listings(gh: &FakeGitHub) -> Vec<String> {
+    gh.request_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("GET ") && l.contains("/pulls?"))
+        .collect()
+}
+
+/// 2 and 6 changed components, each getting its pull request: the calls differ by exactly the
+/// 4 more components' writes (3 each); the lookup of their open pull requests is one listing
+/// either way, not one per component.
+#[test]
+fn per_component_calls_grow_only_by_each_components_writes() {
+    let (_, small_gh, _ws) = per_component(2, |_| {});
+    let (_, big_gh, _ws2) = per_component(6, |_| {});
+    let (small, big) = (small_gh.requests().len(), big_gh.requests().len());
+    let (small_writes, big_writes) = (component_writes(&small_gh), component_writes(&big_gh));
+    eprintln!(
+        "pull-request-per-component: {small} calls for 2 changed components ({small_writes} writes), \
+         {big} for 6 ({big_writes} writes)"
+    );
+    assert_eq!((small_writes, big_writes), (2 * 3, 6 * 3));
+    assert_eq!(
+        big - small,
+        big_writes - small_writes,
+        "{:#?}",
+        big_gh.request_lines()
+    );
+    for gh in [&small_gh, &big_gh] {
+        assert_eq!(
+            pull_listings(gh),
+            ["GET /repos/acme/homelab/pulls?base=main&state=open&per_page=100"],
+            "one listing of the open pull requests"
+        );
+        assert!(
+            !gh.request_lines().iter().any(|l| l.contains("head=")),
+            "no lookup by head: {:#?}",
+            gh.request_lines()
+        );
+    }
+    assert_eq!(big_gh.pulls().len(), 6);
+}
+
+const OURS: &str = "promote/live/apps-app-0";
+const THEIRS: &str = "promote/live/apps-app-1";
+
+/// Our own earlier pull request of app-0, stale (its branch at `main`, an old title).
+fn stale_own_pull(gh: &FakeGitHub) -> u64 {
+    let main = gh.head("main").expect("main");
+    gh.state().refs.insert(format!("heads/{OURS}"), main);
+    gh.open_pull(OURS, "main", "an old title", None)
+}
+
+fn title(app: usize) -> String {
+    format!("chore(promote): apps/app-{app} 2.0.0 to live")
+}
+
+/// A fork's open pull request from a branch named like promote's for app-1 is not ours: app-1
+/// gets its own pull request, the fork's is neither updated nor closed. Positive control: our
+/// own open pull request of app-0 is found and updated, not opened again.
+#[test]
+fn a_forks_pull_request_of_the_same_branch_name_is_not_taken_as_ours() {
+    let mut numbers = (0, 0);
+    let (run, gh, _ws) = per_component(2, |gh| {
+        numbers.0 = stale_own_pull(gh);
+        numbers.1 = gh.open_pull(THEIRS, "main", "a fork's", Some("mallory/homelab"));
+    });
+    let (ours, fork) = numbers;
+    let pulls = gh.pulls();
+    let by = |n: u64| pulls.iter().find(|p| p.number == n).expect("pull").clone();
+    // Positive control: ours was found and updated in place.
+    assert_eq!(by(ours).title, title(0));
+    assert_eq!(by(ours).state, "open");
+    let lines = gh.request_lines();
+    assert!(
+        lines.contains(&format!("PATCH /repos/acme/homelab/pulls/{ours}")),
+        "{lines:#?}"
+    );
+    // The fork's is untouched, and app-1 got a pull request of its own.
+    assert_eq!(
+        (by(fork).title.as_str(), by(fork).state.as_str()),
+        ("a fork's", "open")
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains(&format!("/pulls/{fork}"))
+                || l.contains(&format!("/issues/{fork}/"))),
+        "{lines:#?}"
+    );
+    let app1: Vec<_> = pulls
+        .iter()
+        .filter(|p| p.head == THEIRS && p.head_repo == "acme/homelab")
+        .collect();
+    assert_eq!(app1.len(), 1, "{pulls:#?}");
+    assert_eq!(app1[0].title, title(1));
+    assert_ne!(app1[0].number, fork);
+    assert_eq!(pulls.len(), 3, "no second pull request of app-0");
+    let numbers: Vec<u64> =
+        serde_json::from_str::<serde_json::Value>(&output(&run, "pull-requests"))
+            .expect("json")
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|p| p["number"].as_u64())
+            .collect();
+    assert!(
+        numbers.contains(&ours) && !numbers.contains(&fork),
+        "{numbers:?}"
+    );
+}
+
+/// More open pull requests into `main` than a page holds (100, GitHub lists the newest
+/// first): our own pull request of app-0, the oldest, is on page 2 and still found and updated;
+/// forks' pull requests of the same branch name on page 1 are left alone.
+#[test]
+fn our_pull_request_on_the_second_page_is_found() {
+    let mut ours = 0;
+    let (_, gh, _ws) = per_component(1, |gh| {
+        ours = stale_own_pull(gh);
+        for i in 0..110 {
+            let fork = (i % 10 == 0).then_some("mallory/homelab");
+            let head = if fork.is_some() {
+                OURS.to_owned()
+            } else {
+                format!("feature/{i}")
+            };
+            gh.open_pull(&head, "main", "someone else's", fork);
+        }
+    });
+    assert_eq!(
+        pull_listings(&gh),
+        [
+            "GET /repos/acme/homelab/pulls?base=main&state=open&per_page=100",
+            "GET /repos/acme/homelab/pulls?base=main&state=open&per_page=100&page=2",
+        ]
+    );
+    let pulls = gh.pulls();
+    let mine: Vec<_> = pulls
+        .iter()
+        .filter(|p| p.head == OURS && p.head_repo == "acme/homelab")
+        .collect();
+    assert_eq!(mine.len(), 1, "found, not opened again");
+    assert_eq!((mine[0].number, mine[0].title.clone()), (ours, title(0)));
+    assert!(
+        pulls
+            .iter()
+            .filter(|p| p.head_repo != "acme/homelab")
+            .all(|p| p.title == "someone else's" && p.state == "open"),
+        "forks untouched"
+    );
+    assert_eq!(pulls.len(), 111);
 }

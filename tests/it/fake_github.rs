@@ -455,6 +455,17 @@ impl FakeGitHub {
     pub fn clear_requests(&self) {
         self.state().requests.clear();
     }
+
+    /// `GET path` (with its query) answered as a request would be, but not recorded: the
+    /// status, the JSON body and the `link` header, if any.
+    pub fn get(&self, path: &str) -> (u16, Value, Option<String>) {
+        let (status, body, headers) = routes::get(&mut self.state(), path);
+        let link = headers
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("link"))
+            .map(|(_, value)| value);
+        (status, body, link)
+    }
 }
 
 impl Drop for FakeGitHub {

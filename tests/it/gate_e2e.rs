@@ -623,7 +623,21 @@ fn a_second_push_keeps_what_the_open_pull_request_already_carries() {
     );
     // The next push changes only `web`: the PR keeps `app` and adds `web`.
     let c2 = s.bump("app=1.0.1\nweb=2.1.0\n");
+    s.gh.clear_requests();
     let run = s.run("push", push(&c1, &c2));
+    // The open pull request is looked up once: the listing that finds what it carries also
+    // serves the delivery that updates it.
+    let lookups: Vec<String> =
+        s.gh.request_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("GET ") && l.contains("/pulls"))
+            .collect();
+    assert_eq!(
+        lookups,
+        ["GET /repos/acme/homelab/pulls?base=main&state=open&per_page=100"],
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         s.gh.file(branch, LIVE).as_deref(),
         Some("app=1.0.1\nweb=2.1.0\n"),

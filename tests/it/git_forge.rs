@@ -284,7 +284,7 @@ fn statuses_and_pull_requests_need_the_api() {
     let forge = forge(&repos);
     for err in [
         forge.list_statuses("abc").unwrap_err(),
-        forge.list_open_prs("promote/").unwrap_err(),
+        forge.list_open_prs("main").unwrap_err(),
         forge.comment(1, "hi").unwrap_err(),
     ] {
         assert!(err.to_string().contains("commit-mode = api"), "{err}");

@@ -368,20 +368,64 @@ fn lost_answer_on_create_pr_does_not_open_a_second_one() {
     );
 }
 
+/// One listing of the open pull requests into a base: this repository's head branches, also
+/// one that is not promote's (callers match exact names); a fork's branch of the same name and a
+/// pull request into another base are not there.
 #[test]
-fn open_prs_by_prefix_skip_forks() {
+fn open_prs_into_a_base_skip_forks() {
     let (fake, forge, head) = setup();
     fake.state().refs.insert("heads/promote/a".into(), head);
     fake.open_pull("promote/a", "main", "ours", None);
-    fake.open_pull("promote/b", "main", "fork", Some("mallory/gitops"));
+    fake.open_pull("promote/a", "main", "fork", Some("mallory/gitops"));
     fake.open_pull("feature/x", "main", "other", None);
-    let prs = forge.list_open_prs("promote/").unwrap();
+    fake.open_pull("promote/a", "live", "into live", None);
+    let prs = forge.list_open_prs("main").unwrap();
     let titles: Vec<_> = prs.iter().map(|p| p.title.as_str()).collect();
-    assert_eq!(titles, ["ours"]);
+    assert_eq!(titles, ["other", "ours"]);
+    assert!(prs.iter().all(|p| p.base == "main"), "{prs:?}");
     assert_eq!(
         fake.request_lines(),
-        [format!("GET {REPO}/pulls?state=open&per_page=100")]
+        [format!(
+            "GET {REPO}/pulls?base=main&state=open&per_page=100"
+        )]
     );
+}
+
+/// More open pull requests than a page holds (100): the `Link: rel="next"` page is read too,
+/// and ours, the oldest, is on it (GitHub lists the newest first). Forks on both pages are left
+/// out.
+#[test]
+fn open_prs_read_every_page() {
+    let (fake, forge, _) = setup();
+    let ours = fake.open_pull("promote/live/a", "main", "ours", None);
+    for i in 0..120 {
+        let repo = (i % 10 == 0).then_some("mallory/gitops");
+        fake.open_pull(&format!("feature/{i}"), "main", "other", repo);
+    }
+    fake.open_pull("promote/live/a", "main", "fork", Some("mallory/gitops"));
+    let prs = forge.list_open_prs("main").unwrap();
+    assert_eq!(prs.len(), 1 + 120 - 12, "every page, no fork");
+    let found: Vec<_> = prs.iter().filter(|p| p.head == "promote/live/a").collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].number, found[0].title.as_str()), (ours, "ours"));
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("GET {REPO}/pulls?base=main&state=open&per_page=100"),
+            format!("GET {REPO}/pulls?base=main&state=open&per_page=100&page=2"),
+        ]
+    );
+    // The fake pages as GitHub does: 30 a page without `per_page`, 100 at most.
+    let page = |query: &str| {
+        let (status, body, link) = fake.get(&format!("{REPO}/pulls?{query}"));
+        assert_eq!(status, 200, "{body}");
+        (body.as_array().map_or(0, Vec::len), link)
+    };
+    assert_eq!(page("base=main").0, 30);
+    assert!(page("base=main").1.is_some_and(|l| l.contains("page=2")));
+    assert_eq!(page("base=main&per_page=500").0, 100);
+    assert_eq!(page("base=main&per_page=100&page=2").0, 22);
+    assert_eq!(page("base=main&per_page=100&page=2").1, None);
 }
 
 #[test]

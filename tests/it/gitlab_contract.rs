@@ -350,7 +350,7 @@ fn merge_requests_are_found_opened_updated_closed_and_merged() {
         .create_pr(&spec("promote/stage/b", "stage", "promote b"))
         .expect("b");
     let listed: Vec<u64> = f
-        .list_open_prs("promote/stage/")
+        .list_open_prs("stage")
         .expect("list")
         .iter()
         .map(|p| p.number)

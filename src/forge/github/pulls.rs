@@ -41,37 +41,30 @@ impl GitHubForge {
         page.first().map(pr_from_json).transpose()
     }
 
-    pub(super) async fn open_prs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        let action = "listing open pull requests";
-        let mut url = format!("{}/pulls?state=open&per_page=100", self.repo_url);
-        let mut out = Vec::new();
-        loop {
-            let reply = self
-                .http
-                .call(Method::GET, &url, None, None, super::Repeat::Safe)
-                .await?;
-            if !reply.is_success() {
-                return Err(reply.error(action, "pull-requests: read"));
-            }
-            let page: Vec<Value> = reply.json()?;
-            for value in &page {
-                // A fork can name its branch `promote/...` too: only this repository's count.
-                let repo = value
-                    .at("head")
-                    .at("repo")
-                    .at("full_name")
-                    .as_str()
-                    .unwrap_or_default();
-                let head = value.at("head").at("ref").as_str().unwrap_or_default();
-                if repo.eq_ignore_ascii_case(&self.repository) && head.starts_with(prefix) {
-                    out.push(pr_from_json(value)?);
-                }
-            }
-            match reply.next_page() {
-                Some(next) => url = next,
-                None => return Ok(out),
-            }
-        }
+    /// `GET /pulls?base=BASE&state=open`, every page (`Link: rel="next"`), this repository's
+    /// head branches only: a fork can name its branch `promote/...` too.
+    pub(super) async fn open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        let action = format!("listing the open pull requests into `{base}`");
+        let url = format!(
+            "{}/pulls?base={}&state=open&per_page=100",
+            self.repo_url,
+            encode_query(base)
+        );
+        let list = self
+            .pages(
+                url,
+                (&action, "pull-requests: read"),
+                Value::as_array,
+                usize::MAX,
+            )
+            .await?;
+        list.iter()
+            .filter(|value| {
+                let repo = value.at("head").at("repo").at("full_name").as_str();
+                repo.is_some_and(|r| r.eq_ignore_ascii_case(&self.repository))
+            })
+            .map(pr_from_json)
+            .collect()
     }
 
     /// Open a pull request. A repeated POST is guarded by GitHub: a second one answers 422

@@ -53,21 +53,17 @@ impl GitLabForge {
             .transpose()
     }
 
-    pub(super) async fn open_mrs(&self, prefix: &str) -> Result<Vec<PullRequest>, ForgeError> {
-        let list = self
-            .pages(
-                "/merge_requests?state=opened&per_page=100",
-                "listing open merge requests",
-                usize::MAX,
-            )
-            .await?;
+    /// `GET merge_requests?state=opened&target_branch=BASE`, every page, this project's source
+    /// branches only.
+    pub(super) async fn open_mrs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        let path = format!(
+            "/merge_requests?state=opened&target_branch={}&per_page=100",
+            encode_query(base)
+        );
+        let action = format!("listing the open merge requests into `{base}`");
+        let list = self.pages(&path, &action, usize::MAX).await?;
         list.iter()
             .filter(|v| same_project(v))
-            .filter(|v| {
-                v.at("source_branch")
-                    .as_str()
-                    .is_some_and(|b| b.starts_with(prefix))
-            })
             .map(mr_from_json)
             .collect()
     }

@@ -120,6 +120,20 @@ struct Request<'a> {
     raw: bool,
 }
 
+/// A `GET` answered in-process, unrecorded: the status, the JSON body and the headers.
+pub(super) fn get(state: &mut State, path: &str) -> (u16, Value, Vec<(String, String)>) {
+    let req = Request {
+        method: "GET",
+        path,
+        body: &Value::Null,
+        host: "127.0.0.1",
+        raw: false,
+    };
+    let out = route(state, &req);
+    let body = serde_json::from_slice(&out.body).unwrap_or(Value::Null);
+    (out.status, body, out.headers)
+}
+
 fn route(state: &mut State, req: &Request<'_>) -> Reply {
     let (path, query) = req.path.split_once('?').unwrap_or((req.path, ""));
     let path = path.strip_prefix("/api/v3").unwrap_or(path);
@@ -164,7 +178,7 @@ fn route(state: &mut State, req: &Request<'_>) -> Reply {
             contents(state, &r["contents/".len()..], &query, req.raw)
         }
         ("GET", r) if r.starts_with("compare/") => compare(state, &r["compare/".len()..]),
-        ("GET", "pulls") => list_pulls(state, &query),
+        ("GET", "pulls") => list_pulls(state, &query, &base),
         ("POST", "pulls") => create_pull(state, req.body),
         ("PATCH", r) if r.starts_with("pulls/") => {
             update_pull(state, &r["pulls/".len()..], req.body)
@@ -590,13 +604,18 @@ pub(super) fn pull_json(state: &State, pull: &FakePull) -> Value {
     })
 }
 
-fn list_pulls(state: &State, query: &Query<'_>) -> Reply {
+/// `GET pulls`: `state` (default `open`), `head` (`owner:ref`), `base`; newest first (GitHub's
+/// default `sort=created`, `direction=desc`), `per_page` (default 30, at most 100) a page, the
+/// next page in a `Link` header that keeps the other parameters.
+fn list_pulls(state: &State, query: &Query<'_>, base_url: &str) -> Reply {
     let wanted = query.get("state").unwrap_or_else(|| "open".into());
     let head = query.get("head");
     let base = query.get("base");
-    let items: Vec<Value> = state
+    let (per_page, page) = paging(query);
+    let all: Vec<&FakePull> = state
         .pulls
         .iter()
+        .rev()
         .filter(|p| wanted == "all" || p.state == wanted)
         .filter(|p| {
             let owner = p.head_repo.split('/').next().unwrap_or_default();
@@ -604,9 +623,27 @@ fn list_pulls(state: &State, query: &Query<'_>) -> Reply {
                 .is_none_or(|h| *h == format!("{owner}:{}", p.head))
         })
         .filter(|p| base.as_ref().is_none_or(|b| *b == p.base))
+        .collect();
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .map(|p| pull_json(state, p))
         .collect();
-    reply(200, Value::Array(items))
+    let mut out = reply(200, Value::Array(items));
+    if page * per_page < all.len() {
+        let mut params: Vec<&str> = query
+            .0
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("page="))
+            .collect();
+        let next_page = format!("page={}", page + 1);
+        params.push(&next_page);
+        let next = format!("{base_url}/pulls?{}", params.join("&"));
+        out.headers
+            .push(("link".into(), format!("<{next}>; rel=\"next\"")));
+    }
+    out
 }
 
 fn create_pull(state: &mut State, body: &Value) -> Reply {
@@ -618,11 +655,11 @@ fn create_pull(state: &mut State, body: &Value) -> Reply {
             json!({ "message": "Validation Failed", "errors": [{ "resource": "PullRequest", "field": "head", "code": "invalid" }], "status": "422" }),
         );
     }
-    if state
-        .pulls
-        .iter()
-        .any(|p| p.state == "open" && p.head == head && p.base == base)
-    {
+    // `head` without `owner:` names a branch of this repository: a fork's pull request from a
+    // branch of the same name is another head.
+    if state.pulls.iter().any(|p| {
+        p.state == "open" && p.head == head && p.base == base && p.head_repo == state.repository
+    }) {
         let owner = state
             .repository
             .split('/')
