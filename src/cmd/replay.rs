@@ -167,10 +167,6 @@ impl Forge for LocalForge {
         Err(refused())
     }
 
-    fn find_open_pr(&self, _: &str, _: &str) -> Result<Option<PullRequest>, ForgeError> {
-        Ok(None)
-    }
-
     fn list_open_prs(&self, _: &str) -> Result<Vec<PullRequest>, ForgeError> {
         Ok(Vec::new())
     }

@@ -623,13 +623,6 @@ impl Forge for GitForge {
         self.push(oid, &format!("refs/heads/{branch}"), force)
     }
 
-    fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError> {
-        if let Some(api) = &self.api {
-            return api.find_open_pr(head, base);
-        }
-        Err(unsupported("pull requests"))
-    }
-
     fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
         if let Some(api) = &self.api {
             return api.list_open_prs(base);

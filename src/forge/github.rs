@@ -597,10 +597,6 @@ impl Forge for GitHubForge {
         self.rt.block_on(self.put_branch(branch, sha, force))
     }
 
-    fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError> {
-        self.rt.block_on(self.find_pr(head, base))
-    }
-
     fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
         self.rt.block_on(self.open_prs(base))
     }

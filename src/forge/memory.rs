@@ -461,16 +461,6 @@ impl Forge for MemoryForge {
         Ok(())
     }
 
-    fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError> {
-        self.enter("find_open_pr", format!("{head} {base}"))?;
-        let state = self.lock();
-        Ok(state
-            .prs
-            .iter()
-            .find(|p| p.state == PrState::Open && p.pr.head == head && p.pr.base == base)
-            .map(|p| p.pr.clone()))
-    }
-
     fn list_open_prs(&self, base: &str) -> Result<Vec<PullRequest>, ForgeError> {
         self.enter("list_open_prs", base.to_owned())?;
         let state = self.lock();

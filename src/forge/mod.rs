@@ -326,8 +326,6 @@ pub trait Forge {
         self.set_branch(branch, base, true)?;
         self.create_commit(branch, base, message, changes)
     }
-    /// The open pull request whose head is `head` (and base `base`), if any.
-    fn find_open_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError>;
     /// Every open pull request into `base` whose head branch is in this repository (a fork's
     /// branch of the same name is not ours), every page: one listing that a run matches all of
     /// its branch names against.

@@ -302,15 +302,26 @@ fn pull_request_lifecycle() {
     );
     assert_eq!(pr.node_id.as_deref(), Some("PR_kwDO1"));
     assert_eq!(fake.pulls()[0].labels, ["promotion"]);
-    let found = forge.find_open_pr("promote/a", "main").unwrap();
-    assert_eq!(found.as_ref().map(|p| p.number), Some(1));
+    // The listing into `main` holds it, and only it; none is open after it is closed.
+    let listed = forge.list_open_prs("main").unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| (p.number, p.head.as_str(), p.base.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "promote/a", "main")]
+    );
     let mut newer = spec("promote/a");
     newer.title = "promote 2".into();
     assert_eq!(forge.update_pr(1, &newer).unwrap().title, "promote 2");
     forge.close_pr(1, Some("superseded by #2")).unwrap();
     assert_eq!(fake.pulls()[0].state, "closed");
     assert_eq!(fake.comments(), [(1, "superseded by #2".to_owned())]);
-    assert_eq!(forge.find_open_pr("promote/a", "main").unwrap(), None);
+    assert_eq!(
+        forge.list_open_prs("main").unwrap(),
+        [],
+        "closed: none open"
+    );
 
     let requests = fake.requests();
     let shape: Vec<_> = requests
@@ -324,18 +335,14 @@ fn pull_request_lifecycle() {
                 r#"POST {REPO}/pulls {{"base":"main","body":"| component | from | to |","head":"promote/a","title":"promote integration to live"}}"#
             ),
             format!(r#"POST {REPO}/issues/1/labels {{"labels":["promotion"]}}"#),
-            format!(
-                "GET {REPO}/pulls?head=acme%3Apromote%2Fa&base=main&state=open&per_page=100 null"
-            ),
+            format!("GET {REPO}/pulls?base=main&state=open&per_page=100 null"),
             format!(
                 r#"PATCH {REPO}/pulls/1 {{"base":"main","body":"| component | from | to |","title":"promote 2"}}"#
             ),
             format!(r#"POST {REPO}/issues/1/labels {{"labels":["promotion"]}}"#),
             format!(r#"POST {REPO}/issues/1/comments {{"body":"superseded by #2"}}"#),
             format!(r#"PATCH {REPO}/pulls/1 {{"state":"closed"}}"#),
-            format!(
-                "GET {REPO}/pulls?head=acme%3Apromote%2Fa&base=main&state=open&per_page=100 null"
-            ),
+            format!("GET {REPO}/pulls?base=main&state=open&per_page=100 null"),
         ]
     );
 }
@@ -348,6 +355,15 @@ fn duplicate_pull_request_answer_returns_the_open_one() {
     let pr = forge.create_pr(&spec("promote/a")).unwrap();
     assert_eq!(pr.number, number);
     assert_eq!(fake.pulls().len(), 1);
+    // The open one is looked up by this repository's head branch.
+    assert_eq!(
+        fake.request_lines(),
+        [
+            format!("POST {REPO}/pulls"),
+            format!("GET {REPO}/pulls?head=acme%3Apromote%2Fa&base=main&state=open&per_page=100"),
+            format!("POST {REPO}/issues/{number}/labels"),
+        ]
+    );
 }
 
 #[test]

@@ -316,10 +316,17 @@ fn merge_requests_are_found_opened_updated_closed_and_merged() {
     gl.commit_files("promote/stage/b", "b", &[("a", "3")]);
     let fork = gl.open_mr("promote/stage/a", "stage", "a fork's", true);
     let f = forge(&gl);
-    assert_eq!(
-        f.find_open_pr("promote/stage/a", "stage").expect("find"),
-        None
-    );
+    // The fork's merge request from a branch of the same name is not ours: none is listed.
+    let open_from = |head: &str| -> Vec<u64> {
+        let listed = f.list_open_prs("stage").expect("list");
+        assert!(listed.iter().all(|p| p.base == "stage"), "{listed:?}");
+        listed
+            .iter()
+            .filter(|p| p.head == head)
+            .map(|p| p.number)
+            .collect()
+    };
+    assert_eq!(open_from("promote/stage/a"), Vec::<u64>::new());
     let mr = f
         .create_pr(&spec("promote/stage/a", "stage", "promote a"))
         .expect("create");
@@ -341,11 +348,7 @@ fn merge_requests_are_found_opened_updated_closed_and_merged() {
         .expect("again");
     assert_eq!(again.number, mr.number);
     assert_eq!(gl.open_mrs().len(), 2);
-    let found = f
-        .find_open_pr("promote/stage/a", "stage")
-        .expect("find")
-        .expect("open");
-    assert_eq!(found.number, mr.number);
+    assert_eq!(open_from("promote/stage/a"), [mr.number]);
     let b = f
         .create_pr(&spec("promote/stage/b", "stage", "promote b"))
         .expect("b");
@@ -368,6 +371,7 @@ fn merge_requests_are_found_opened_updated_closed_and_merged() {
     f.close_pr(b.number, Some("closed by promote: `stage` already has it"))
         .expect("close");
     assert_eq!(gl.mrs()[2].state, "closed");
+    assert_eq!(open_from("promote/stage/b"), Vec::<u64>::new());
     assert_eq!(
         gl.notes(),
         [(

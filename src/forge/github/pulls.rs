@@ -23,11 +23,9 @@ fn pr_from_json(value: &Value) -> Result<PullRequest, ForgeError> {
 }
 
 impl GitHubForge {
-    pub(super) async fn find_pr(
-        &self,
-        head: &str,
-        base: &str,
-    ) -> Result<Option<PullRequest>, ForgeError> {
+    /// The open pull request from this repository's `head` into `base`, if any: what
+    /// `open_pr` returns when GitHub answers that one already exists.
+    async fn find_pr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError> {
         let path = format!(
             "/pulls?head={}&base={}&state=open&per_page=100",
             encode_query(&format!("{}:{head}", self.owner)),

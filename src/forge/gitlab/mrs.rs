@@ -35,11 +35,9 @@ fn same_project(value: &Value) -> bool {
 }
 
 impl GitLabForge {
-    pub(super) async fn find_mr(
-        &self,
-        head: &str,
-        base: &str,
-    ) -> Result<Option<PullRequest>, ForgeError> {
+    /// The open merge request from this project's `head` into `base`, if any: what `open_mr`
+    /// uses when GitLab answers 409, one already exists.
+    async fn find_mr(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError> {
         let path = format!(
             "/merge_requests?state=opened&source_branch={}&target_branch={}&per_page=100",
             encode_query(head),
