@@ -142,7 +142,8 @@ pub struct Entry {
     /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Box<source::substitute::Via>>,
-    pub file: Text,
+    /// Shared by every component of the file.
+    pub file: std::sync::Arc<str>,
     pub line: usize,
     pub column: usize,
     #[serde(skip)]
@@ -241,6 +242,7 @@ fn read_env(
 ) -> Result<EnvInventory, PlanError> {
     let mut kept: HashMap<String, ReadFile> = HashMap::new();
     let mut components = Vec::new();
+    let mut inventories = 0;
     let mut notes = Vec::new();
     let found = files_of(config, env, files)?;
     let mut wanted: Vec<String> = found
@@ -266,8 +268,11 @@ fn read_env(
                 at: files.label(),
             })?;
             let mut inv = source::read(&src.locator(), &path, &bytes)?;
+            inventories += 1;
             notes.append(&mut inv.notes);
             let group = src.group_for(&captures);
+            let group_text = group.as_deref().map(Text::from);
+            let shared_path: std::sync::Arc<str> = path.as_str().into();
             let own_name = !src.status_names.contains_key("*");
             components.reserve(inv.components.len());
             for c in inv.components.iter().filter(|c| filter.admits(&c.name)) {
@@ -282,10 +287,10 @@ fn read_env(
                     dotenv_status_name: src.kind == source::Kind::Dotenv,
                     own_name,
                     name: c.name.clone(),
-                    group: group.as_deref().map(Text::from),
+                    group: group_text.clone(),
                     indirect: c.indirect.clone(),
                     via: None,
-                    file: path.as_str().into(),
+                    file: shared_path.clone(),
                     line: c.line,
                     column: c.column,
                     source: index,
@@ -302,7 +307,11 @@ fn read_env(
         }
     }
     substitute::resolve(config, env, files, &mut components)?;
-    check_unique(&components)?;
+    // One file of one source: `source::read` refused a name twice, and the file's ids are its
+    // names under one group, so only several inventories can share an id.
+    if inventories > 1 {
+        check_unique(&components)?;
+    }
     Ok(EnvInventory {
         env: env.to_string(),
         at: files.label(),
@@ -380,7 +389,7 @@ pub struct Item {
     /// The version the source offers (or the pin).
     pub to_version: Text,
     /// Target file and position of the version.
-    pub file: Option<Text>,
+    pub file: Option<std::sync::Arc<str>>,
     pub line: Option<usize>,
     /// Why it is held, or why it may move.
     pub reason: Text,
@@ -665,9 +674,9 @@ fn edits(
     let sources = || sources.get_or_init(|| src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
         let (entry, path, added) = match targets.get(item.id.as_str()) {
-            Some(t) => (*t, t.file.as_str(), false),
+            Some(t) => (*t, &*t.file, false),
             None => match (sources().get(item.id.as_str()), &item.file) {
-                (Some(e), Some(path)) => (*e, path.as_str(), true),
+                (Some(e), Some(path)) => (*e, &**path, true),
                 _ => continue,
             },
         };

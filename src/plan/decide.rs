@@ -188,10 +188,10 @@ pub(super) fn decide(
         let (action, reason) = judge(e, target, pin, gate, opts);
         // A version resolved through a pin line is edited there.
         let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {
-            Some((file, line, _)) => (file, line),
-            None => (t.file.as_str(), t.line),
+            Some((file, line, _)) => (file.into(), line),
+            None => (t.file.clone(), t.line),
         }) {
-            Some((file, line)) => (Some(Text::from(file)), Some(line)),
+            Some((file, line)) => (Some(file), Some(line)),
             None => (None, None),
         };
         let via = target.and_then(|t| t.via.as_deref()).or(e.via.as_deref());
