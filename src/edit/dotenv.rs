@@ -140,7 +140,29 @@ type LineError = (usize, String);
 
 /// A key character: ASCII letters, digits and `_`, and after the first one `.` and `-`.
 fn key_byte(i: usize, b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && matches!(b, b'.' | b'-'))
+    // One bit per ASCII byte that may be in a key: a shift and a mask, not a chain of ranges.
+    const KEY: u128 = {
+        let mut mask = 0u128;
+        let mut b = 0;
+        while b < 128 {
+            if (b as u8).is_ascii_alphanumeric() || matches!(b as u8, b'_' | b'.' | b'-') {
+                mask |= 1 << b;
+            }
+            b += 1;
+        }
+        mask
+    };
+    b < 128 && (KEY >> b) & 1 == 1 && (i > 0 || !matches!(b, b'.' | b'-'))
+}
+
+/// The first `needle` in `s`: a plain loop on a short slice (a key or a value), where the
+/// setup of `memchr` costs more than the scan; `memchr` on a long one.
+fn find(needle: u8, s: &[u8]) -> Option<usize> {
+    if s.len() < 64 {
+        s.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, s)
+    }
 }
 
 fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, LineError> {
@@ -152,7 +174,7 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
     if bytes[pos..].starts_with(b"export") && matches!(bytes.get(pos + 6), Some(b' ' | b'\t')) {
         pos = skip_space(line, pos + 6);
     }
-    let Some(eq) = memchr::memchr(b'=', &bytes[pos..]).map(|i| pos + i) else {
+    let Some(eq) = find(b'=', &bytes[pos..]).map(|i| pos + i) else {
         return Err((pos, "expected `KEY=value`".to_string()));
     };
     let key = trim_space_end(&line[pos..eq]);
@@ -208,14 +230,26 @@ fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
         }
         _ => {
             // A plain value ends at ` #` (a trailing comment) or the end of the line.
-            let comment = memchr::memchr_iter(b'#', bytes)
-                .find(|&i| i > 0 && matches!(bytes[i - 1], b' ' | b'\t'))
-                .unwrap_or(rest.len());
+            let mut comment = rest.len();
+            let mut from = 0;
+            while let Some(i) = find(b'#', &bytes[from..]).map(|i| from + i) {
+                if i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+                    comment = i;
+                    break;
+                }
+                from = i + 1;
+            }
             let mut len = comment;
             while len > 0 && matches!(bytes[len - 1], b' ' | b'\t') {
                 len -= 1;
             }
-            if memchr::memchr2(b'"', b'\'', &bytes[..len]).is_some() {
+            let value = &bytes[..len];
+            let quote = if len < 64 {
+                value.iter().any(|&b| matches!(b, b'"' | b'\''))
+            } else {
+                memchr::memchr2(b'"', b'\'', value).is_some()
+            };
+            if quote {
                 return None;
             }
             (rest[..len].to_string(), at + len, QuoteStyle::Plain)
