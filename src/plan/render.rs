@@ -98,6 +98,7 @@ fn action_word(a: Action) -> &'static str {
 
 /// The terminal view: one line per component, then a count.
 pub fn text(plan: &Plan) -> String {
+    use std::fmt::Write as _;
     let mut out = format!(
         "promote {} -> {} (source at {}, target at {})\n",
         plan.from,
@@ -117,7 +118,14 @@ pub fn text(plan: &Plan) -> String {
         } else {
             text.chars().count()
         };
-        out.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
+        // Blanks copied from one run of them, not pushed a char at a time.
+        const BLANKS: &str = "                                ";
+        let mut n = width.saturating_sub(n);
+        while n > 0 {
+            let run = n.min(BLANKS.len());
+            out.push_str(&BLANKS[..run]);
+            n -= run;
+        }
     };
     for i in &plan.items {
         let from = i.from_version.as_deref().unwrap_or("-");
@@ -143,15 +151,24 @@ pub fn text(plan: &Plan) -> String {
         out.push('\n');
     }
     let count = |a: Action| plan.items.iter().filter(|i| i.action == a).count();
-    out.push_str(&format!(
-        "{} to change, {} held, {} new, {} unchanged\n",
+    // Written into the buffer: `fmt::Write` for a `String` cannot fail.
+    let _ = writeln!(
+        out,
+        "{} to change, {} held, {} new, {} unchanged",
         count(Action::Change),
         count(Action::Held),
         count(Action::New),
         count(Action::Unchanged)
-    ));
+    );
     if !plan.tags.is_empty() {
-        out.push_str(&format!("tags: {}\n", plan.tags.join(", ")));
+        out.push_str("tags: ");
+        for (k, tag) in plan.tags.iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(tag);
+        }
+        out.push('\n');
     }
     if plan.is_empty() {
         out.push_str("nothing to promote\n");
