@@ -140,19 +140,18 @@ type LineError = (usize, String);
 
 /// A key character: ASCII letters, digits and `_`, and after the first one `.` and `-`.
 fn key_byte(i: usize, b: u8) -> bool {
-    // One bit per ASCII byte that may be in a key: a shift and a mask, not a chain of ranges.
-    const KEY: u128 = {
-        let mut mask = 0u128;
+    // A table lookup per byte, not a chain of range tests.
+    const KEY: [bool; 256] = {
+        let mut table = [false; 256];
         let mut b = 0;
-        while b < 128 {
-            if (b as u8).is_ascii_alphanumeric() || matches!(b as u8, b'_' | b'.' | b'-') {
-                mask |= 1 << b;
-            }
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
             b += 1;
         }
-        mask
+        table
     };
-    b < 128 && (KEY >> b) & 1 == 1 && (i > 0 || !matches!(b, b'.' | b'-'))
+    KEY[usize::from(b)] && (i > 0 || !matches!(b, b'.' | b'-'))
 }
 
 /// The first `needle` in `s`: a plain loop on a short slice (a key or a value), where the

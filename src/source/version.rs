@@ -127,17 +127,17 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
 /// What a dotenv version never holds: quoting, structure (JSON, lists) or substitution. All
 /// ASCII, so a byte test finds them (no byte of a longer UTF-8 character is ASCII).
 fn dotenv_refused(b: u8) -> bool {
-    const REFUSED: u128 = {
-        let mut mask = 0u128;
+    const REFUSED: [bool; 256] = {
+        let mut table = [false; 256];
         let refused = b"\"'`[]{}$\\";
         let mut i = 0;
         while i < refused.len() {
-            mask |= 1 << refused[i];
+            table[refused[i] as usize] = true;
             i += 1;
         }
-        mask
+        table
     };
-    b < 128 && (REFUSED >> b) & 1 == 1
+    REFUSED[usize::from(b)]
 }
 
 fn image_tag(v: &str) -> bool {
