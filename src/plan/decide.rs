@@ -77,11 +77,38 @@ impl<'s> Iterator for Dots<'s> {
     }
 }
 
+/// The dotted number of `core` starting at byte `at`, without its leading zeros, and where the
+/// next one starts; past the end of `core`, an empty number (zero).
+fn number(core: &[u8], at: usize) -> (&[u8], usize) {
+    if at > core.len() {
+        return (&[], at);
+    }
+    let mut i = at;
+    while i < core.len() && core[i] == b'0' {
+        i += 1;
+    }
+    let start = i;
+    while i < core.len() && core[i] != b'.' {
+        i += 1;
+    }
+    (&core[start..i], i + 1)
+}
+
+/// Compare two digit strings without leading zeros as numbers: the longer is larger, else the
+/// first differing digit decides (a byte loop: these are a few digits, `memcmp` costs more).
+fn cmp_digits(a: &[u8], b: &[u8]) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| {
+        a.iter()
+            .zip(b)
+            .find(|(x, y)| x != y)
+            .map_or(Ordering::Equal, |(x, y)| x.cmp(y))
+    })
+}
+
 /// Compare two digit strings as numbers of any size (`01` = `1`).
 fn cmp_number(a: &[u8], b: &[u8]) -> Ordering {
     let skip = |s: &[u8]| s.iter().position(|&c| c != b'0').unwrap_or(s.len());
-    let (a, b) = (&a[skip(a)..], &b[skip(b)..]);
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    cmp_digits(&a[skip(a)..], &b[skip(b)..])
 }
 
 /// Pre-release identifiers compared as semver does: numbers numerically and below words.
@@ -112,17 +139,17 @@ fn cmp_pre(a: &[u8], b: &[u8]) -> Ordering {
 /// tags, digests, branch names, anything else).
 pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
     let (x, y) = (ordered(a)?, ordered(b)?);
-    // The shorter list of numbers reads as padded with zeros (`1.2` = `1.2.0`).
-    let (mut xs, mut ys) = (Dots(Some(x.core)), Dots(Some(y.core)));
-    loop {
-        let (p, q) = match (xs.next(), ys.next()) {
-            (None, None) => break,
-            (p, q) => (p.unwrap_or(b"0"), q.unwrap_or(b"0")),
-        };
-        let o = cmp_number(p, q);
+    // The shorter list of numbers reads as padded with zeros (`1.2` = `1.2.0`): a list past
+    // its end gives empty numbers, which is what `0` is without its leading zeros.
+    let (mut i, mut j) = (0, 0);
+    while i <= x.core.len() || j <= y.core.len() {
+        let (p, next_i) = number(x.core, i);
+        let (q, next_j) = number(y.core, j);
+        let o = cmp_digits(p, q);
         if o != Ordering::Equal {
             return Some(o);
         }
+        (i, j) = (next_i, next_j);
     }
     Some(match (x.pre, y.pre) {
         (None, None) => Ordering::Equal,
