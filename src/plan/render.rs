@@ -87,12 +87,14 @@ fn fenced(info: &str, text: &str) -> String {
     format!("{fence}{info}\n{text}{nl}{fence}\n")
 }
 
-fn action_word(a: Action) -> &'static str {
+/// The action column of a text line with the blanks around it: `"  {:<9}  "` of the action's
+/// word, written out (one piece per line instead of three).
+fn action_column(a: Action) -> &'static str {
     match a {
-        Action::Change => "change",
-        Action::Unchanged => "unchanged",
-        Action::Held => "held",
-        Action::New => "new",
+        Action::Change => "  change     ",
+        Action::Unchanged => "  unchanged  ",
+        Action::Held => "  held       ",
+        Action::New => "  new        ",
     }
 }
 
@@ -129,11 +131,9 @@ pub fn text(plan: &Plan) -> String {
     };
     for i in &plan.items {
         let from = i.from_version.as_deref().unwrap_or("-");
-        out.push_str("  ");
-        pad(&mut out, action_word(i.action), 9);
-        out.push_str("  ");
-        pad(&mut out, &i.id, w);
-        out.push_str("  ");
+        out.push_str(action_column(i.action));
+        // The id padded to `w`, and the two blanks after it: one run of blanks.
+        pad(&mut out, &i.id, w + 2);
         out.push_str(from);
         if i.action != Action::Unchanged {
             out.push_str(" -> ");
@@ -247,4 +247,21 @@ pub fn pr_body(promotion: &Promotion, plan: &Plan) -> String {
 /// The JSON document of `promote plan --format json`.
 pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_columns_are_the_padded_words() {
+        for (a, word) in [
+            (Action::Change, "change"),
+            (Action::Unchanged, "unchanged"),
+            (Action::Held, "held"),
+            (Action::New, "new"),
+        ] {
+            assert_eq!(action_column(a), format!("  {word:<9}  "));
+        }
+    }
 }
