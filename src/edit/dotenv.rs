@@ -228,28 +228,31 @@ fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
             (value, at + 1 + len + 1, style)
         }
         _ => {
-            // A plain value ends at ` #` (a trailing comment) or the end of the line.
+            // A plain value ends at ` #` (a trailing comment) or the end of the line; a quote
+            // before that end (a quote is no blank: trimming keeps it) makes it no dotenv value.
+            // One pass finds both, a table telling the bytes that matter from the rest.
+            const PLAIN: [u8; 256] = {
+                let mut table = [0; 256];
+                table[b'#' as usize] = 1;
+                table[b'"' as usize] = 2;
+                table[b'\'' as usize] = 2;
+                table
+            };
             let mut comment = rest.len();
-            let mut from = 0;
-            while let Some(i) = find(b'#', &bytes[from..]).map(|i| from + i) {
-                if i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
-                    comment = i;
-                    break;
+            for (i, &b) in bytes.iter().enumerate() {
+                match PLAIN[usize::from(b)] {
+                    0 => {}
+                    1 if i > 0 && matches!(bytes[i - 1], b' ' | b'\t') => {
+                        comment = i;
+                        break;
+                    }
+                    1 => {}
+                    _ => return None,
                 }
-                from = i + 1;
             }
             let mut len = comment;
             while len > 0 && matches!(bytes[len - 1], b' ' | b'\t') {
                 len -= 1;
-            }
-            let value = &bytes[..len];
-            let quote = if len < 64 {
-                value.iter().any(|&b| matches!(b, b'"' | b'\''))
-            } else {
-                memchr::memchr2(b'"', b'\'', value).is_some()
-            };
-            if quote {
-                return None;
             }
             (rest[..len].to_string(), at + len, QuoteStyle::Plain)
         }
