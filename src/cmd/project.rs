@@ -205,7 +205,12 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
 pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) -> anyhow::Result<()> {
     emit(&match format {
         Format::Text => plan::render::text(plan),
-        Format::Json => format!("{}\n", plan::render::json(plan)),
+        // The newline pushed onto the document, not a second copy of it made by `format!`.
+        Format::Json => {
+            let mut json = plan::render::json(plan);
+            json.push('\n');
+            json
+        }
         Format::Markdown => plan::render::markdown(plan, checklist),
     })
 }

@@ -53,20 +53,77 @@ pub fn entries<'t>(
     file: &'t str,
     text: &'t str,
 ) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
+    // Lines as `split_inclusive('\n')` cuts them (no empty last line after a final newline),
+    // found with `memchr`; each without its trailing `\n`s and `\r`s.
     let mut start = 0;
-    text.split_inclusive('\n')
-        .enumerate()
-        .filter_map(move |(i, raw_line)| {
-            let line = raw_line.trim_end_matches(['\n', '\r']);
-            let entry = parse_line(line, start, i + 1).map_err(|(col, message)| EditError::Parse {
-                file: file.to_string(),
-                line: i + 1,
-                column: column(line, col),
-                message,
-            });
-            start += raw_line.len();
-            entry.transpose()
-        })
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        while start < text.len() {
+            let bytes = text.as_bytes();
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i + 1);
+            let mut len = end;
+            while len > start && matches!(bytes[len - 1], b'\n' | b'\r') {
+                len -= 1;
+            }
+            let line = &text[start..len];
+            let line_start = start;
+            start = end;
+            number += 1;
+            match parse_line(line, line_start, number) {
+                Ok(None) => {}
+                Ok(Some(entry)) => return Some(Ok(entry)),
+                Err((col, message)) => {
+                    return Some(Err(EditError::Parse {
+                        file: file.to_string(),
+                        line: number,
+                        column: column(line, col),
+                        message,
+                    }));
+                }
+            }
+        }
+        None
+    })
+}
+
+/// Whether `b` is a whitespace character on its own (`char::is_whitespace` on ASCII).
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// The byte where `line[from..].trim_start()` starts: ASCII whitespace skipped byte by byte,
+/// `trim_start` asked only when a non-ASCII character (which may be whitespace) follows.
+fn skip_space(line: &str, from: usize) -> usize {
+    let bytes = line.as_bytes();
+    let mut i = from;
+    while i < bytes.len() && ascii_space(bytes[i]) {
+        i += 1;
+    }
+    if bytes.get(i).is_some_and(|&b| !b.is_ascii()) {
+        i = line.len() - line[i..].trim_start().len();
+    }
+    i
+}
+
+/// `s.trim_end()`, byte by byte while the end is ASCII.
+fn trim_space_end(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && ascii_space(bytes[end - 1]) {
+        end -= 1;
+    }
+    if end > 0 && !bytes[end - 1].is_ascii() {
+        return s[..end].trim_end();
+    }
+    &s[..end]
+}
+
+/// How many bytes of `s` from `from` are spaces or tabs.
+fn blanks(s: &[u8], from: usize) -> usize {
+    s[from..]
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(s.len() - from)
 }
 
 /// 1-based column, in characters, of byte `at` of `line` (past its end: counted in bytes).
@@ -83,38 +140,56 @@ type LineError = (usize, String);
 
 /// A key character: ASCII letters, digits and `_`, and after the first one `.` and `-`.
 fn key_byte(i: usize, b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && matches!(b, b'.' | b'-'))
+    // A table lookup per byte, not a chain of range tests.
+    const KEY: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
+            b += 1;
+        }
+        table
+    };
+    KEY[usize::from(b)] && (i > 0 || !matches!(b, b'.' | b'-'))
+}
+
+/// The first `needle` in `s`: a plain loop on a short slice (a key or a value), where the
+/// setup of `memchr` costs more than the scan; `memchr` on a long one.
+fn find(needle: u8, s: &[u8]) -> Option<usize> {
+    if s.len() < 64 {
+        s.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, s)
+    }
 }
 
 fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, LineError> {
-    let body = line.trim_start();
-    if body.is_empty() || body.starts_with('#') {
+    let bytes = line.as_bytes();
+    let mut pos = skip_space(line, 0);
+    if matches!(bytes.get(pos), None | Some(b'#')) {
         return Ok(None);
     }
-    let mut pos = line.len() - body.len();
-    if let Some(rest) = body.strip_prefix("export")
-        && rest.starts_with([' ', '\t'])
-    {
-        pos = line.len() - rest.trim_start().len();
+    if bytes[pos..].starts_with(b"export") && matches!(bytes.get(pos + 6), Some(b' ' | b'\t')) {
+        pos = skip_space(line, pos + 6);
     }
-    let Some(eq) = memchr::memchr(b'=', &line.as_bytes()[pos..]).map(|i| pos + i) else {
+    let Some(eq) = find(b'=', &bytes[pos..]).map(|i| pos + i) else {
         return Err((pos, "expected `KEY=value`".to_string()));
     };
-    let key = line[pos..eq].trim_end();
+    let key = trim_space_end(&line[pos..eq]);
     // Byte-wise: a character outside ASCII is refused at its first byte, which is where it starts.
     if let Some(bad) = key.bytes().enumerate().position(|(i, b)| !key_byte(i, b)) {
         return Err((pos + bad, format!("invalid character in key `{key}`")));
     }
-    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+    if key.as_bytes().first().is_none_or(u8::is_ascii_digit) {
         return Err((pos, "expected a key before `=`".to_string()));
     }
     // `KEY= # note` is an empty value and a comment: the value then starts right after `=`.
-    let after_eq = &line[eq + 1..];
-    let trimmed = after_eq.trim_start_matches([' ', '\t']);
-    let vstart = if trimmed.starts_with('#') && trimmed.len() < after_eq.len() {
+    let skipped = blanks(bytes, eq + 1);
+    let vstart = if skipped > 0 && bytes.get(eq + 1 + skipped) == Some(&b'#') {
         eq + 1
     } else {
-        line.len() - trimmed.len()
+        eq + 1 + skipped
     };
     let (value, vstart, vend, style) = match parse_value(line, vstart) {
         Some((value, vend, style)) => (value, vstart, vend, style),
@@ -141,9 +216,10 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
 /// a closing quote).
 fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
     let rest = &line[at..];
-    let (value, end, style) = match rest.as_bytes().first() {
+    let bytes = rest.as_bytes();
+    let (value, end, style) = match bytes.first() {
         Some(&q @ (b'\'' | b'"')) => {
-            let (value, len) = quoted(&rest[1..], char::from(q))?;
+            let (value, len) = quoted(&rest[1..], q)?;
             let style = if q == b'\'' {
                 QuoteStyle::Single
             } else {
@@ -152,45 +228,68 @@ fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
             (value, at + 1 + len + 1, style)
         }
         _ => {
-            // A plain value ends at ` #` (a trailing comment) or the end of the line.
-            let bytes = rest.as_bytes();
-            let comment = memchr::memchr_iter(b'#', bytes)
-                .find(|&i| i > 0 && matches!(bytes[i - 1], b' ' | b'\t'))
-                .unwrap_or(rest.len());
-            let value = rest[..comment].trim_end_matches([' ', '\t']);
-            if memchr::memchr2(b'"', b'\'', value.as_bytes()).is_some() {
-                return None;
+            // A plain value ends at ` #` (a trailing comment) or the end of the line; a quote
+            // before that end (a quote is no blank: trimming keeps it) makes it no dotenv value.
+            // One pass finds both, a table telling the bytes that matter from the rest.
+            const PLAIN: [u8; 256] = {
+                let mut table = [0; 256];
+                table[b'#' as usize] = 1;
+                table[b'"' as usize] = 2;
+                table[b'\'' as usize] = 2;
+                table
+            };
+            let mut comment = rest.len();
+            for (i, &b) in bytes.iter().enumerate() {
+                match PLAIN[usize::from(b)] {
+                    0 => {}
+                    1 if i > 0 && matches!(bytes[i - 1], b' ' | b'\t') => {
+                        comment = i;
+                        break;
+                    }
+                    1 => {}
+                    _ => return None,
+                }
             }
-            (value.to_string(), at + value.len(), QuoteStyle::Plain)
+            let mut len = comment;
+            while len > 0 && matches!(bytes[len - 1], b' ' | b'\t') {
+                len -= 1;
+            }
+            (rest[..len].to_string(), at + len, QuoteStyle::Plain)
         }
     };
-    let after = line[end..].trim_start_matches([' ', '\t']);
-    if !after.is_empty() && !after.starts_with('#') {
+    let line = line.as_bytes();
+    if !matches!(line.get(end + blanks(line, end)), None | Some(b'#')) {
         return None;
     }
     Some((value, end, style))
 }
 
 /// Read a quoted string after its opening quote: (decoded value, byte length before the closer).
-fn quoted(s: &str, quote: char) -> Option<(String, usize)> {
-    let mut value = String::new();
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            c if c == quote => return Some((value, i)),
-            '\\' if quote == '"' => {
-                let (_, next) = chars.next()?;
-                value.push(match next {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    other => other,
-                });
-            }
-            c => value.push(c),
-        }
+/// Runs without a backslash are copied whole; in double quotes `\n`, `\t` and `\r` decode and
+/// a backslash before any other character keeps that character.
+fn quoted(s: &str, quote: u8) -> Option<(String, usize)> {
+    let bytes = s.as_bytes();
+    if quote == b'\'' {
+        let close = memchr::memchr(b'\'', bytes)?;
+        return Some((s[..close].to_string(), close));
     }
-    None
+    let mut value = String::new();
+    let mut from = 0;
+    loop {
+        let i = from + memchr::memchr2(b'"', b'\\', &bytes[from..])?;
+        value.push_str(&s[from..i]);
+        if bytes[i] == b'"' {
+            return Some((value, i));
+        }
+        let next = s[i + 1..].chars().next()?;
+        value.push(match next {
+            'n' => '\n',
+            't' => '\t',
+            'r' => '\r',
+            other => other,
+        });
+        from = i + 1 + next.len_utf8();
+    }
 }
 
 /// Render `value` as a dotenv value, keeping its quotes where the value allows.
@@ -227,6 +326,215 @@ pub fn render_value(value: &str, style: QuoteStyle) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The line reader as first written with `split_inclusive`, `trim_*` and a char loop: the
+    /// oracle the byte-level reader must agree with, errors and their columns included.
+    mod oracle {
+        use super::super::Entry;
+        use crate::edit::{EditError, QuoteStyle};
+
+        pub fn entries<'t>(
+            file: &'t str,
+            text: &'t str,
+        ) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
+            let mut start = 0;
+            text.split_inclusive('\n')
+                .enumerate()
+                .filter_map(move |(i, raw_line)| {
+                    let line = raw_line.trim_end_matches(['\n', '\r']);
+                    let entry =
+                        parse_line(line, start, i + 1).map_err(|(col, message)| EditError::Parse {
+                            file: file.to_string(),
+                            line: i + 1,
+                            column: column(line, col),
+                            message,
+                        });
+                    start += raw_line.len();
+                    entry.transpose()
+                })
+        }
+
+        /// 1-based column, in characters, of byte `at` of `line` (past its end: counted in bytes).
+        fn column(line: &str, at: usize) -> usize {
+            match line.get(..at) {
+                Some(s) if s.is_ascii() => at + 1,
+                Some(s) => s.chars().count() + 1,
+                None => at + 1,
+            }
+        }
+
+        /// A line error: byte column within the line, message.
+        type LineError = (usize, String);
+
+        /// A key character: ASCII letters, digits and `_`, and after the first one `.` and `-`.
+        fn key_byte(i: usize, b: u8) -> bool {
+            b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && matches!(b, b'.' | b'-'))
+        }
+
+        fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, LineError> {
+            let body = line.trim_start();
+            if body.is_empty() || body.starts_with('#') {
+                return Ok(None);
+            }
+            let mut pos = line.len() - body.len();
+            if let Some(rest) = body.strip_prefix("export")
+                && rest.starts_with([' ', '\t'])
+            {
+                pos = line.len() - rest.trim_start().len();
+            }
+            let Some(eq) = memchr::memchr(b'=', &line.as_bytes()[pos..]).map(|i| pos + i) else {
+                return Err((pos, "expected `KEY=value`".to_string()));
+            };
+            let key = line[pos..eq].trim_end();
+            // Byte-wise: a character outside ASCII is refused at its first byte, which is where it starts.
+            if let Some(bad) = key.bytes().enumerate().position(|(i, b)| !key_byte(i, b)) {
+                return Err((pos + bad, format!("invalid character in key `{key}`")));
+            }
+            if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err((pos, "expected a key before `=`".to_string()));
+            }
+            // `KEY= # note` is an empty value and a comment: the value then starts right after `=`.
+            let after_eq = &line[eq + 1..];
+            let trimmed = after_eq.trim_start_matches([' ', '\t']);
+            let vstart = if trimmed.starts_with('#') && trimmed.len() < after_eq.len() {
+                eq + 1
+            } else {
+                line.len() - trimmed.len()
+            };
+            let (value, vstart, vend, style) = match parse_value(line, vstart) {
+                Some((value, vend, style)) => (value, vstart, vend, style),
+                // Not dotenv quoting: everything after `=`, as kustomize reads env files.
+                None => (
+                    line[eq + 1..].to_string(),
+                    eq + 1,
+                    line.len(),
+                    QuoteStyle::Plain,
+                ),
+            };
+            Ok(Some(Entry {
+                key: key.to_string(),
+                value,
+                span: start + vstart..start + vend,
+                style,
+                line: number,
+                column: column(line, vstart),
+            }))
+        }
+
+        /// Parse the value starting at byte `at`: (decoded value, end byte, style); `None` when it is
+        /// not written in dotenv quoting (an unterminated quote, a quote inside a plain value, text after
+        /// a closing quote).
+        fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
+            let rest = &line[at..];
+            let (value, end, style) = match rest.as_bytes().first() {
+                Some(&q @ (b'\'' | b'"')) => {
+                    let (value, len) = quoted(&rest[1..], char::from(q))?;
+                    let style = if q == b'\'' {
+                        QuoteStyle::Single
+                    } else {
+                        QuoteStyle::Double
+                    };
+                    (value, at + 1 + len + 1, style)
+                }
+                _ => {
+                    // A plain value ends at ` #` (a trailing comment) or the end of the line.
+                    let bytes = rest.as_bytes();
+                    let comment = memchr::memchr_iter(b'#', bytes)
+                        .find(|&i| i > 0 && matches!(bytes[i - 1], b' ' | b'\t'))
+                        .unwrap_or(rest.len());
+                    let value = rest[..comment].trim_end_matches([' ', '\t']);
+                    if memchr::memchr2(b'"', b'\'', value.as_bytes()).is_some() {
+                        return None;
+                    }
+                    (value.to_string(), at + value.len(), QuoteStyle::Plain)
+                }
+            };
+            let after = line[end..].trim_start_matches([' ', '\t']);
+            if !after.is_empty() && !after.starts_with('#') {
+                return None;
+            }
+            Some((value, end, style))
+        }
+
+        /// Read a quoted string after its opening quote: (decoded value, byte length before the closer).
+        fn quoted(s: &str, quote: char) -> Option<(String, usize)> {
+            let mut value = String::new();
+            let mut chars = s.char_indices();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    c if c == quote => return Some((value, i)),
+                    '\\' if quote == '"' => {
+                        let (_, next) = chars.next()?;
+                        value.push(match next {
+                            'n' => '\n',
+                            't' => '\t',
+                            'r' => '\r',
+                            other => other,
+                        });
+                    }
+                    c => value.push(c),
+                }
+            }
+            None
+        }
+    }
+
+    /// Lines built from the pieces a dotenv reader cares about: blanks (ASCII and not),
+    /// `export`, keys good and bad, `=`, quotes, escapes, comments, CR and non-ASCII text.
+    fn dotenv_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just(" "),
+            Just("\t"),
+            Just("\u{a0}"),
+            Just("\u{2003}"),
+            Just("\x0b"),
+            Just("\r"),
+            Just("\n"),
+            Just("\r\n"),
+            Just("export"),
+            Just("export "),
+            Just("exportX"),
+            Just("KEY"),
+            Just("a.b-c"),
+            Just("9"),
+            Just("_"),
+            Just("é"),
+            Just("="),
+            Just("#"),
+            Just(" #"),
+            Just("'"),
+            Just("\""),
+            Just("\\"),
+            Just("\\n"),
+            Just("\\\""),
+            Just("v1.2.3"),
+            Just("x y"),
+            Just("["),
+            Just("$"),
+            Just("-"),
+            Just("."),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_024))]
+
+        #[test]
+        fn byte_reader_reads_as_the_char_reader(text in dotenv_text()) {
+            let new: Vec<_> = entries("f", &text).collect();
+            let old: Vec<_> = oracle::entries("f", &text).collect();
+            prop_assert_eq!(new, old);
+        }
+
+        #[test]
+        fn byte_reader_reads_any_text_as_the_char_reader(text in "(\\PC|[ \t\r\n='\"#\\\\])*") {
+            let new: Vec<_> = entries("f", &text).collect();
+            let old: Vec<_> = oracle::entries("f", &text).collect();
+            prop_assert_eq!(new, old);
+        }
+    }
 
     #[test]
     fn reads_plain_quoted_and_exported_values() {

@@ -220,10 +220,25 @@ pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
 ///
 /// Recognises `${var}`, `${var:-default}`, `{{ .x }}`, `<< inputs.x >>` and `$(VAR)`.
 pub fn indirect_variable(value: &str) -> Option<String> {
-    // Every form below opens with `$`, `{` or `<`: most versions hold none of them.
-    if !value.contains(['$', '{', '<']) {
+    // Every form below opens with `$`, `{` or `<`: most versions hold none of them. They are
+    // ASCII, so a byte loop finds them (cheaper than a char walk, or `memchr3` on a short value).
+    const OPENS: [bool; 256] = {
+        let mut table = [false; 256];
+        table[b'$' as usize] = true;
+        table[b'{' as usize] = true;
+        table[b'<' as usize] = true;
+        table
+    };
+    if !value.bytes().any(|b| OPENS[usize::from(b)]) {
         return None;
     }
+    indirect_form(value)
+}
+
+/// [`indirect_variable`] past its quick test: the value holds `$`, `{` or `<`. Kept out of line,
+/// so that the quick test (nearly every call) sets up no frame for the closures below.
+#[inline(never)]
+fn indirect_form(value: &str) -> Option<String> {
     let v = value.trim();
     let inner = |open: &str, close: &str| -> Option<String> {
         let start = v.find(open)?;

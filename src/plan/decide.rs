@@ -13,51 +13,123 @@ use crate::source::substitute::Via;
 /// optional pre-release (`-rc.1`), build metadata (`+...`) ignored. The numbers stay one slice,
 /// walked again when compared: ordering two versions allocates nothing.
 struct Ordered<'v> {
-    core: &'v str,
-    pre: Option<&'v str>,
+    core: &'v [u8],
+    pre: Option<&'v [u8]>,
 }
 
+/// One pass over the bytes: an optional `v`/`V`, dotted runs of digits (none empty), then
+/// either the end, `+build` (ignored), or `-pre` (not empty) up to the first `+`.
 fn ordered(v: &str) -> Option<Ordered<'_>> {
-    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
-    let v = v.split_once('+').map_or(v, |(core, _)| core);
-    let (core, pre) = match v.split_once('-') {
-        Some((core, pre)) if !pre.is_empty() => (core, Some(pre)),
-        Some(_) => return None,
-        None => (v, None),
+    let b = v.as_bytes();
+    let b = match b.first() {
+        Some(b'v' | b'V') => &b[1..],
+        _ => b,
     };
-    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    core.split('.')
-        .all(numeric)
-        .then_some(Ordered { core, pre })
+    let mut run = 0;
+    let mut end = 0;
+    let stop = loop {
+        match b.get(end) {
+            Some(b'0'..=b'9') => run += 1,
+            Some(b'.') if run > 0 => run = 0,
+            Some(&c @ (b'-' | b'+')) => break Some(c),
+            None => break None,
+            // Anything else in the numbers (an empty one included) cannot be ordered.
+            Some(_) => return None,
+        }
+        end += 1;
+    };
+    if run == 0 {
+        return None;
+    }
+    let core = &b[..end];
+    let pre = match stop {
+        Some(b'-') => {
+            let rest = &b[end + 1..];
+            let pre = memchr::memchr(b'+', rest).map_or(rest, |plus| &rest[..plus]);
+            if pre.is_empty() {
+                return None;
+            }
+            Some(pre)
+        }
+        _ => None,
+    };
+    Some(Ordered { core, pre })
+}
+
+/// The `.`-separated parts of `s`, as `str::split('.')` yields them (an empty `s` is one
+/// empty part), without a char searcher.
+struct Dots<'s>(Option<&'s [u8]>);
+
+impl<'s> Iterator for Dots<'s> {
+    type Item = &'s [u8];
+
+    fn next(&mut self) -> Option<&'s [u8]> {
+        let s = self.0?;
+        match s.iter().position(|&b| b == b'.') {
+            Some(dot) => {
+                self.0 = Some(&s[dot + 1..]);
+                Some(&s[..dot])
+            }
+            None => {
+                self.0 = None;
+                Some(s)
+            }
+        }
+    }
+}
+
+/// The dotted number of `core` starting at byte `at`, without its leading zeros, and where the
+/// next one starts; past the end of `core`, an empty number (zero).
+fn number(core: &[u8], at: usize) -> (&[u8], usize) {
+    if at > core.len() {
+        return (&[], at);
+    }
+    let mut i = at;
+    while i < core.len() && core[i] == b'0' {
+        i += 1;
+    }
+    let start = i;
+    while i < core.len() && core[i] != b'.' {
+        i += 1;
+    }
+    (&core[start..i], i + 1)
+}
+
+/// Compare two digit strings without leading zeros as numbers: the longer is larger, else the
+/// first differing digit decides (a byte loop: these are a few digits, `memcmp` costs more).
+fn cmp_digits(a: &[u8], b: &[u8]) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| {
+        a.iter()
+            .zip(b)
+            .find(|(x, y)| x != y)
+            .map_or(Ordering::Equal, |(x, y)| x.cmp(y))
+    })
 }
 
 /// Compare two digit strings as numbers of any size (`01` = `1`).
-fn cmp_number(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+fn cmp_number(a: &[u8], b: &[u8]) -> Ordering {
+    let skip = |s: &[u8]| s.iter().position(|&c| c != b'0').unwrap_or(s.len());
+    cmp_digits(&a[skip(a)..], &b[skip(b)..])
 }
 
 /// Pre-release identifiers compared as semver does: numbers numerically and below words.
-fn cmp_pre(a: &str, b: &str) -> Ordering {
-    let mut xs = a.split('.');
-    let mut ys = b.split('.');
+fn cmp_pre(a: &[u8], b: &[u8]) -> Ordering {
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let (mut xs, mut ys) = (Dots(Some(a)), Dots(Some(b)));
     loop {
-        match (xs.next(), ys.next()) {
+        let o = match (xs.next(), ys.next()) {
             (None, None) => return Ordering::Equal,
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-                let o = match (digits(x), digits(y)) {
-                    (true, true) => cmp_number(x, y),
-                    (true, false) => Ordering::Less,
-                    (false, true) => Ordering::Greater,
-                    (false, false) => x.cmp(y),
-                };
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
+            (Some(x), Some(y)) => match (digits(x), digits(y)) {
+                (true, true) => cmp_number(x, y),
+                (true, false) => Ordering::Less,
+                (false, true) => Ordering::Greater,
+                (false, false) => x.cmp(y),
+            },
+        };
+        if o != Ordering::Equal {
+            return o;
         }
     }
 }
@@ -68,17 +140,17 @@ fn cmp_pre(a: &str, b: &str) -> Ordering {
 /// tags, digests, branch names, anything else).
 pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
     let (x, y) = (ordered(a)?, ordered(b)?);
-    // The shorter list of numbers reads as padded with zeros (`1.2` = `1.2.0`).
-    let (mut xs, mut ys) = (x.core.split('.'), y.core.split('.'));
-    loop {
-        let (p, q) = match (xs.next(), ys.next()) {
-            (None, None) => break,
-            (p, q) => (p.unwrap_or("0"), q.unwrap_or("0")),
-        };
-        let o = cmp_number(p, q);
+    // The shorter list of numbers reads as padded with zeros (`1.2` = `1.2.0`): a list past
+    // its end gives empty numbers, which is what `0` is without its leading zeros.
+    let (mut i, mut j) = (0, 0);
+    while i <= x.core.len() || j <= y.core.len() {
+        let (p, next_i) = number(x.core, i);
+        let (q, next_j) = number(y.core, j);
+        let o = cmp_digits(p, q);
         if o != Ordering::Equal {
             return Some(o);
         }
+        (i, j) = (next_i, next_j);
     }
     Some(match (x.pre, y.pre) {
         (None, None) => Ordering::Equal,
@@ -308,4 +380,145 @@ fn shown_reference(var: &str, raw: &str) -> String {
 
 fn src_env_hint(e: &Entry) -> String {
     format!("{}:{}", e.file, e.line)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Ordering;
+
+    use proptest::prelude::*;
+
+    use super::compare_versions;
+
+    /// The ordering as first written with `split`/`split_once`: the oracle the byte scanner
+    /// must agree with on every input.
+    mod oracle {
+        use std::cmp::Ordering;
+
+        struct Ordered<'v> {
+            core: &'v str,
+            pre: Option<&'v str>,
+        }
+
+        fn ordered(v: &str) -> Option<Ordered<'_>> {
+            let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+            let v = v.split_once('+').map_or(v, |(core, _)| core);
+            let (core, pre) = match v.split_once('-') {
+                Some((core, pre)) if !pre.is_empty() => (core, Some(pre)),
+                Some(_) => return None,
+                None => (v, None),
+            };
+            let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+            core.split('.')
+                .all(numeric)
+                .then_some(Ordered { core, pre })
+        }
+
+        fn cmp_number(a: &str, b: &str) -> Ordering {
+            let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+            a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+        }
+
+        fn cmp_pre(a: &str, b: &str) -> Ordering {
+            let mut xs = a.split('.');
+            let mut ys = b.split('.');
+            loop {
+                match (xs.next(), ys.next()) {
+                    (None, None) => return Ordering::Equal,
+                    (None, Some(_)) => return Ordering::Less,
+                    (Some(_), None) => return Ordering::Greater,
+                    (Some(x), Some(y)) => {
+                        let digits =
+                            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                        let o = match (digits(x), digits(y)) {
+                            (true, true) => cmp_number(x, y),
+                            (true, false) => Ordering::Less,
+                            (false, true) => Ordering::Greater,
+                            (false, false) => x.cmp(y),
+                        };
+                        if o != Ordering::Equal {
+                            return o;
+                        }
+                    }
+                }
+            }
+        }
+
+        pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
+            let (x, y) = (ordered(a)?, ordered(b)?);
+            let (mut xs, mut ys) = (x.core.split('.'), y.core.split('.'));
+            loop {
+                let (p, q) = match (xs.next(), ys.next()) {
+                    (None, None) => break,
+                    (p, q) => (p.unwrap_or("0"), q.unwrap_or("0")),
+                };
+                let o = cmp_number(p, q);
+                if o != Ordering::Equal {
+                    return Some(o);
+                }
+            }
+            Some(match (x.pre, y.pre) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (Some(p), Some(q)) => cmp_pre(p, q),
+            })
+        }
+    }
+
+    /// Version-like text: an optional `v`, dotted numbers (with leading zeros, empty parts and
+    /// stray dots), an optional pre-release and build metadata, or garbage of the same letters.
+    fn version() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[vV]?(0|00|1|01|2|9|10|007|123456789012345678901)?(\\.(0|00|1|01|2|9|10|007)?){0,4}(-([0-9]{0,3}|rc|alpha|beta|x-y|é|0a)(\\.([0-9]{0,3}|rc|alpha|beta|é|-)){0,3})?(\\+[0-9a-z.+-]{0,5})?",
+            1 => "[0-9vV.+\\-a-z é]{0,12}",
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_096))]
+
+        #[test]
+        fn byte_scanner_orders_as_the_split_version(a in version(), b in version()) {
+            prop_assert_eq!(compare_versions(&a, &b), oracle::compare_versions(&a, &b));
+        }
+
+        /// Pairs that share most of their text, so that ties (and what breaks them) are common.
+        #[test]
+        fn byte_scanner_agrees_on_near_equal_pairs(a in version(), tail in "[0-9.+\\-a-z]{0,4}") {
+            let b = format!("{a}{tail}");
+            prop_assert_eq!(compare_versions(&a, &b), oracle::compare_versions(&a, &b));
+            prop_assert_eq!(compare_versions(&b, &a), oracle::compare_versions(&b, &a));
+            prop_assert_eq!(compare_versions(&a, &a), oracle::compare_versions(&a, &a));
+        }
+    }
+
+    #[test]
+    fn oracle_and_scanner_agree_on_hand_picked_pairs() {
+        let cases = [
+            ("1.2.3", "1.2.3", Some(Ordering::Equal)),
+            ("v1.2", "1.2.0", Some(Ordering::Equal)),
+            ("01.2", "1.02", Some(Ordering::Equal)),
+            ("1.2.3-rc.1", "1.2.3", Some(Ordering::Less)),
+            ("1.2.3-rc.2", "1.2.3-rc.10", Some(Ordering::Less)),
+            ("1.2.3-1", "1.2.3-a", Some(Ordering::Less)),
+            ("1.2.3-rc.1.", "1.2.3-rc.1", Some(Ordering::Greater)),
+            ("1.2.3+b-1", "1.2.3", Some(Ordering::Equal)),
+            ("1.2-", "1.2", None),
+            ("1.2-+x", "1.2", None),
+            ("1..2", "1.2", None),
+            ("1.2.", "1.2", None),
+            ("v", "1", None),
+            ("", "1", None),
+            ("-rc", "1", None),
+            ("vv1", "1", None),
+            ("1.2é", "1.2", None),
+            ("1-é", "1-z", Some(Ordering::Greater)),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+            assert_eq!(oracle::compare_versions(a, b), want, "oracle: {a} vs {b}");
+        }
+    }
 }

@@ -87,17 +87,20 @@ fn fenced(info: &str, text: &str) -> String {
     format!("{fence}{info}\n{text}{nl}{fence}\n")
 }
 
-fn action_word(a: Action) -> &'static str {
+/// The action column of a text line with the blanks around it: `"  {:<9}  "` of the action's
+/// word, written out (one piece per line instead of three).
+fn action_column(a: Action) -> &'static str {
     match a {
-        Action::Change => "change",
-        Action::Unchanged => "unchanged",
-        Action::Held => "held",
-        Action::New => "new",
+        Action::Change => "  change     ",
+        Action::Unchanged => "  unchanged  ",
+        Action::Held => "  held       ",
+        Action::New => "  new        ",
     }
 }
 
 /// The terminal view: one line per component, then a count.
 pub fn text(plan: &Plan) -> String {
+    use std::fmt::Write as _;
     let mut out = format!(
         "promote {} -> {} (source at {}, target at {})\n",
         plan.from,
@@ -117,15 +120,20 @@ pub fn text(plan: &Plan) -> String {
         } else {
             text.chars().count()
         };
-        out.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
+        // Blanks copied from one run of them, not pushed a char at a time.
+        const BLANKS: &str = "                                ";
+        let mut n = width.saturating_sub(n);
+        while n > 0 {
+            let run = n.min(BLANKS.len());
+            out.push_str(&BLANKS[..run]);
+            n -= run;
+        }
     };
     for i in &plan.items {
         let from = i.from_version.as_deref().unwrap_or("-");
-        out.push_str("  ");
-        pad(&mut out, action_word(i.action), 9);
-        out.push_str("  ");
-        pad(&mut out, &i.id, w);
-        out.push_str("  ");
+        out.push_str(action_column(i.action));
+        // The id padded to `w`, and the two blanks after it: one run of blanks.
+        pad(&mut out, &i.id, w + 2);
         out.push_str(from);
         if i.action != Action::Unchanged {
             out.push_str(" -> ");
@@ -143,15 +151,24 @@ pub fn text(plan: &Plan) -> String {
         out.push('\n');
     }
     let count = |a: Action| plan.items.iter().filter(|i| i.action == a).count();
-    out.push_str(&format!(
-        "{} to change, {} held, {} new, {} unchanged\n",
+    // Written into the buffer: `fmt::Write` for a `String` cannot fail.
+    let _ = writeln!(
+        out,
+        "{} to change, {} held, {} new, {} unchanged",
         count(Action::Change),
         count(Action::Held),
         count(Action::New),
         count(Action::Unchanged)
-    ));
+    );
     if !plan.tags.is_empty() {
-        out.push_str(&format!("tags: {}\n", plan.tags.join(", ")));
+        out.push_str("tags: ");
+        for (k, tag) in plan.tags.iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(tag);
+        }
+        out.push('\n');
     }
     if plan.is_empty() {
         out.push_str("nothing to promote\n");
@@ -230,4 +247,21 @@ pub fn pr_body(promotion: &Promotion, plan: &Plan) -> String {
 /// The JSON document of `promote plan --format json`.
 pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_columns_are_the_padded_words() {
+        for (a, word) in [
+            (Action::Change, "change"),
+            (Action::Unchanged, "unchanged"),
+            (Action::Held, "held"),
+            (Action::New, "new"),
+        ] {
+            assert_eq!(action_column(a), format!("  {word:<9}  "));
+        }
+    }
 }

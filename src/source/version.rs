@@ -63,9 +63,15 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
     }
     // A Terraform constraint may space its operators (`~> 5.1`); nothing else may hold a blank.
     let spaced = rule == Rule::VersionConstraint;
-    if let Some(c) = value
-        .chars()
-        .find(|&c| (c.is_whitespace() && !(spaced && c == ' ')) || c.is_control())
+    // Printable ASCII holds neither whitespace nor a control character: only other text
+    // (non-ASCII, or a blank or control byte) is walked char by char to find the culprit.
+    let printable = value
+        .bytes()
+        .all(|b| matches!(b, b'!'..=b'~') || (spaced && b == b' '));
+    if !printable
+        && let Some(c) = value
+            .chars()
+            .find(|&c| (c.is_whitespace() && !(spaced && c == ' ')) || c.is_control())
     {
         let what = if c.is_whitespace() {
             "whitespace"
@@ -83,7 +89,7 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
         Rule::ImageTag => image_tag(value),
         Rule::Digest => digest(value),
         Rule::Chart => chart(value),
-        Rule::Dotenv => !value.contains(DOTENV_REFUSED),
+        Rule::Dotenv => !value.bytes().any(dotenv_refused),
         Rule::GitRef => git_ref(value),
         Rule::ModuleVersion => semver(value, false) && !value.contains('+'),
         Rule::VersionConstraint => constraint(value),
@@ -118,8 +124,21 @@ pub fn validate_version(rule: Rule, value: &str) -> Result<(), String> {
     ))
 }
 
-/// What a dotenv version never holds: quoting, structure (JSON, lists) or substitution.
-const DOTENV_REFUSED: &[char] = &['"', '\'', '`', '[', ']', '{', '}', '$', '\\'];
+/// What a dotenv version never holds: quoting, structure (JSON, lists) or substitution. All
+/// ASCII, so a byte test finds them (no byte of a longer UTF-8 character is ASCII).
+fn dotenv_refused(b: u8) -> bool {
+    const REFUSED: [bool; 256] = {
+        let mut table = [false; 256];
+        let refused = b"\"'`[]{}$\\";
+        let mut i = 0;
+        while i < refused.len() {
+            table[refused[i] as usize] = true;
+            i += 1;
+        }
+        table
+    };
+    REFUSED[usize::from(b)]
+}
 
 fn image_tag(v: &str) -> bool {
     if digest(v) {
@@ -257,6 +276,47 @@ fn chart(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What `validate_version` said before its ASCII fast path: the first whitespace or
+    /// control character (found char by char), and for a dotenv pin whether it holds a refused
+    /// character (found by `str::contains`).
+    fn oracle(rule: Rule, value: &str) -> (Option<char>, bool) {
+        let spaced = rule == Rule::VersionConstraint;
+        let bad = value
+            .chars()
+            .find(|&c| (c.is_whitespace() && !(spaced && c == ' ')) || c.is_control());
+        let refused = value.contains(&['"', '\'', '`', '[', ']', '{', '}', '$', '\\'][..]);
+        (bad, refused)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_048))]
+
+        #[test]
+        fn ascii_fast_path_finds_what_the_char_walk_found(
+            value in prop_oneof!["[ -~\t\r\n\x0b\x7f\u{85}\u{a0}\u{2003}é]{0,10}", any::<String>()],
+            spaced in any::<bool>(),
+        ) {
+            let rule = if spaced { Rule::VersionConstraint } else { Rule::Dotenv };
+            let (bad, refused) = oracle(rule, &value);
+            let got = validate_version(rule, &value);
+            match bad {
+                _ if value.is_empty() => prop_assert!(got.is_err()),
+                Some(c) => {
+                    let err = got.expect_err("a blank or control character is refused");
+                    let culprit = format!("(`{}`)", c.escape_debug());
+                    prop_assert!(err.contains(&culprit), "{} lacks {}", err, culprit);
+                }
+                // A constraint may still be refused, but never for a blank.
+                None if spaced => prop_assert!(
+                    got.as_ref().err().is_none_or(|e| !e.contains("a version never does")),
+                    "{:?}", got
+                ),
+                None => prop_assert_eq!(got.is_ok(), !refused),
+            }
+        }
+    }
 
     const SHA: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
