@@ -14,9 +14,9 @@ use super::{EditError, QuoteStyle};
 /// One `KEY=value` assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub key: String,
+    pub key: crate::Text,
     /// The decoded value.
-    pub value: String,
+    pub value: crate::Text,
     /// Byte span of the value, quotes included (empty at the `=` for an empty plain value).
     pub span: Range<usize>,
     pub style: QuoteStyle,
@@ -194,15 +194,10 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
     let (value, vstart, vend, style) = match parse_value(line, vstart) {
         Some((value, vend, style)) => (value, vstart, vend, style),
         // Not dotenv quoting: everything after `=`, as kustomize reads env files.
-        None => (
-            line[eq + 1..].to_string(),
-            eq + 1,
-            line.len(),
-            QuoteStyle::Plain,
-        ),
+        None => (line[eq + 1..].into(), eq + 1, line.len(), QuoteStyle::Plain),
     };
     Ok(Some(Entry {
-        key: key.to_string(),
+        key: key.into(),
         value,
         span: start + vstart..start + vend,
         style,
@@ -214,7 +209,7 @@ fn parse_line(line: &str, start: usize, number: usize) -> Result<Option<Entry>, 
 /// Parse the value starting at byte `at`: (decoded value, end byte, style); `None` when it is
 /// not written in dotenv quoting (an unterminated quote, a quote inside a plain value, text after
 /// a closing quote).
-fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
+fn parse_value(line: &str, at: usize) -> Option<(crate::Text, usize, QuoteStyle)> {
     let rest = &line[at..];
     let bytes = rest.as_bytes();
     let (value, end, style) = match bytes.first() {
@@ -254,7 +249,7 @@ fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
             while len > 0 && matches!(bytes[len - 1], b' ' | b'\t') {
                 len -= 1;
             }
-            (rest[..len].to_string(), at + len, QuoteStyle::Plain)
+            (rest[..len].into(), at + len, QuoteStyle::Plain)
         }
     };
     let line = line.as_bytes();
@@ -267,11 +262,11 @@ fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
 /// Read a quoted string after its opening quote: (decoded value, byte length before the closer).
 /// Runs without a backslash are copied whole; in double quotes `\n`, `\t` and `\r` decode and
 /// a backslash before any other character keeps that character.
-fn quoted(s: &str, quote: u8) -> Option<(String, usize)> {
+fn quoted(s: &str, quote: u8) -> Option<(crate::Text, usize)> {
     let bytes = s.as_bytes();
     if quote == b'\'' {
         let close = memchr::memchr(b'\'', bytes)?;
-        return Some((s[..close].to_string(), close));
+        return Some((s[..close].into(), close));
     }
     let mut value = String::new();
     let mut from = 0;
@@ -279,7 +274,7 @@ fn quoted(s: &str, quote: u8) -> Option<(String, usize)> {
         let i = from + memchr::memchr2(b'"', b'\\', &bytes[from..])?;
         value.push_str(&s[from..i]);
         if bytes[i] == b'"' {
-            return Some((value, i));
+            return Some((value.into(), i));
         }
         let next = s[i + 1..].chars().next()?;
         value.push(match next {
@@ -405,15 +400,10 @@ mod tests {
             let (value, vstart, vend, style) = match parse_value(line, vstart) {
                 Some((value, vend, style)) => (value, vstart, vend, style),
                 // Not dotenv quoting: everything after `=`, as kustomize reads env files.
-                None => (
-                    line[eq + 1..].to_string(),
-                    eq + 1,
-                    line.len(),
-                    QuoteStyle::Plain,
-                ),
+                None => (line[eq + 1..].into(), eq + 1, line.len(), QuoteStyle::Plain),
             };
             Ok(Some(Entry {
-                key: key.to_string(),
+                key: key.into(),
                 value,
                 span: start + vstart..start + vend,
                 style,
@@ -425,7 +415,7 @@ mod tests {
         /// Parse the value starting at byte `at`: (decoded value, end byte, style); `None` when it is
         /// not written in dotenv quoting (an unterminated quote, a quote inside a plain value, text after
         /// a closing quote).
-        fn parse_value(line: &str, at: usize) -> Option<(String, usize, QuoteStyle)> {
+        fn parse_value(line: &str, at: usize) -> Option<(crate::Text, usize, QuoteStyle)> {
             let rest = &line[at..];
             let (value, end, style) = match rest.as_bytes().first() {
                 Some(&q @ (b'\'' | b'"')) => {
@@ -447,7 +437,7 @@ mod tests {
                     if memchr::memchr2(b'"', b'\'', value.as_bytes()).is_some() {
                         return None;
                     }
-                    (value.to_string(), at + value.len(), QuoteStyle::Plain)
+                    (value.into(), at + value.len(), QuoteStyle::Plain)
                 }
             };
             let after = line[end..].trim_start_matches([' ', '\t']);
@@ -458,12 +448,12 @@ mod tests {
         }
 
         /// Read a quoted string after its opening quote: (decoded value, byte length before the closer).
-        fn quoted(s: &str, quote: char) -> Option<(String, usize)> {
+        fn quoted(s: &str, quote: char) -> Option<(crate::Text, usize)> {
             let mut value = String::new();
             let mut chars = s.char_indices();
             while let Some((i, c)) = chars.next() {
                 match c {
-                    c if c == quote => return Some((value, i)),
+                    c if c == quote => return Some((value.into(), i)),
                     '\\' if quote == '"' => {
                         let (_, next) = chars.next()?;
                         value.push(match next {

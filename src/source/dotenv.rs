@@ -31,9 +31,9 @@ fn of_entry(e: dotenv::Entry) -> Component {
         _ => edit::indirect_variable(&e.value),
     };
     Component {
-        address: e.key.as_str().into(),
-        name: e.key.into(),
-        version: e.value.into(),
+        address: e.key.clone(),
+        name: e.key,
+        version: e.value,
         indirect: indirect.map(Into::into),
         line: e.line,
         column: e.column,

@@ -110,11 +110,11 @@ pub fn pins(file: &str, text: &str, entry: usize) -> Vec<Pin> {
                         "`{}` is itself a substitution; Flux does not substitute twice",
                         e.value
                     )),
-                    Some(_) => Ok(e.value),
+                    Some(_) => Ok(e.value.to_string()),
                     None => Err("not a `KEY=value` line".to_string()),
                 };
                 Pin {
-                    variable: e.key,
+                    variable: e.key.to_string(),
                     value,
                     file: file.to_string(),
                     line,
