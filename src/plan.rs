@@ -23,7 +23,9 @@ use crate::source;
 
 pub use carry::{Carried, carried};
 pub use decide::compare_versions;
+#[cfg(test)]
 use decide::decide;
+use decide::decide_indexed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -225,6 +227,11 @@ impl EnvInventory {
     /// Entries by id, for lookups that must stay linear in the number of components.
     pub fn index(&self) -> rustc_hash::FxHashMap<&str, &Entry> {
         self.components.iter().map(|e| (e.id.as_str(), e)).collect()
+    }
+
+    /// Entries by id for lookups made in about the order they were read ([`source::InOrder`]).
+    pub fn in_order(&self) -> source::InOrder<'_, Entry> {
+        source::InOrder::new(&self.components, |e| &e.id)
     }
 }
 
@@ -546,13 +553,20 @@ pub fn build_unrendered(
     };
     let mut tgt = read_env(config, &promotion.to, target_files, keep)?;
     substitute::mark_shared(config, promotion, &mut tgt);
-    let mut items = decide(&src, &tgt, gate, opts)?;
+    let read = std::mem::take(&mut tgt.files);
+    // One index of the target for the decisions and the edits.
+    let target = Target {
+        env: &tgt.env,
+        by_id: tgt.in_order(),
+    };
+    let mut items = decide_indexed(&src, &target.by_id, gate, opts)?;
+    target.by_id.rewind();
     substitute::settle(config, &src, &tgt, &mut items, target_files)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
-    let read = std::mem::take(&mut tgt.files);
-    let edits = edits(config, &src, &tgt, read, &items, target_files, opts)?;
+    let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
+    drop(target);
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -645,12 +659,18 @@ fn target_path(
     Ok(target_files.read(&path)?.map(|_| path))
 }
 
+/// The target environment's name and its entries by id, for the decisions and the edits.
+struct Target<'t> {
+    env: &'t str,
+    by_id: source::InOrder<'t, Entry>,
+}
+
 /// One `set_versions` per source and target file for all its changes; two sources in one file
 /// (say two tables of a TOML file) edit it one after the other.
 fn edits(
     config: &Config,
     src: &EnvInventory,
-    tgt: &EnvInventory,
+    target: &Target,
     mut read: HashMap<String, ReadFile>,
     items: &[Item],
     files: &dyn Files,
@@ -668,13 +688,12 @@ fn edits(
     // Per file, per source (`None`: the `substitute-from` pins of resolved components). Names and
     // paths are borrowed from the inventories and items: nothing is copied per component.
     let mut by_file: BTreeMap<&str, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
-    let targets = tgt.index();
     // The source's index only for a component the target lacks, or a bad value to name.
     let sources = std::cell::OnceCell::new();
     let sources = || sources.get_or_init(|| src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
-        let (entry, path, added) = match targets.get(item.id.as_str()) {
-            Some(t) => (*t, &*t.file, false),
+        let (entry, path, added) = match target.by_id.get(item.id.as_str()) {
+            Some(t) => (t, &*t.file, false),
             None => match (sources().get(item.id.as_str()), &item.file) {
                 (Some(e), Some(path)) => (*e, &**path, true),
                 _ => continue,
@@ -694,7 +713,7 @@ fn edits(
             return Err(PlanError::BadSourceVersion(Box::new(BadSource {
                 id: item.id.to_string(),
                 from: src.env.clone(),
-                to: tgt.env.clone(),
+                to: target.env.to_string(),
                 file: from.file.to_string(),
                 line: from.line,
                 column: from.column,
@@ -755,7 +774,7 @@ fn edits(
         let before = match kept {
             Some(kept) if !opts.preview => kept.bytes,
             _ => files.read(path)?.ok_or_else(|| PlanError::Missing {
-                env: tgt.env.clone(),
+                env: target.env.to_string(),
                 path: path.to_string(),
                 at: files.label(),
             })?,

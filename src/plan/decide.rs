@@ -214,9 +214,21 @@ impl Filter {
 }
 
 /// Decide each component of `src` against `tgt`.
+#[cfg(test)]
 pub(super) fn decide(
     src: &EnvInventory,
     tgt: &EnvInventory,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+) -> Result<Vec<Item>, PlanError> {
+    decide_indexed(src, &tgt.in_order(), gate, opts)
+}
+
+/// [`decide`] against the target's entries by id (`EnvInventory::index`), made once per plan
+/// for the decisions and the edits.
+pub(super) fn decide_indexed(
+    src: &EnvInventory,
+    targets: &crate::source::InOrder<'_, Entry>,
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
@@ -236,15 +248,16 @@ pub(super) fn decide(
             env: src.env.clone(),
         });
     }
-    let targets = tgt.index();
     let mut items = Vec::with_capacity(src.components.len());
     for e in &src.components {
+        // Once per component, in file order (`InOrder` walks the target along).
+        let target = targets.get(e.id.as_str());
         let pin = pins
             .get(e.id.as_str())
             .or_else(|| pins.get(e.name.as_str()))
             .copied();
         if let Some(v) = pin {
-            let rule = targets.get(e.id.as_str()).map_or(e.rule, |t| t.rule);
+            let rule = target.map_or(e.rule, |t| t.rule);
             let key = if pins.contains_key(e.id.as_str()) {
                 &e.id
             } else {
@@ -256,7 +269,6 @@ pub(super) fn decide(
         if !filter.admits(e) {
             continue;
         }
-        let target = targets.get(e.id.as_str()).copied();
         let (action, reason) = judge(e, target, pin, gate, opts);
         // A version resolved through a pin line is edited there.
         let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {

@@ -10,6 +10,7 @@ mod flux;
 mod hcl_block;
 mod hcl_map;
 mod image_ref;
+mod in_order;
 mod kustomize;
 mod module_source;
 pub mod substitute;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::Text;
 use crate::edit::{self, EditError, QuoteStyle, Splice};
 pub use image_ref::Part;
+pub use in_order::InOrder;
 pub use version::{Rule, validate_version};
 
 /// Which kind of file a source is, and so where its versions are.
@@ -328,17 +330,13 @@ pub fn changed_components<'i, 'c>(
     before: &'i Inventory,
     changes: &[(&'c str, &'c str)],
 ) -> Result<Vec<(&'i Component, &'c str)>, EditError> {
-    // One index for all changes: a file with thousands of components stays linear.
-    let by_name: HashMap<&str, &Component> = before
-        .components
-        .iter()
-        .map(|c| (c.name.as_str(), c))
-        .collect();
+    // Changes come in the order of the source's file, usually the order of this one: looked up
+    // in step, with one index for all if they are not (a big file stays linear either way).
+    let by_name = InOrder::new(&before.components, |c| &c.name);
     let mut out = Vec::with_capacity(changes.len());
     for &(name, version) in changes {
         let c = by_name
             .get(name)
-            .copied()
             .ok_or_else(|| EditError::UnknownComponent {
                 file: file.to_string(),
                 component: name.to_string(),

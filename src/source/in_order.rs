@@ -1,0 +1,107 @@
+//! Lookups by name in a list read in file order, made while walking another list in (mostly)
+//! the same order: the two environments of a promotion usually list their components alike.
+
+use std::cell::{Cell, OnceCell};
+
+use rustc_hash::FxHashMap;
+
+/// Items of a list by a unique key: a lookup first tries the item after the last one found, and
+/// only the first miss builds the index (once). With unique keys both find the same item; the
+/// inventories' are (`source::read` refuses a name twice, `plan` an id twice).
+pub struct InOrder<'t, T> {
+    items: &'t [T],
+    key: fn(&T) -> &str,
+    next: Cell<usize>,
+    index: OnceCell<FxHashMap<&'t str, usize>>,
+}
+
+impl<'t, T> InOrder<'t, T> {
+    pub fn new(items: &'t [T], key: fn(&T) -> &str) -> Self {
+        InOrder {
+            items,
+            key,
+            next: Cell::new(0),
+            index: OnceCell::new(),
+        }
+    }
+
+    /// The item whose key is `key`.
+    pub fn get(&self, key: &str) -> Option<&'t T> {
+        let at = self.next.get();
+        if let Some(item) = self.items.get(at)
+            && (self.key)(item) == key
+        {
+            self.next.set(at + 1);
+            return Some(item);
+        }
+        let index = self.index.get_or_init(|| {
+            let mut index =
+                FxHashMap::with_capacity_and_hasher(self.items.len(), Default::default());
+            for (i, item) in self.items.iter().enumerate() {
+                // The first of equal keys, as the walk in order finds it.
+                index.entry((self.key)(item)).or_insert(i);
+            }
+            index
+        });
+        let &i = index.get(key)?;
+        self.next.set(i + 1);
+        Some(&self.items[i])
+    }
+
+    /// Walk from the start again (a second pass in order).
+    pub fn rewind(&self) {
+        self.next.set(0);
+    }
+
+    /// Whether the index was built (a lookup left the order).
+    #[cfg(test)]
+    pub fn indexed(&self) -> bool {
+        self.index.get().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InOrder;
+    use proptest::prelude::*;
+
+    fn key(s: &String) -> &str {
+        s
+    }
+
+    #[test]
+    fn in_order_lookups_need_no_index() {
+        let items: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let by = InOrder::new(&items, key);
+        assert_eq!(by.get("a").map(String::as_str), Some("a"));
+        assert_eq!(by.get("c").map(String::as_str), Some("c"));
+        // `c` was not next: the index was built once, and the walk goes on after `c`.
+        assert!(by.indexed());
+        assert_eq!(by.get("b").map(String::as_str), Some("b"));
+        assert_eq!(by.get("x"), None);
+        let fresh = InOrder::new(&items, key);
+        for k in ["a", "b", "c"] {
+            assert_eq!(fresh.get(k).map(String::as_str), Some(k));
+        }
+        assert!(!fresh.indexed());
+        fresh.rewind();
+        assert_eq!(fresh.get("a").map(String::as_str), Some("a"));
+        assert!(!fresh.indexed());
+    }
+
+    proptest! {
+        /// Any sequence of lookups finds what a map of the unique keys finds.
+        #[test]
+        fn finds_what_a_map_finds(
+            keys in proptest::collection::hash_set("[a-e]{1,2}", 0..12),
+            asks in proptest::collection::vec("[a-e]{1,2}", 0..24),
+        ) {
+            let items: Vec<String> = keys.into_iter().collect();
+            let by = InOrder::new(&items, key);
+            for ask in &asks {
+                let want = items.iter().find(|k| *k == ask);
+                prop_assert_eq!(by.get(ask), want);
+            }
+        }
+    }
+}
