@@ -5,8 +5,11 @@ use std::cell::{Cell, OnceCell};
 
 use rustc_hash::FxHashMap;
 
-/// Items of a list by a unique key: a lookup first tries the item after the last one found, and
-/// only the first miss builds the index (once). With unique keys both find the same item; the
+/// How many items after the last one found a lookup tries before it turns to the index.
+const AHEAD: usize = 8;
+
+/// Items of a list by a unique key: a lookup first tries the few items after the last one found,
+/// and only the first miss builds the index (once). With unique keys both find the same item; the
 /// inventories' are (`source::read` refuses a name twice, `plan` an id twice).
 pub struct InOrder<'t, T> {
     items: &'t [T],
@@ -28,11 +31,15 @@ impl<'t, T> InOrder<'t, T> {
     /// The item whose key is `key`.
     pub fn get(&self, key: &str) -> Option<&'t T> {
         let at = self.next.get();
-        if let Some(item) = self.items.get(at)
-            && (self.key)(item) == key
+        // A few items ahead: a walk that skips some (unchanged components) stays in step.
+        let ahead = self.items.get(at..).unwrap_or_default();
+        if let Some(i) = ahead
+            .iter()
+            .take(AHEAD)
+            .position(|item| (self.key)(item) == key)
         {
-            self.next.set(at + 1);
-            return Some(item);
+            self.next.set(at + i + 1);
+            return ahead.get(i);
         }
         let index = self.index.get_or_init(|| {
             let mut index =
@@ -74,11 +81,21 @@ mod tests {
         let items: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
         let by = InOrder::new(&items, key);
         assert_eq!(by.get("a").map(String::as_str), Some("a"));
+        // `b` skipped: still in step.
         assert_eq!(by.get("c").map(String::as_str), Some("c"));
-        // `c` was not next: the index was built once, and the walk goes on after `c`.
-        assert!(by.indexed());
+        assert!(!by.indexed());
+        // Back to `b`: the index is built once, and the walk goes on after `b`.
         assert_eq!(by.get("b").map(String::as_str), Some("b"));
+        assert!(by.indexed());
+        assert_eq!(by.get("c").map(String::as_str), Some("c"));
         assert_eq!(by.get("x"), None);
+        // Further ahead than the window: the index.
+        let many: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        let far = InOrder::new(&many, key);
+        assert_eq!(far.get("7").map(String::as_str), Some("7"));
+        assert!(!far.indexed());
+        assert_eq!(far.get("19").map(String::as_str), Some("19"));
+        assert!(far.indexed());
         let fresh = InOrder::new(&items, key);
         for k in ["a", "b", "c"] {
             assert_eq!(fresh.get(k).map(String::as_str), Some(k));
