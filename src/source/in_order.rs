@@ -15,6 +15,8 @@ pub struct InOrder<'t, T> {
     items: &'t [T],
     key: fn(&T) -> &str,
     next: Cell<usize>,
+    /// Whether the last lookup found its item in step (else the window is one item).
+    in_step: Cell<bool>,
     index: OnceCell<FxHashMap<&'t str, usize>>,
 }
 
@@ -24,6 +26,7 @@ impl<'t, T> InOrder<'t, T> {
             items,
             key,
             next: Cell::new(0),
+            in_step: Cell::new(true),
             index: OnceCell::new(),
         }
     }
@@ -31,16 +34,20 @@ impl<'t, T> InOrder<'t, T> {
     /// The item whose key is `key`.
     pub fn get(&self, key: &str) -> Option<&'t T> {
         let at = self.next.get();
-        // A few items ahead: a walk that skips some (unchanged components) stays in step.
+        // A few items ahead: a walk that skips some (unchanged components) stays in step. Once
+        // out of step, only the next item is tried until a lookup finds its item there again.
         let ahead = self.items.get(at..).unwrap_or_default();
+        let window = if self.in_step.get() { AHEAD } else { 1 };
         if let Some(i) = ahead
             .iter()
-            .take(AHEAD)
+            .take(window)
             .position(|item| (self.key)(item) == key)
         {
             self.next.set(at + i + 1);
+            self.in_step.set(true);
             return ahead.get(i);
         }
+        self.in_step.set(false);
         let index = self.index.get_or_init(|| {
             let mut index =
                 FxHashMap::with_capacity_and_hasher(self.items.len(), Default::default());
@@ -58,6 +65,7 @@ impl<'t, T> InOrder<'t, T> {
     /// Walk from the start again (a second pass in order).
     pub fn rewind(&self) {
         self.next.set(0);
+        self.in_step.set(true);
     }
 
     /// Whether the index was built (a lookup left the order).
