@@ -118,24 +118,8 @@ fn promote_files(
     read_failure: Option<(usize, u16)>,
 ) -> (crate::action_e2e::Run, FakeGitHub, tempfile::TempDir) {
     let gh = FakeGitHub::start("acme/homelab");
-    let mut files = Vec::new();
-    for app in 0..apps {
-        // app-0 is newer in integration; the others are alike.
-        let newer = if app == 0 { "2.0.0" } else { "1.0.0" };
-        files.push((
-            format!("clusters/integration/apps/app-{app}/release.yaml"),
-            release(app, newer),
-        ));
-        files.push((
-            format!("clusters/live/apps/app-{app}/release.yaml"),
-            release(app, "1.0.0"),
-        ));
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    let head = gh.commit_files("main", "apps", &refs);
+    // app-0 is newer in integration; the others are alike.
+    let head = commit_apps(&gh, apps, 1);
     gh.add_status(
         &head,
         "kustomization/app-0/integration",
@@ -350,16 +334,11 @@ fn a_gitlab_push_costs_a_fixed_handful_plus_one_read_per_app_file() {
     assert!(small.len() <= 22, "{}: {small:#?}", small.len());
 }
 
-/// A status-triggered `pull-request-per-component` promotion of `changed` apps (newer in
-/// integration, each released by its status) among `changed + 3`, after `before` prepared the
-/// fake: the run and the fake.
-fn per_component(
-    changed: usize,
-    before: impl FnOnce(&FakeGitHub),
-) -> (crate::action_e2e::Run, FakeGitHub, tempfile::TempDir) {
-    let gh = FakeGitHub::start("acme/homelab");
+/// One commit on `main` of `apps` apps, each a release file in integration and in live, the
+/// first `changed` of them newer (2.0.0) in integration: its sha.
+fn commit_apps(gh: &FakeGitHub, apps: usize, changed: usize) -> String {
     let mut files = Vec::new();
-    for app in 0..changed + 3 {
+    for app in 0..apps {
         let newer = if app < changed { "2.0.0" } else { "1.0.0" };
         files.push((
             format!("clusters/integration/apps/app-{app}/release.yaml"),
@@ -374,7 +353,18 @@ fn per_component(
         .iter()
         .map(|(p, t)| (p.as_str(), t.as_str()))
         .collect();
-    let head = gh.commit_files("main", "apps", &refs);
+    gh.commit_files("main", "apps", &refs)
+}
+
+/// A status-triggered `pull-request-per-component` promotion of `changed` apps (newer in
+/// integration, each released by its status) among `changed + 3`, after `before` prepared the
+/// fake: the run and the fake.
+fn per_component(
+    changed: usize,
+    before: impl FnOnce(&FakeGitHub),
+) -> (crate::action_e2e::Run, FakeGitHub, tempfile::TempDir) {
+    let gh = FakeGitHub::start("acme/homelab");
+    let head = commit_apps(&gh, changed + 3, changed);
     for app in 0..changed {
         let context = format!("kustomization/app-{app}/integration");
         gh.add_status(&head, &context, "success", "flux-bot");
