@@ -763,3 +763,99 @@ fn a_preview_names_the_changed_files_without_bytes_and_is_never_written() {
     let err = crate::cmd::project::write_all(dir.path(), &shown).expect_err("refused");
     assert!(err.to_string().contains("preview"), "{err}");
 }
+
+/// The target is looked up in file order (`source::InOrder`) with an index once the orders
+/// part: a live file in the same order, reversed, or shuffled with pins missing and added gives
+/// the same decisions, and its edit sets exactly the changed pins.
+#[test]
+fn a_target_in_any_order_gets_the_same_plan() {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\n",
+    )
+    .expect("config");
+    let pins = |versions: &[(usize, &str)]| -> String {
+        versions
+            .iter()
+            .map(|(i, v)| format!("TOOL_{i}={v}\n"))
+            .collect()
+    };
+    // Every third pin is newer in stage: changes come with gaps wider than one item.
+    let stage: Vec<(usize, &str)> = (0..40)
+        .map(|i| (i, if i % 3 == 0 { "1.1.0" } else { "1.0.0" }))
+        .collect();
+    let same: Vec<(usize, &str)> = (0..40).map(|i| (i, "1.0.0")).collect();
+    let reversed: Vec<(usize, &str)> = same.iter().rev().copied().collect();
+    // Shuffled, without TOOL_5 and TOOL_6, with TOOL_99 that stage lacks.
+    let mut shuffled: Vec<(usize, &str)> = same
+        .iter()
+        .copied()
+        .filter(|(i, _)| *i != 5 && *i != 6)
+        .collect();
+    shuffled.sort_by_key(|(i, _)| (i * 17) % 41);
+    shuffled.push((99, "1.0.0"));
+    let source = Memory(
+        BTreeMap::from([("stage/versions.env".to_string(), pins(&stage).into_bytes())]),
+        "src",
+    );
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let gate = Eligibility::all("local run");
+    let mut seen = Vec::new();
+    for live in [&same, &reversed, &shuffled] {
+        let target = Memory(
+            BTreeMap::from([("prod/versions.env".to_string(), pins(live).into_bytes())]),
+            "tgt",
+        );
+        for preview in [true, false] {
+            let opts = PlanOptions {
+                preview,
+                ..PlanOptions::default()
+            };
+            let plan = build(&config, &promotion, &source, &target, &gate, &opts).expect("plan");
+            // In the source's order, whatever the target's.
+            let items: Vec<(String, Action, Option<String>, String)> = plan
+                .items
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.to_string(),
+                        i.action,
+                        i.from_version.as_ref().map(ToString::to_string),
+                        i.to_version.to_string(),
+                    )
+                })
+                .collect();
+            seen.push(items);
+            assert_eq!(plan.edits.len(), 1, "one file changes");
+            if !preview {
+                // The edit is the live file with exactly the changed pins set.
+                let want: Vec<(usize, &str)> = live
+                    .iter()
+                    .map(|&(i, v)| (i, if i % 3 == 0 && i < 40 { "1.1.0" } else { v }))
+                    .collect();
+                assert_eq!(String::from_utf8_lossy(&plan.edits[0].after), pins(&want));
+            }
+        }
+    }
+    let changes = seen[0]
+        .iter()
+        .filter(|(_, a, _, _)| *a == Action::Change)
+        .count();
+    assert_eq!(changes, 14);
+    // The same and the reversed file agree on everything; the shuffled one lacks two pins.
+    assert!(seen.iter().take(4).all(|s| *s == seen[0]));
+    let shuffled_new: Vec<&str> = seen[4]
+        .iter()
+        .filter(|(_, a, _, _)| *a == Action::New)
+        .map(|(id, ..)| id.as_str())
+        .collect();
+    assert_eq!(shuffled_new, ["TOOL_5", "TOOL_6"]);
+    assert_eq!(seen[4], seen[5]);
+    assert_eq!(
+        seen[4]
+            .iter()
+            .filter(|(_, a, ..)| *a == Action::Change)
+            .count(),
+        13
+    );
+}
