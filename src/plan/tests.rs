@@ -859,3 +859,161 @@ fn a_target_in_any_order_gets_the_same_plan() {
         13
     );
 }
+
+fn env_files(path: &str, text: &str) -> EnvFiles {
+    EnvFiles {
+        files: vec![(0, path.to_string(), Default::default(), text.into())],
+    }
+}
+
+/// On two threads or one, the same components; the source's error first, the target's when the
+/// source is fine.
+#[test]
+fn both_environments_parse_alike_on_two_threads_and_one() {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\n",
+    )
+    .expect("config");
+    let good = |env: &str| env_files(&format!("{env}/versions.env"), "A=1.0.0\nB=2.0.0\n");
+    let bad = |env: &str| env_files(&format!("{env}/versions.env"), "A=1.0.0\nnot a pin\n");
+    let names = |p: &ParsedEnv| {
+        p.components
+            .iter()
+            .map(|e| format!("{}={}", e.id, e.version))
+            .collect::<Vec<_>>()
+    };
+    for threads in [false, true] {
+        let (src, tgt) = parse_both_on(
+            &config,
+            good("stage"),
+            Ok(good("prod")),
+            Keep::Inventories,
+            threads,
+        )
+        .expect("both parse");
+        let tgt = tgt.expect("target parses");
+        assert_eq!(names(&src), ["A=1.0.0", "B=2.0.0"]);
+        assert_eq!(names(&tgt), names(&src));
+        // The target keeps its inventory for the edits; the source keeps nothing.
+        assert!(src.kept.is_empty());
+        assert_eq!(tgt.kept.len(), 1);
+
+        let both_bad = parse_both_on(
+            &config,
+            bad("stage"),
+            Ok(bad("prod")),
+            Keep::Nothing,
+            threads,
+        );
+        let err = both_bad.err().expect("the source's error").to_string();
+        assert!(err.contains("stage/versions.env"), "{err}");
+
+        let missing = PlanError::Missing {
+            env: "prod".into(),
+            path: "prod/versions.env".into(),
+            at: "tgt".into(),
+        };
+        let (_, tgt) = parse_both_on(&config, good("stage"), Err(missing), Keep::Nothing, threads)
+            .expect("the source parses");
+        assert!(
+            matches!(&tgt, Err(PlanError::Missing { path, .. }) if path == "prod/versions.env"),
+            "{:?}",
+            tgt.err()
+        );
+        let (_, tgt) = parse_both_on(
+            &config,
+            good("stage"),
+            Ok(bad("prod")),
+            Keep::Nothing,
+            threads,
+        )
+        .expect("the source parses");
+        let err = tgt.err().expect("the target's error").to_string();
+        assert!(err.contains("prod/versions.env:2:1"), "{err}");
+    }
+}
+
+/// Through `build`: a broken source is named even when the target's file is missing too, and a
+/// plan of big files (parsed on two threads) is the plan of the same pins parsed on one.
+#[test]
+fn build_reports_the_source_first_and_big_plans_match() {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\n",
+    )
+    .expect("config");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let gate = Eligibility::all("local run");
+    let memory = |env: &str, text: String, label| {
+        Memory(
+            BTreeMap::from([(format!("{env}/versions.env"), text.into_bytes())]),
+            label,
+        )
+    };
+    let broken = memory("stage", "A=1\n=oops\n".into(), "src");
+    let none = Memory(BTreeMap::new(), "tgt");
+    let err = build(
+        &config,
+        &promotion,
+        &broken,
+        &none,
+        &gate,
+        &PlanOptions::default(),
+    )
+    .expect_err("broken source");
+    assert!(err.to_string().contains("stage/versions.env:2"), "{err}");
+    // Control: with a good source, the missing target is the error.
+    let fine = memory("stage", "A=1\n".into(), "src");
+    let err = build(
+        &config,
+        &promotion,
+        &fine,
+        &none,
+        &gate,
+        &PlanOptions::default(),
+    )
+    .expect_err("missing target");
+    assert!(matches!(err, PlanError::Missing { .. }), "{err}");
+
+    // 20,000 pins a side (over 256 KiB together: two threads) against the first 50 (one).
+    let pins = |n: usize, bump: bool| -> String {
+        (0..n)
+            .map(|i| {
+                let patch = usize::from(bump && i % 2 == 0);
+                format!("TOOL_{i}=v1.{}.{patch}\n", i % 997)
+            })
+            .collect()
+    };
+    let big = 20_000;
+    assert!(pins(big, true).len() + pins(big, false).len() >= PARALLEL_BYTES);
+    assert!(pins(50, true).len() + pins(50, false).len() < PARALLEL_BYTES);
+    for preview in [true, false] {
+        let opts = PlanOptions {
+            preview,
+            ..PlanOptions::default()
+        };
+        let plan = |n| {
+            build(
+                &config,
+                &promotion,
+                &memory("stage", pins(n, true), "src"),
+                &memory("prod", pins(n, false), "tgt"),
+                &gate,
+                &opts,
+            )
+            .expect("plan")
+        };
+        let (large, small) = (plan(big), plan(50));
+        assert_eq!(large.items.len(), big);
+        assert_eq!(large.changes().count(), big / 2);
+        // The first 50 decisions are those of the small plan, which one thread made.
+        assert_eq!(large.items[..50], small.items[..]);
+        if !preview {
+            assert_eq!(
+                String::from_utf8_lossy(&large.edits[0].after),
+                pins(big, true)
+            );
+        }
+    }
+}
