@@ -247,35 +247,10 @@ fn read_env(
     files: &dyn Files,
     keep: Keep,
 ) -> Result<EnvInventory, PlanError> {
-    let read = read_files(config, env, files)?;
-    let parsed = parse_env(config, read, keep)?;
-    finish_env(config, env, files, parsed)
-}
-
-/// The files of one environment, read (in `files`) but not parsed: per source (by index), each
-/// file's path, its placeholder values and its bytes.
-struct EnvFiles {
-    files: Vec<(usize, String, crate::config::Captures, Vec<u8>)>,
-}
-
-impl EnvFiles {
-    fn bytes(&self) -> usize {
-        self.files.iter().map(|(_, _, _, b)| b.len()).sum()
-    }
-}
-
-/// What parsing one environment's files gave: its components, notes, what was kept, and how many
-/// inventories were read.
-struct ParsedEnv {
-    components: Vec<Entry>,
-    notes: Vec<String>,
-    kept: HashMap<String, ReadFile>,
-    inventories: usize,
-}
-
-/// Read every file of `env` a source names, after one prefetch of them all (through the GitHub
-/// API a batch of files is one request).
-fn read_files(config: &Config, env: &str, files: &dyn Files) -> Result<EnvFiles, PlanError> {
+    let mut kept: HashMap<String, ReadFile> = HashMap::new();
+    let mut components = Vec::new();
+    let mut inventories = 0;
+    let mut notes = Vec::new();
     let found = files_of(config, env, files)?;
     let mut wanted: Vec<String> = found
         .iter()
@@ -284,9 +259,13 @@ fn read_files(config: &Config, env: &str, files: &dyn Files) -> Result<EnvFiles,
     for (index, _) in &found {
         wanted.extend(config.sources[*index].substitute_paths(env));
     }
+    // Everything at once: through the GitHub API a batch of files is one request.
     files.prefetch(&wanted)?;
-    let mut out = Vec::new();
     for (index, matches) in found {
+        let src = &config.sources[index];
+        let filter = src
+            .name_filter()
+            .map_err(|(glob, message)| PlanError::BadFilter(glob, message))?;
         // A path with placeholders names every matching file (none is fine); a plain path one
         // file, which must be there.
         for (path, captures) in matches {
@@ -295,90 +274,45 @@ fn read_files(config: &Config, env: &str, files: &dyn Files) -> Result<EnvFiles,
                 path: path.clone(),
                 at: files.label(),
             })?;
-            out.push((index, path, captures, bytes));
-        }
-    }
-    Ok(EnvFiles { files: out })
-}
-
-/// Parse the files [`read_files`] read into components: no `Files` needed, so it may run on
-/// another thread.
-fn parse_env(config: &Config, read: EnvFiles, keep: Keep) -> Result<ParsedEnv, PlanError> {
-    let mut kept: HashMap<String, ReadFile> = HashMap::new();
-    let mut components = Vec::new();
-    let mut inventories = 0;
-    let mut notes = Vec::new();
-    // Per source, its name filter, made when its first file comes.
-    let mut filters: Vec<Option<crate::config::NameFilter>> =
-        config.sources.iter().map(|_| None).collect();
-    for (index, path, captures, bytes) in read.files {
-        let src = &config.sources[index];
-        let filter = match &mut filters[index] {
-            Some(filter) => filter,
-            slot @ None => slot.insert(
-                src.name_filter()
-                    .map_err(|(glob, message)| PlanError::BadFilter(glob, message))?,
-            ),
-        };
-        let mut inv = source::read(&src.locator(), &path, &bytes)?;
-        inventories += 1;
-        notes.append(&mut inv.notes);
-        let group = src.group_for(&captures);
-        let group_text = group.as_deref().map(Text::from);
-        let shared_path: std::sync::Arc<str> = path.as_str().into();
-        let own_name = !src.status_names.contains_key("*");
-        components.reserve(inv.components.len());
-        for c in inv.components.iter().filter(|c| filter.admits(&c.name)) {
-            components.push(Entry {
-                // `Source::id_in`, with the group rendered once per file.
-                id: match &group {
-                    Some(g) => compact_str::format_compact!("{g}/{}", c.name),
-                    None => c.name.clone(),
-                },
-                version: src.version_from_stored(&c.name, &c.version),
-                status_name: src.status_name_of(&c.name).map(Into::into),
-                dotenv_status_name: src.kind == source::Kind::Dotenv,
-                own_name,
-                name: c.name.clone(),
-                group: group_text.clone(),
-                indirect: c.indirect.clone(),
-                via: None,
-                file: shared_path.clone(),
-                line: c.line,
-                column: c.column,
-                source: index,
-                rule: c.rule,
-            });
-        }
-        if keep != Keep::Nothing {
-            let read = kept.entry(path).or_default();
-            if read.sources.is_empty() && keep == Keep::Bytes {
-                read.bytes = bytes;
+            let mut inv = source::read(&src.locator(), &path, &bytes)?;
+            inventories += 1;
+            notes.append(&mut inv.notes);
+            let group = src.group_for(&captures);
+            let group_text = group.as_deref().map(Text::from);
+            let shared_path: std::sync::Arc<str> = path.as_str().into();
+            let own_name = !src.status_names.contains_key("*");
+            components.reserve(inv.components.len());
+            for c in inv.components.iter().filter(|c| filter.admits(&c.name)) {
+                components.push(Entry {
+                    // `Source::id_in`, with the group rendered once per file.
+                    id: match &group {
+                        Some(g) => compact_str::format_compact!("{g}/{}", c.name),
+                        None => c.name.clone(),
+                    },
+                    version: src.version_from_stored(&c.name, &c.version),
+                    status_name: src.status_name_of(&c.name).map(Into::into),
+                    dotenv_status_name: src.kind == source::Kind::Dotenv,
+                    own_name,
+                    name: c.name.clone(),
+                    group: group_text.clone(),
+                    indirect: c.indirect.clone(),
+                    via: None,
+                    file: shared_path.clone(),
+                    line: c.line,
+                    column: c.column,
+                    source: index,
+                    rule: c.rule,
+                });
             }
-            read.sources.push((index, inv));
+            if keep != Keep::Nothing {
+                let read = kept.entry(path).or_default();
+                if read.sources.is_empty() && keep == Keep::Bytes {
+                    read.bytes = bytes;
+                }
+                read.sources.push((index, inv));
+            }
         }
     }
-    Ok(ParsedEnv {
-        components,
-        notes,
-        kept,
-        inventories,
-    })
-}
-
-/// Resolve `${var}` versions through `substitute-from` (read in `files`) and check the ids.
-fn finish_env(
-    config: &Config,
-    env: &str,
-    files: &dyn Files,
-    parsed: ParsedEnv,
-) -> Result<EnvInventory, PlanError> {
-    let ParsedEnv {
-        mut components,
-        notes,
-        kept,
-        inventories,
-    } = parsed;
     substitute::resolve(config, env, files, &mut components)?;
     // One file of one source: `source::read` refused a name twice, and the file's ids are its
     // names under one group, so only several inventories can share an id.
@@ -391,48 +325,6 @@ fn finish_env(
         components,
         notes,
         files: kept,
-    })
-}
-
-/// Below this many bytes in both environments, parsing them one after the other is quicker than
-/// starting a thread.
-const PARALLEL_BYTES: usize = 256 * 1024;
-
-/// The source parsed, and the target parsed or what stopped it.
-type BothParsed = (ParsedEnv, Result<ParsedEnv, PlanError>);
-
-/// Parse the source's and the target's files, on two threads when they are big enough. The
-/// source's error comes first (the target's is not looked at), as a read of the source and then
-/// of the target would meet them.
-fn parse_both(
-    config: &Config,
-    source: EnvFiles,
-    target: Result<EnvFiles, PlanError>,
-    keep: Keep,
-) -> Result<BothParsed, PlanError> {
-    let big = source.bytes() + target.as_ref().map_or(0, EnvFiles::bytes) >= PARALLEL_BYTES;
-    parse_both_on(config, source, target, keep, big)
-}
-
-/// [`parse_both`], on two threads or one as `threads` says.
-fn parse_both_on(
-    config: &Config,
-    source: EnvFiles,
-    target: Result<EnvFiles, PlanError>,
-    keep: Keep,
-    threads: bool,
-) -> Result<BothParsed, PlanError> {
-    if !threads {
-        let src = parse_env(config, source, Keep::Nothing)?;
-        return Ok((src, target.and_then(|t| parse_env(config, t, keep))));
-    }
-    std::thread::scope(|scope| {
-        let tgt = scope.spawn(|| target.and_then(|t| parse_env(config, t, keep)));
-        let src = parse_env(config, source, Keep::Nothing);
-        let tgt = tgt
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        Ok((src?, tgt))
     })
 }
 
@@ -652,22 +544,14 @@ pub fn build_unrendered(
             known: config.groups(),
         });
     }
+    let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
     // A preview tells which files change from the inventories alone: no bytes kept.
     let keep = if opts.preview {
         Keep::Inventories
     } else {
         Keep::Bytes
     };
-    // Both environments read first, then parsed side by side; errors in the order a read of the
-    // source, then of the target, meets them.
-    let source_read = read_files(config, &promotion.from, source_files)?;
-    let target_read = read_files(config, &promotion.to, target_files);
-    let (src, tgt) = parse_both(config, source_read, target_read, keep)?;
-    let src = carried(
-        promotion,
-        finish_env(config, &promotion.from, source_files, src)?,
-    )?;
-    let mut tgt = finish_env(config, &promotion.to, target_files, tgt?)?;
+    let mut tgt = read_env(config, &promotion.to, target_files, keep)?;
     substitute::mark_shared(config, promotion, &mut tgt);
     let read = std::mem::take(&mut tgt.files);
     // One index of the target for the decisions and the edits.
