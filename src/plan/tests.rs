@@ -859,3 +859,37 @@ fn a_target_in_any_order_gets_the_same_plan() {
         13
     );
 }
+
+/// Through `build`: a broken source is named even when the target's file is missing too; with a
+/// good source, the missing target is the error.
+#[test]
+fn build_reports_the_source_first() {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\n",
+    )
+    .expect("config");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let gate = Eligibility::all("local run");
+    let memory = |text: &str| {
+        Memory(
+            BTreeMap::from([("stage/versions.env".to_string(), text.as_bytes().to_vec())]),
+            "src",
+        )
+    };
+    let none = Memory(BTreeMap::new(), "tgt");
+    let opts = PlanOptions::default();
+    let err = build(
+        &config,
+        &promotion,
+        &memory("A=1\n=oops\n"),
+        &none,
+        &gate,
+        &opts,
+    )
+    .expect_err("broken source");
+    assert!(err.to_string().contains("stage/versions.env:2"), "{err}");
+    let err = build(&config, &promotion, &memory("A=1\n"), &none, &gate, &opts)
+        .expect_err("missing target");
+    assert!(matches!(err, PlanError::Missing { .. }), "{err}");
+}
