@@ -137,20 +137,25 @@ pub fn apply_splices(bytes: &[u8], splices: &[Splice]) -> Vec<u8> {
 #[derive(Debug)]
 pub struct LineIndex<'a> {
     text: &'a str,
-    starts: Vec<usize>,
+    /// Where each line starts: 4 bytes a line, as [`decode`] refuses files of 4 GiB or more (a
+    /// longer text only gets later lines' numbers wrong, never a panic).
+    starts: Vec<u32>,
 }
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        starts.extend(
+            memchr::memchr_iter(b'\n', text.as_bytes())
+                .map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        );
         LineIndex { text, starts }
     }
 
     /// 1-based (line, column) of byte `offset`.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let line = self.starts.partition_point(|&s| s <= offset);
-        let start = self.starts[line - 1];
+        let line = self.starts.partition_point(|&s| s as usize <= offset);
+        let start = self.starts[line - 1] as usize;
         let end = offset.min(self.text.len());
         let column = self
             .text
@@ -203,6 +208,7 @@ pub fn push_path_segment(out: &mut String, name: &str) {
 
 /// Decode a file as UTF-8, or fail naming the first bad byte's line and column.
 pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
+    check_size(file, bytes.len())?;
     std::str::from_utf8(bytes).map_err(|e| {
         let valid = &bytes[..e.valid_up_to()];
         let text = std::str::from_utf8(valid).unwrap_or_default();
@@ -214,6 +220,22 @@ pub fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, EditError> {
             message: "file is not valid UTF-8".to_string(),
         }
     })
+}
+
+/// The largest file read: positions are kept in 32 bits ([`LineIndex`]).
+pub const MAX_FILE_BYTES: usize = u32::MAX as usize;
+
+/// A file of `len` bytes is refused past [`MAX_FILE_BYTES`].
+fn check_size(file: &str, len: usize) -> Result<(), EditError> {
+    if len > MAX_FILE_BYTES {
+        return Err(EditError::Parse {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            message: format!("the file is {len} bytes; promote reads files of up to 4 GiB"),
+        });
+    }
+    Ok(())
 }
 
 /// A value that is a substitution or template, not a version: returns the variable it names.
@@ -270,6 +292,30 @@ fn indirect_form(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_of_4_gib_or_more_are_refused_by_size() {
+        assert_eq!(check_size("big.yaml", MAX_FILE_BYTES), Ok(()));
+        let err = check_size("big.yaml", MAX_FILE_BYTES + 1).expect_err("too big");
+        assert_eq!(
+            err.to_string(),
+            "big.yaml:1:1: the file is 4294967296 bytes; promote reads files of up to 4 GiB"
+        );
+    }
+
+    #[test]
+    fn line_index_maps_offsets_to_lines_and_character_columns() {
+        let text = "a: 1\nbé: 2\n\nlast";
+        let index = LineIndex::new(text);
+        assert_eq!(index.line_col(0), (1, 1));
+        assert_eq!(index.line_col(4), (1, 5));
+        assert_eq!(index.line_col(5), (2, 1));
+        // `é` is two bytes and one column.
+        assert_eq!(index.line_col(9), (2, 4));
+        assert_eq!(index.line_col(12), (3, 1));
+        assert_eq!(index.line_col(13), (4, 1));
+        assert_eq!(index.line_col(text.len()), (4, 5));
+    }
 
     #[test]
     fn splices_apply_in_any_order() {

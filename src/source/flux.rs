@@ -20,9 +20,9 @@ struct Found {
     component: Component,
     /// The resource kind, lowercase.
     kind: &'static str,
-    namespace: String,
+    namespace: Text,
     /// A ResourceSet input's set name.
-    set: Option<String>,
+    set: Option<Text>,
     /// The plain name, once the first qualification replaced it.
     plain: Option<Text>,
 }
@@ -112,7 +112,7 @@ impl<'a> Meta<'a> {
         Found {
             component,
             kind,
-            namespace: self.namespace.to_string(),
+            namespace: self.namespace.into(),
             set: None,
             plain: None,
         }
@@ -216,7 +216,7 @@ fn resource_set(
         let address = format!("ResourceSet/{}: spec.inputs[{i}].{version_key}", meta.name);
         let c = component(file, name, address, node, lines)?;
         let mut f = meta.found("resourceset", c);
-        f.set = Some(meta.name.to_string());
+        f.set = Some(meta.name.into());
         out.push(f);
     }
     Ok(out)
