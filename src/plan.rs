@@ -566,7 +566,6 @@ pub fn build_unrendered(
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
     let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
-    drop(target);
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
