@@ -1,5 +1,6 @@
 //! `.github/promote.toml`: environments, sources and promotions, validated with positions.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -199,10 +200,13 @@ impl Source {
     }
 
     /// Render a version for storage through the template.
-    pub fn version_to_stored(&self, name: &str, version: &str) -> String {
+    pub fn version_to_stored<'v>(&self, name: &str, version: &'v str) -> Cow<'v, str> {
         match &self.template {
-            Some(t) => t.replace("{name}", name).replace("{version}", version),
-            None => version.to_string(),
+            Some(t) => t
+                .replace("{name}", name)
+                .replace("{version}", version)
+                .into(),
+            None => version.into(),
         }
     }
 }

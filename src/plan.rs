@@ -282,20 +282,23 @@ fn read_env(
             let shared_path: std::sync::Arc<str> = path.as_str().into();
             let own_name = !src.status_names.contains_key("*");
             components.reserve(inv.components.len());
-            for c in inv.components.iter().filter(|c| filter.admits(&c.name)) {
+            let mut add = |name: Text, indirect: Option<Text>, c: &source::Component| {
+                if !filter.admits(&name) {
+                    return;
+                }
                 components.push(Entry {
                     // `Source::id_in`, with the group rendered once per file.
                     id: match &group {
-                        Some(g) => compact_str::format_compact!("{g}/{}", c.name),
-                        None => c.name.clone(),
+                        Some(g) => compact_str::format_compact!("{g}/{name}"),
+                        None => name.clone(),
                     },
-                    version: src.version_from_stored(&c.name, &c.version),
-                    status_name: src.status_name_of(&c.name).map(Into::into),
+                    version: src.version_from_stored(&name, &c.version),
+                    status_name: src.status_name_of(&name).map(Into::into),
                     dotenv_status_name: src.kind == source::Kind::Dotenv,
                     own_name,
-                    name: c.name.clone(),
+                    name,
                     group: group_text.clone(),
-                    indirect: c.indirect.clone(),
+                    indirect,
                     via: None,
                     file: shared_path.clone(),
                     line: c.line,
@@ -303,6 +306,17 @@ fn read_env(
                     source: index,
                     rule: c.rule,
                 });
+            };
+            if keep == Keep::Nothing {
+                // Not kept: each component's strings move into its entry.
+                for mut c in std::mem::take(&mut inv.components) {
+                    let (name, indirect) = (std::mem::take(&mut c.name), c.indirect.take());
+                    add(name, indirect, &c);
+                }
+            } else {
+                for c in &inv.components {
+                    add(c.name.clone(), c.indirect.clone(), c);
+                }
             }
             if keep != Keep::Nothing {
                 let read = kept.entry(path).or_default();
@@ -565,7 +579,7 @@ pub fn build_unrendered(
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
-    let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
+    let (edits, spent) = edits(config, &src, &target, read, &items, target_files, opts)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -592,6 +606,8 @@ pub fn build_unrendered(
     }
     plan.tags = tags;
     plan.pr_title = promotion.title();
+    let records = src.components.len() + tgt.components.len();
+    crate::free_later((src.components, tgt.components, spent), records);
     Ok(plan)
 }
 
@@ -674,13 +690,15 @@ fn edits(
     items: &[Item],
     files: &dyn Files,
     opts: &PlanOptions,
-) -> Result<Vec<FileEdit>, PlanError> {
+) -> Result<(Vec<FileEdit>, Vec<ReadFile>), PlanError> {
     let pins = &opts.pins;
+    // The files read, once edited: the caller frees them ([`crate::free_later`]).
+    let mut spent = Vec::new();
     /// Per source of one file: versions to set, and components to add.
     #[derive(Default)]
     struct Changes<'a> {
-        set: Vec<(&'a str, String)>,
-        add: Vec<(&'a str, String)>,
+        set: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
+        add: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
         /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
         pinned: std::collections::HashSet<&'a str>,
     }
@@ -738,7 +756,7 @@ fn edits(
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let kept = read.remove(path);
+        let mut kept = read.remove(path);
         // The common case: one source setting versions in a file the inventory read.
         let mut sources = by_source.iter();
         let read_once = match (sources.next(), sources.next(), &kept) {
@@ -760,6 +778,7 @@ fn edits(
                         after: Vec::new(),
                     });
                 }
+                spent.extend(kept);
                 continue;
             }
             // Splice the spans the inventory read, and parse only the result (to verify it).
@@ -770,8 +789,8 @@ fn edits(
             None => None,
         };
         // A preview kept no bytes: anything else it edits is read again.
-        let before = match kept {
-            Some(kept) if !opts.preview => kept.bytes,
+        let before = match &mut kept {
+            Some(kept) if !opts.preview => std::mem::take(&mut kept.bytes),
             _ => files.read(path)?.ok_or_else(|| PlanError::Missing {
                 env: target.env.to_string(),
                 path: path.to_string(),
@@ -796,6 +815,7 @@ fn edits(
                 after
             }
         };
+        spent.extend(kept);
         if after != before {
             out.push(FileEdit {
                 path: path.to_string(),
@@ -804,11 +824,11 @@ fn edits(
             });
         }
     }
-    Ok(out)
+    Ok((out, spent))
 }
 
-fn refs<'a>(pairs: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
-    pairs.iter().map(|(n, v)| (*n, v.as_str())).collect()
+fn refs<'a>(pairs: &'a [(&'a str, std::borrow::Cow<'a, str>)]) -> Vec<(&'a str, &'a str)> {
+    pairs.iter().map(|(n, v)| (*n, v.as_ref())).collect()
 }
 
 #[cfg(test)]

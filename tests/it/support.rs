@@ -39,15 +39,14 @@ pub fn promote_cmd() -> std::process::Command {
     cmd
 }
 
-/// A home of the tests' own: no test reads or writes the user's `~/.gitconfig`.
+/// A home of the tests' own: no test reads or writes the user's `~/.gitconfig`. One folder in
+/// the build's scratch space for every test process, so none is left behind in `/tmp`.
 pub fn test_home() -> &'static Path {
     static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     HOME.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("promote-test-home-")
-            .tempdir()
-            .expect("home");
-        dir.keep()
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("home");
+        std::fs::create_dir_all(&dir).expect("home");
+        dir
     })
 }
 
