@@ -552,6 +552,25 @@ pub fn build_unrendered(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    build_read(config, promotion, source_files, target_files, gate, opts).map(|(plan, _)| plan)
+}
+
+/// What a plan was built from: both environments' components.
+/// Dropping it frees them, one record at a time; a command that exits once it has printed the
+/// plan forgets it instead (`std::mem::forget`), and the process hands the memory back at once.
+pub struct Read {
+    _records: (Vec<Entry>, Vec<Entry>),
+}
+
+/// [`build_unrendered`], with what the plan was read from for the caller to free ([`Read`]).
+pub fn build_read(
+    config: &Config,
+    promotion: &Promotion,
+    source_files: &dyn Files,
+    target_files: &dyn Files,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+) -> Result<(Plan, Read), PlanError> {
     if let Some(group) = opts.groups.iter().find(|g| !config.knows_group(g)) {
         return Err(PlanError::UnknownGroup {
             group: group.clone(),
@@ -579,7 +598,7 @@ pub fn build_unrendered(
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
-    let (edits, spent) = edits(config, &src, &target, read, &items, target_files, opts)?;
+    let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -606,9 +625,10 @@ pub fn build_unrendered(
     }
     plan.tags = tags;
     plan.pr_title = promotion.title();
-    let records = src.components.len() + tgt.components.len();
-    crate::free_later((src.components, tgt.components, spent), records);
-    Ok(plan)
+    let read = Read {
+        _records: (src.components, tgt.components),
+    };
+    Ok((plan, read))
 }
 
 /// `--add-missing`: a new component becomes a change where its kind can add it in place.
@@ -690,10 +710,8 @@ fn edits(
     items: &[Item],
     files: &dyn Files,
     opts: &PlanOptions,
-) -> Result<(Vec<FileEdit>, Vec<ReadFile>), PlanError> {
+) -> Result<Vec<FileEdit>, PlanError> {
     let pins = &opts.pins;
-    // The files read, once edited: the caller frees them ([`crate::free_later`]).
-    let mut spent = Vec::new();
     /// Per source of one file: versions to set, and components to add.
     #[derive(Default)]
     struct Changes<'a> {
@@ -756,7 +774,7 @@ fn edits(
     }
     let mut out = Vec::new();
     for (path, by_source) in by_file {
-        let mut kept = read.remove(path);
+        let kept = read.remove(path);
         // The common case: one source setting versions in a file the inventory read.
         let mut sources = by_source.iter();
         let read_once = match (sources.next(), sources.next(), &kept) {
@@ -778,7 +796,6 @@ fn edits(
                         after: Vec::new(),
                     });
                 }
-                spent.extend(kept);
                 continue;
             }
             // Splice the spans the inventory read, and parse only the result (to verify it).
@@ -789,8 +806,8 @@ fn edits(
             None => None,
         };
         // A preview kept no bytes: anything else it edits is read again.
-        let before = match &mut kept {
-            Some(kept) if !opts.preview => std::mem::take(&mut kept.bytes),
+        let before = match kept {
+            Some(kept) if !opts.preview => kept.bytes,
             _ => files.read(path)?.ok_or_else(|| PlanError::Missing {
                 env: target.env.to_string(),
                 path: path.to_string(),
@@ -815,7 +832,6 @@ fn edits(
                 after
             }
         };
-        spent.extend(kept);
         if after != before {
             out.push(FileEdit {
                 path: path.to_string(),
@@ -824,7 +840,7 @@ fn edits(
             });
         }
     }
-    Ok((out, spent))
+    Ok(out)
 }
 
 fn refs<'a>(pairs: &'a [(&'a str, std::borrow::Cow<'a, str>)]) -> Vec<(&'a str, &'a str)> {

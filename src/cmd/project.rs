@@ -153,8 +153,9 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
 ///
 /// `preview`: the plan is only shown as text (no bytes, no diff), so its edits are not re-read
 /// ([`PlanOptions::preview`]); `apply` and the JSON and markdown plans (which carry diffs) re-read
-/// every edit.
-pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan)> {
+/// every edit. With the plan comes what it was read from ([`plan::Read`]): a command that exits
+/// after printing forgets both rather than free them record by record.
+pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan, plan::Read)> {
     anyhow::ensure!(
         args.event_name.is_none(),
         "`--event-name` replays an event with `promote plan`; `promote run` delivers it"
@@ -171,7 +172,7 @@ pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan)>
         (None, _) => env_files(&config, &promotion.from, root, repo.as_ref())?,
     };
     let target = env_files(&config, &promotion.to, root, repo.as_ref())?;
-    let mut plan = plan::build_unrendered(
+    let (mut plan, read) = plan::build_read(
         &config,
         &promotion,
         source.as_ref(),
@@ -186,7 +187,7 @@ pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan)>
     if args.format == Format::Json {
         plan.render_messages(&promotion);
     }
-    Ok((config, plan))
+    Ok((config, plan, read))
 }
 
 /// Write data to stdout; a reader that went away (`promote plan | head`) is not an error.
@@ -219,14 +220,14 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
     if args.event_name.is_some() {
         return replay(args);
     }
-    let (config, plan) = compute(args, args.format == Format::Text)?;
+    let (config, plan, read) = compute(args, args.format == Format::Text)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
         .unwrap_or_default();
     print_plan(&plan, args.format, &checklist)?;
     // The process ends here: freeing tens of thousands of items one by one is wasted work.
-    std::mem::forget(plan);
+    std::mem::forget((plan, read));
     Ok(0)
 }
 
@@ -248,7 +249,7 @@ fn replay(args: &PlanArgs) -> anyhow::Result<i32> {
 }
 
 pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
-    let (config, plan) = compute(&args.plan, false)?;
+    let (config, plan, _) = compute(&args.plan, false)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
