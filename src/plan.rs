@@ -536,23 +536,10 @@ pub fn build(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let mut plan = build_unrendered(config, promotion, source_files, target_files, gate, opts)?;
+    let (mut plan, _) =
+        build_unrendered(config, promotion, source_files, target_files, gate, opts)?;
     plan.render_messages(promotion);
     Ok(plan)
-}
-
-/// [`build`] without the commit message and pull request body (empty; their diffs and
-/// markdown cost as much as a parse): for callers that print neither, or render them later
-/// ([`Plan::render_messages`]).
-pub fn build_unrendered(
-    config: &Config,
-    promotion: &Promotion,
-    source_files: &dyn Files,
-    target_files: &dyn Files,
-    gate: &Eligibility,
-    opts: &PlanOptions,
-) -> Result<Plan, PlanError> {
-    build_read(config, promotion, source_files, target_files, gate, opts).map(|(plan, _)| plan)
 }
 
 /// What a plan was built from: both environments' components.
@@ -562,8 +549,10 @@ pub struct Read {
     _records: (Vec<Entry>, Vec<Entry>),
 }
 
-/// [`build_unrendered`], with what the plan was read from for the caller to free ([`Read`]).
-pub fn build_read(
+/// [`build`] without the commit message and pull request body (empty; their diffs and
+/// markdown cost as much as a parse): for callers that print neither, or render them later
+/// ([`Plan::render_messages`]). With the plan comes what it was read from ([`Read`]).
+pub fn build_unrendered(
     config: &Config,
     promotion: &Promotion,
     source_files: &dyn Files,

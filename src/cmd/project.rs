@@ -172,7 +172,7 @@ pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan, 
         (None, _) => env_files(&config, &promotion.from, root, repo.as_ref())?,
     };
     let target = env_files(&config, &promotion.to, root, repo.as_ref())?;
-    let (mut plan, read) = plan::build_read(
+    let (mut plan, read) = plan::build_unrendered(
         &config,
         &promotion,
         source.as_ref(),

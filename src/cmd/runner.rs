@@ -563,7 +563,7 @@ impl Runner<'_> {
                 fresh = ForgeFiles::new(self.forge, head);
                 &fresh
             };
-            let mut p = plan::build_unrendered(
+            let (mut p, _) = plan::build_unrendered(
                 self.config,
                 promotion,
                 &source,
