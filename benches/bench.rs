@@ -10,12 +10,15 @@
 //!
 //! The floor (`floor.rs`, the same binary run with `--floor`) reads and parses each file the
 //! plan reads (integration's and live's) once with the bare parser: saphyr-parser events, the
-//! hcl-edit body parse, dotenv lines. plan/floor is the ratio of the medians; the HCL growth is
+//! hcl-edit body parse, dotenv lines. The plan and the floor run in pairs, back to back, and
+//! plan/floor is the median of the pairs' ratios: a slow spell of a shared machine slows both
+//! sides of a pair, where timing all plans and then all floors would let it fall on one. The HCL
+//! growth is
 //! plan at 30k over plan at 3k. Peers on the YAML cases, same files: a ruamel.yaml round trip
 //! that promotes the versions, Python `yq` reading and writing the file back (a lower bound: it
 //! promotes nothing), and seed 002's `cp` of the integration file over live.
 //!
-//! `PROMOTE_BENCH_QUICK=1`: 3 repetitions, no Python peers at 30k; otherwise 5.
+//! `PROMOTE_BENCH_QUICK=1`: 5 pairs (and 5 runs of `cp`), no Python peers at 30k; otherwise 9.
 
 mod floor;
 
@@ -162,28 +165,53 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// One run of `cmd`, timed; panics when it fails.
+fn run_timed(mut cmd: Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("spawn");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// `reps` pairs of runs, `a` then `b` back to back, after one warm-up of each: the median of
+/// each side and the median of the pairs' ratios a/b.
+fn time_pairs(
+    reps: usize,
+    mut a: impl FnMut() -> Command,
+    mut b: impl FnMut() -> Command,
+) -> (Duration, Duration, f64) {
+    run_timed(a());
+    run_timed(b());
+    let pairs: Vec<(Duration, Duration)> = (0..reps)
+        .map(|_| (run_timed(a()), run_timed(b())))
+        .collect();
+    let mut ratios: Vec<f64> = pairs
+        .iter()
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    (
+        median(pairs.iter().map(|p| p.0).collect()),
+        median(pairs.iter().map(|p| p.1).collect()),
+        ratios[ratios.len() / 2],
+    )
+}
+
 /// Median wall time of `reps` runs of the command `make` builds, after one warm-up when `reps` > 1.
 fn time_cmd(reps: usize, mut make: impl FnMut() -> Command) -> Duration {
-    let mut run = || {
-        let mut cmd = make();
-        let start = Instant::now();
-        let out = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("spawn");
-        let took = start.elapsed();
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        took
-    };
     if reps > 1 {
-        run();
+        run_timed(make());
     }
-    median((0..reps).map(|_| run()).collect())
+    median((0..reps).map(|_| run_timed(make())).collect())
 }
 
 /// Peak RSS in MiB of one run of `args`, through GNU time when it is installed.
@@ -249,6 +277,8 @@ struct Row {
     n: usize,
     plan: Duration,
     floor: Duration,
+    /// The median of the paired runs' plan/floor ratios.
+    ratio: f64,
     rss: Option<f64>,
     input: u64,
     peers: Vec<(&'static str, Duration)>,
@@ -261,7 +291,7 @@ fn main() {
         return;
     }
     let quick = std::env::var_os("PROMOTE_BENCH_QUICK").is_some();
-    let reps = if quick { 3 } else { 5 };
+    let reps = if quick { 5 } else { 9 };
     let me = std::env::current_exe().expect("bench binary");
     let peers_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers");
     let (ruamel, yq) = (ensure_ruamel(), ensure_yq());
@@ -281,11 +311,6 @@ fn main() {
         let root = base.path();
         case.generate(root, n);
         let dir = root.to_str().expect("utf-8").to_string();
-        let plan = time_cmd(reps, || {
-            let mut c = Command::new(BIN);
-            c.args(["plan", "-C", &dir, "--force"]);
-            c
-        });
         let floor_args: Vec<String> = ["integration", "live"]
             .iter()
             .map(|env| {
@@ -295,11 +320,19 @@ fn main() {
                     .to_string()
             })
             .collect();
-        let floor = time_cmd(reps, || {
-            let mut c = Command::new(&me);
-            c.arg("--floor").arg(case.floor_kind()).args(&floor_args);
-            c
-        });
+        let (plan, floor, ratio) = time_pairs(
+            reps,
+            || {
+                let mut c = Command::new(BIN);
+                c.args(["plan", "-C", &dir, "--force"]);
+                c
+            },
+            || {
+                let mut c = Command::new(&me);
+                c.arg("--floor").arg(case.floor_kind()).args(&floor_args);
+                c
+            },
+        );
         let rss = peak_rss(&[BIN, "plan", "-C", &dir, "--force"]);
         let mut peers = Vec::new();
         if case == Case::Yaml {
@@ -344,6 +377,7 @@ fn main() {
             n,
             plan,
             floor,
+            ratio,
             rss,
             input: input_bytes(root, case),
             peers,
@@ -357,7 +391,7 @@ fn main() {
         rows.push(row);
     }
     println!(
-        "machine: {} cores; medians of {reps} runs after a warm-up (peers other than cp: 1 run, no warm-up); release build\n",
+        "machine: {} cores; plan and floor: medians of {reps} pairs of runs after a warm-up, plan / floor the median of the pairs' ratios (peers other than cp: 1 run, no warm-up); release build\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
@@ -372,7 +406,7 @@ fn main() {
             r.n,
             ms(r.plan),
             ms(r.floor),
-            r.plan.as_secs_f64() / r.floor.as_secs_f64(),
+            r.ratio,
             r.rss.map_or("n/a".into(), |m| format!("{m:.1} MiB")),
             r.rss.map_or("n/a".into(), |m| format!("{:.1}", m / mib)),
         );
