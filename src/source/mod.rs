@@ -241,7 +241,8 @@ pub fn read(loc: &Locator, file: &str, bytes: &[u8]) -> Result<Inventory, EditEr
 fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
     use std::hash::BuildHasher;
     // Indices into the components, hashed by name: a table of 4-byte slots stays in cache where
-    // one of `(&str, line)` pairs would not.
+    // one of `(&str, line)` pairs would not. A file has fewer than 2^32 components: it is under
+    // 4 GiB (`edit::decode` refuses larger ones).
     let hasher = rustc_hash::FxBuildHasher;
     let names = &inv.components;
     let hash = |i: &u32| hasher.hash_one(names[*i as usize].name.as_str());
