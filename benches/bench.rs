@@ -13,10 +13,9 @@
 //! hcl-edit body parse, dotenv lines. The plan and the floor run in pairs, back to back, and
 //! plan/floor is the median of the pairs' ratios: a slow spell of a shared machine slows both
 //! sides of a pair, where timing all plans and then all floors would let it fall on one. The HCL
-//! growth is
-//! plan at 30k over plan at 3k. Peers on the YAML cases, same files: a ruamel.yaml round trip
-//! that promotes the versions, Python `yq` reading and writing the file back (a lower bound: it
-//! promotes nothing), and seed 002's `cp` of the integration file over live.
+//! growth is plan at 30k over plan at 3k. Peers on the YAML cases, same files: a ruamel.yaml
+//! round trip that promotes the versions, Python `yq` reading and writing the file back (a lower
+//! bound: it promotes nothing), and seed 002's `cp` of the integration file over live.
 //!
 //! `PROMOTE_BENCH_QUICK=1`: 5 pairs (and 5 runs of `cp`), no Python peers at 30k; otherwise 9.
 
