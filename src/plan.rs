@@ -204,7 +204,6 @@ pub struct EnvInventory {
 /// (unfiltered, with spans).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadFile {
-    /// Empty when only the inventories were kept ([`Keep::Inventories`]).
     pub bytes: Vec<u8>,
     pub sources: Vec<(usize, source::Inventory)>,
 }
@@ -212,9 +211,8 @@ pub struct ReadFile {
 /// What [`read_env`] keeps of each file it read, for the plan's edits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Keep {
+    /// Nothing: the entries are all a preview needs to tell which files change.
     Nothing,
-    /// The inventories (spans, versions): what a preview needs to tell which files change.
-    Inventories,
     /// The inventories and the bytes: what the edits splice.
     Bytes,
 }
@@ -318,9 +316,9 @@ fn read_env(
                     add(c.name.clone(), c.indirect.clone(), c);
                 }
             }
-            if keep != Keep::Nothing {
+            if keep == Keep::Bytes {
                 let read = kept.entry(path).or_default();
-                if read.sources.is_empty() && keep == Keep::Bytes {
+                if read.sources.is_empty() {
                     read.bytes = bytes;
                 }
                 read.sources.push((index, inv));
@@ -456,9 +454,9 @@ pub struct PlanOptions {
     pub force: bool,
     pub add_missing: bool,
     /// A preview that shows neither the edited bytes nor a diff (the text `plan`): which files
-    /// change is told from the target's inventories, with every refusal an edit would make
-    /// (unknown, indirect, bad version), but nothing is spliced and its [`FileEdit`]s carry no
-    /// bytes ([`Plan::preview`]). Everything that writes, delivers or shows a diff leaves it
+    /// change is told from the target's entries, with every refusal an edit would make
+    /// (unknown, indirect, bad version), but nothing is kept or spliced and its [`FileEdit`]s
+    /// carry no bytes ([`Plan::preview`]). Everything that writes, delivers or shows a diff leaves it
     /// `false`: every edit is then spliced, re-read and compared before it leaves the process.
     pub preview: bool,
 }
@@ -567,9 +565,9 @@ pub fn build_unrendered(
         });
     }
     let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
-    // A preview tells which files change from the inventories alone: no bytes kept.
+    // A preview tells which files change from the target's entries alone: nothing kept.
     let keep = if opts.preview {
-        Keep::Inventories
+        Keep::Nothing
     } else {
         Keep::Bytes
     };
@@ -708,6 +706,9 @@ fn edits(
         add: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
         /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
         pinned: std::collections::HashSet<&'a str>,
+        /// Whether a version in `set` differs from the one the target holds (as the decisions
+        /// compare them: without the source's template).
+        differs: bool,
     }
     // Per file, per source (`None`: the `substitute-from` pins of resolved components). Names and
     // paths are borrowed from the inventories and items: nothing is copied per component.
@@ -757,6 +758,8 @@ fn edits(
         let list = if added {
             &mut changes.add
         } else {
+            changes.differs |= key.is_some()
+                && config.sources[entry.source].version_from_stored(name, &stored) != entry.version;
             &mut changes.set
         };
         list.push((name, stored));
@@ -766,19 +769,18 @@ fn edits(
         let kept = read.remove(path);
         // The common case: one source setting versions in a file the inventory read.
         let mut sources = by_source.iter();
-        let read_once = match (sources.next(), sources.next(), &kept) {
-            (Some((Some(index), changes)), None, Some(kept)) if changes.add.is_empty() => kept
-                .sources
-                .iter()
-                .find(|(i, _)| i == index)
-                .map(|(_, inv)| (*index, changes, inv)),
+        let one_source = match (sources.next(), sources.next()) {
+            (Some((Some(index), changes)), None) if changes.add.is_empty() => {
+                Some((*index, changes))
+            }
             _ => None,
         };
-        let spliced = match read_once {
-            // A preview: the file changes when one of its components gets another version
-            // (refused as the splice would refuse); nothing is spliced.
-            Some((_, changes, inv)) if opts.preview => {
-                if !source::changed_components(path, inv, &refs(&changes.set))?.is_empty() {
+        let spliced = match one_source {
+            // A preview: the file changes when one of its components gets another version. Every
+            // refusal a splice would make was made above or by the decisions: an unknown or
+            // indirect component is no change, and each version was validated. Nothing is read.
+            Some((_, changes)) if opts.preview => {
+                if changes.differs {
                     out.push(FileEdit {
                         path: path.to_string(),
                         before: Vec::new(),
@@ -788,9 +790,16 @@ fn edits(
                 continue;
             }
             // Splice the spans the inventory read, and parse only the result (to verify it).
-            Some((index, changes, inv)) => kept.as_ref().map(|kept| {
+            Some((index, changes)) => kept.as_ref().and_then(|kept| {
+                let (_, inv) = kept.sources.iter().find(|(i, _)| *i == index)?;
                 let loc = config.sources[index].locator();
-                source::set_versions_read(&loc, path, &kept.bytes, inv, &refs(&changes.set))
+                Some(source::set_versions_read(
+                    &loc,
+                    path,
+                    &kept.bytes,
+                    inv,
+                    &refs(&changes.set),
+                ))
             }),
             None => None,
         };
