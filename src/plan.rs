@@ -144,8 +144,9 @@ pub struct Entry {
     /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Box<source::substitute::Via>>,
-    /// Shared by every component of the file.
-    pub file: std::sync::Arc<str>,
+    /// Shared by every component of the file. An `Rc`: entries and plans stay on the thread
+    /// that read them, and a count per component need not be atomic.
+    pub file: std::rc::Rc<str>,
     pub line: usize,
     pub column: usize,
     #[serde(skip)]
@@ -277,43 +278,51 @@ fn read_env(
             notes.append(&mut inv.notes);
             let group = src.group_for(&captures);
             let group_text = group.as_deref().map(Text::from);
-            let shared_path: std::sync::Arc<str> = path.as_str().into();
+            let shared_path: std::rc::Rc<str> = path.as_str().into();
             let own_name = !src.status_names.contains_key("*");
             components.reserve(inv.components.len());
-            let mut add = |name: Text, indirect: Option<Text>, c: &source::Component| {
-                if !filter.admits(&name) {
-                    return;
-                }
-                components.push(Entry {
-                    // `Source::id_in`, with the group rendered once per file.
-                    id: match &group {
-                        Some(g) => compact_str::format_compact!("{g}/{name}"),
-                        None => name.clone(),
-                    },
-                    version: src.version_from_stored(&name, &c.version),
-                    status_name: src.status_name_of(&name).map(Into::into),
-                    dotenv_status_name: src.kind == source::Kind::Dotenv,
-                    own_name,
-                    name,
-                    group: group_text.clone(),
-                    indirect,
-                    via: None,
-                    file: shared_path.clone(),
-                    line: c.line,
-                    column: c.column,
-                    source: index,
-                    rule: c.rule,
-                });
-            };
+            let mut add =
+                |name: Text, version: Text, indirect: Option<Text>, c: &source::Component| {
+                    if !filter.admits(&name) {
+                        return;
+                    }
+                    components.push(Entry {
+                        // `Source::id_in`, with the group rendered once per file.
+                        id: match &group {
+                            Some(g) => compact_str::format_compact!("{g}/{name}"),
+                            None => name.clone(),
+                        },
+                        version,
+                        status_name: src.status_name_of(&name).map(Into::into),
+                        dotenv_status_name: src.kind == source::Kind::Dotenv,
+                        own_name,
+                        name,
+                        group: group_text.clone(),
+                        indirect,
+                        via: None,
+                        file: shared_path.clone(),
+                        line: c.line,
+                        column: c.column,
+                        source: index,
+                        rule: c.rule,
+                    });
+                };
             if keep == Keep::Nothing {
-                // Not kept: each component's strings move into its entry.
-                for mut c in std::mem::take(&mut inv.components) {
-                    let (name, indirect) = (std::mem::take(&mut c.name), c.indirect.take());
-                    add(name, indirect, &c);
+                // Not kept: each component's strings move into its entry, where they are, and
+                // the emptied components are dropped with the inventory.
+                for c in &mut inv.components {
+                    let name = std::mem::take(&mut c.name);
+                    let version = match src.template {
+                        None => std::mem::take(&mut c.version),
+                        Some(_) => src.version_from_stored(&name, &c.version),
+                    };
+                    let indirect = c.indirect.take();
+                    add(name, version, indirect, c);
                 }
             } else {
                 for c in &inv.components {
-                    add(c.name.clone(), c.indirect.clone(), c);
+                    let version = src.version_from_stored(&c.name, &c.version);
+                    add(c.name.clone(), version, c.indirect.clone(), c);
                 }
             }
             if keep == Keep::Bytes {
@@ -408,7 +417,7 @@ pub struct Item {
     /// The version the source offers (or the pin).
     pub to_version: Text,
     /// Target file and position of the version.
-    pub file: Option<std::sync::Arc<str>>,
+    pub file: Option<std::rc::Rc<str>>,
     pub line: Option<usize>,
     /// Why it is held, or why it may move.
     pub reason: Text,

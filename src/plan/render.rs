@@ -129,7 +129,15 @@ pub fn text(plan: &Plan) -> String {
             n -= run;
         }
     };
+    // Items per action, counted on the way: one pass over the items.
+    let (mut change, mut held, mut new, mut unchanged) = (0, 0, 0, 0);
     for i in &plan.items {
+        *match i.action {
+            Action::Change => &mut change,
+            Action::Held => &mut held,
+            Action::New => &mut new,
+            Action::Unchanged => &mut unchanged,
+        } += 1;
         let from = i.from_version.as_deref().unwrap_or("-");
         out.push_str(action_column(i.action));
         // The id padded to `w`, and the two blanks after it: one run of blanks.
@@ -150,15 +158,10 @@ pub fn text(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let count = |a: Action| plan.items.iter().filter(|i| i.action == a).count();
     // Written into the buffer: `fmt::Write` for a `String` cannot fail.
     let _ = writeln!(
         out,
-        "{} to change, {} held, {} new, {} unchanged",
-        count(Action::Change),
-        count(Action::Held),
-        count(Action::New),
-        count(Action::Unchanged)
+        "{change} to change, {held} held, {new} new, {unchanged} unchanged"
     );
     if !plan.tags.is_empty() {
         out.push_str("tags: ");

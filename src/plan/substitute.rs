@@ -9,6 +9,12 @@ use crate::config::{Config, Promotion};
 use crate::repo::Files;
 use crate::source::substitute::{self, Vars, Via};
 
+/// Whether any source reads `${var}` values through `substitute-from` files: without one, no
+/// component has a pin line, and its environment's components need not be walked for one.
+fn reads_pins(config: &Config) -> bool {
+    config.sources.iter().any(|s| !s.substitute_from.is_empty())
+}
+
 /// Resolve the `${var}` values of `env`'s components whose source has `substitute-from`. A file
 /// missing from the list is skipped (Flux would fail on a missing ConfigMap; promote lists what
 /// it can, and refuses only when an edit would need that file: `settle`).
@@ -18,6 +24,9 @@ pub(super) fn resolve(
     files: &dyn Files,
     components: &mut [Entry],
 ) -> Result<(), PlanError> {
+    if !reads_pins(config) {
+        return Ok(());
+    }
     let mut loaded: HashMap<usize, Vars> = HashMap::new();
     for e in components.iter_mut().filter(|e| e.indirect.is_some()) {
         let src = &config.sources[e.source];
@@ -50,6 +59,9 @@ pub(super) fn resolve(
 /// Mark the target's pins that sit in a file the source environment reads too (the same path
 /// after `{env}` replacement, on the same branch): editing one would change both environments.
 pub(super) fn mark_shared(config: &Config, promotion: &Promotion, tgt: &mut EnvInventory) {
+    if !reads_pins(config) {
+        return;
+    }
     let same_branch = config.branch_of(&promotion.from) == config.branch_of(&promotion.to);
     for t in &mut tgt.components {
         let src = &config.sources[t.source];
@@ -71,7 +83,7 @@ pub(super) fn settle(
     files: &dyn Files,
 ) -> Result<(), PlanError> {
     // Only components read through `substitute-from` have anything to settle.
-    if tgt.components.iter().all(|e| e.via.is_none()) {
+    if !reads_pins(config) || tgt.components.iter().all(|e| e.via.is_none()) {
         return Ok(());
     }
     let targets = tgt.index();
