@@ -764,6 +764,43 @@ fn a_preview_names_the_changed_files_without_bytes_and_is_never_written() {
     assert!(err.to_string().contains("preview"), "{err}");
 }
 
+/// A preview tells a changed file from the entries: a change whose stored value is the one the
+/// target holds changes no file, as the full plan finds by splicing. A template naming
+/// `{version}` twice is not stripped from a stored value, so `1.1-1.1` offered to a target holding
+/// `1.1-1.1-1.1-1.1` is a change of the component but stores the same bytes; `1.2-1.2` does not.
+#[test]
+fn a_preview_and_the_full_plan_agree_on_a_change_that_stores_the_same_bytes() {
+    let config = Config::load(
+        "promote.toml",
+        b"environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\ntemplate = \"{version}-{version}\"\n",
+    )
+    .expect("config");
+    let file =
+        |env: &str, text: &str| BTreeMap::from([(format!("{env}/versions.env"), text.into())]);
+    let target = Memory(file("prod", "APP=1.1-1.1-1.1-1.1\n"), "tgt");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let all = Eligibility::all("local run");
+    for (stage, changes) in [("APP=1.1-1.1\n", false), ("APP=1.2-1.2\n", true)] {
+        let source = Memory(file("stage", stage), "src");
+        for preview in [true, false] {
+            let opts = PlanOptions {
+                force: true,
+                preview,
+                ..PlanOptions::default()
+            };
+            let plan = build(&config, &promotion, &source, &target, &all, &opts).expect("plan");
+            assert_eq!(plan.changes().count(), 1, "{stage} preview={preview}");
+            assert_eq!(plan.edits.is_empty(), !changes, "{stage} preview={preview}");
+            if changes && !preview {
+                assert_eq!(
+                    String::from_utf8_lossy(&plan.edits[0].after),
+                    "APP=1.2-1.2-1.2-1.2\n"
+                );
+            }
+        }
+    }
+}
+
 /// The target is looked up in file order (`source::InOrder`) with an index once the orders
 /// part: a live file in the same order, reversed, or shuffled with pins missing and added gives
 /// the same decisions, and its edit sets exactly the changed pins.
