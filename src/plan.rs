@@ -715,8 +715,8 @@ fn edits(
         add: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
         /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
         pinned: std::collections::HashSet<&'a str>,
-        /// Whether a version in `set` differs from the one the target holds (as the decisions
-        /// compare them: without the source's template).
+        /// For a preview: whether a version in `set` differs from the one the target holds (as
+        /// the decisions compare them: without the source's template).
         differs: bool,
     }
     // Per file, per source (`None`: the `substitute-from` pins of resolved components). Names and
@@ -767,7 +767,9 @@ fn edits(
         let list = if added {
             &mut changes.add
         } else {
-            changes.differs |= key.is_some()
+            // Only a preview asks (an edit compares the spliced bytes instead).
+            changes.differs |= opts.preview
+                && key.is_some()
                 && config.sources[entry.source].version_from_stored(name, &stored) != entry.version;
             &mut changes.set
         };
