@@ -408,13 +408,14 @@ mod tests {
         // The diff's lines end as the texts' lines do (`\r` alone included).
         let mut body = lines(diff).into_iter().skip(2).peekable();
         while let Some(head) = body.next() {
-            let range = head.strip_prefix("@@ -").expect("a hunk header");
-            let start: usize = range
-                .split([',', ' '])
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("a start line");
-            let start = start - 1;
+            // `-START,LEN` (`-START` for one line); an empty range names the line before it.
+            let range = head
+                .strip_prefix("@@ -")
+                .and_then(|r| r.split(' ').next())
+                .expect("a hunk header");
+            let (start, len) = range.split_once(',').unwrap_or((range, "1"));
+            let start: usize = start.parse().expect("a start line");
+            let start = if len == "0" { start } else { start - 1 };
             old_lines[next..start].iter().for_each(|l| out.push_str(l));
             let mut at = start;
             while let Some(l) = body.next_if(|l| !l.starts_with("@@")) {
@@ -530,6 +531,10 @@ mod tests {
             diff.contains("@@ -3,6 +3,7 @@\n l3\n l4\n l5\n+new\n l6\n"),
             "{diff}"
         );
+        // Lines added to an empty file: Myers names the empty range by the line before it.
+        let diff = unified_diff("f", b"", b"a\nb");
+        assert!(diff.contains("@@ -0,0 +1,2 @@\n"), "{diff}");
+        assert_eq!(apply("", &diff), "a\nb");
         // Equal texts: no diff at all.
         assert_eq!(unified_diff("f", old.as_bytes(), old.as_bytes()), "");
     }
