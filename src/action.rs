@@ -158,6 +158,60 @@ impl Drop for SafeStderr {
     }
 }
 
+/// A writer that neutralizes what passes through it line by line, giving what [`neutralize`]
+/// gives for the whole text: a large document (a JSON plan) is printed as it is serialized,
+/// not gathered in one buffer first. A line is held until its `\n`; [`SafeLines::finish`]
+/// writes a last line without one.
+pub struct SafeLines<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> SafeLines<W> {
+    pub fn new(out: W) -> Self {
+        SafeLines {
+            out,
+            line: Vec::new(),
+        }
+    }
+
+    fn emit(out: &mut W, line: &[u8]) -> std::io::Result<()> {
+        out.write_all(neutralize(&String::from_utf8_lossy(line)).as_bytes())
+    }
+
+    /// Write the held line, if any, and flush; the writer back.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if !self.line.is_empty() {
+            Self::emit(&mut self.out, &self.line)?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for SafeLines<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for piece in buf.split_inclusive(|&b| b == b'\n') {
+            match piece.last() {
+                Some(b'\n') if self.line.is_empty() => Self::emit(&mut self.out, piece)?,
+                Some(b'\n') => {
+                    self.line.extend_from_slice(piece);
+                    Self::emit(&mut self.out, &self.line)?;
+                    self.line.clear();
+                }
+                // The start of a line: held until its end comes.
+                _ => self.line.extend_from_slice(piece),
+            }
+        }
+        Ok(buf.len())
+    }
+
+    /// Flushes what was written up to the last `\n`: a line is only ever checked whole.
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Prints `::group::title` now and `::endgroup::` when dropped, so a group is closed on every
 /// path, errors included.
 pub struct Group;
@@ -248,6 +302,27 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// Written in any pieces, a text comes out of `SafeLines` as `neutralize` gives it whole.
+        #[test]
+        fn safe_lines_neutralize_as_the_whole_text(
+            text in "([a-z \t:#\\[\r\n]|::|##\\[|é|\r\n|  ::set-output)*",
+            cuts in proptest::collection::vec(0usize..64, 0..8),
+        ) {
+            let mut safe = SafeLines::new(Vec::new());
+            let mut rest = text.as_bytes();
+            for cut in cuts {
+                let (piece, tail) = rest.split_at(cut.min(rest.len()));
+                safe.write_all(piece).expect("a vector takes every write");
+                rest = tail;
+            }
+            safe.write_all(rest).expect("a vector takes every write");
+            let out = safe.finish().expect("a vector takes every write");
+            proptest::prop_assert_eq!(
+                String::from_utf8(out).expect("utf-8"),
+                neutralize(&text).into_owned()
+            );
+        }
+
         /// The one-pass check finds exactly what the three searches find.
         #[test]
         fn risky_is_the_three_searches(text in "([a-z :#\\[\r\n]|::|##\\[){0,16}") {

@@ -206,14 +206,25 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
 pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) -> anyhow::Result<()> {
     emit(&match format {
         Format::Text => plan::render::text(plan),
-        // The newline pushed onto the document, not a second copy of it made by `format!`.
-        Format::Json => {
-            let mut json = plan::render::json(plan);
-            json.push('\n');
-            json
-        }
+        Format::Json => return emit_json(plan),
         Format::Markdown => plan::render::markdown(plan, checklist),
     })
+}
+
+/// [`emit`] for the JSON document of `plan` ([`plan::render::json`]), neutralized line by line
+/// as it is serialized: a plan of 30,000 components with its diffs is a document of 30 MiB,
+/// never held whole.
+fn emit_json(plan: &Plan) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = crate::action::SafeLines::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    let written = serde_json::to_writer_pretty(&mut out, plan)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.finish().map(drop));
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::action_e2e::{output, run_action, seed, workspace_for};
 use crate::fake_github::FakeGitHub;
+use crate::support::run_in;
 
 /// Every line the runner would parse as a command: `::` at the start (after blanks), or the
 /// legacy `##[` anywhere.
@@ -278,4 +279,35 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
     // Positive control: the default level keeps them quiet.
     let run = crate::action_e2e::run_action_at(gh.url(), ws.path(), "status", status, &[], &[]);
     assert!(!run.stderr.contains("api: GET"), "{}", run.stderr);
+}
+
+/// `plan --format json` is printed as it is serialized, neutralized line by line: a legacy
+/// workflow command in a file's text (a comment beside a changed pin, shown in the diff) stays
+/// text, and the document still reads as JSON.
+#[test]
+fn a_json_plan_shows_file_text_neutralized() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        ".github/promote.toml",
+        "environments = [\"dev\", \"prod\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"dev\"\nto = \"prod\"\n",
+    );
+    let hostile = "# ##[set-output name=changed;]true\n";
+    write("pins/dev/versions.env", &format!("{hostile}APP=1.1.0\n"));
+    write("pins/prod/versions.env", &format!("{hostile}APP=1.0.0\n"));
+    let (code, out, err) = run_in(dir.path(), &["plan", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("##["), "{out}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let diff = plan["edits"][0]["diff"].as_str().expect("a diff");
+    // The comment is there, as text; the change is there too (the positive control).
+    assert!(
+        diff.contains(" # ## [set-output name=changed;]true\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("-APP=1.0.0\n+APP=1.1.0\n"), "{diff}");
 }
