@@ -273,8 +273,9 @@ const CONTEXT: usize = 3;
 ///
 /// An edit that changes version bytes keeps every line where it was: the changed lines are then
 /// those that differ at the same line number, found in one pass ([`aligned_diff`]), where a
-/// Myers diff of a file of 370,000 lines with 15,000 changes costs seconds and a dozen copies of
-/// the file. An edit that adds or removes lines (`--add-missing`) goes through `similar`.
+/// Myers diff of a file of 370,000 lines with 15,000 changes took about half a second and 50 MB
+/// (four times the file). An edit that adds or removes lines (`--add-missing`) goes through
+/// `similar`.
 pub fn unified_diff(file: &str, old: &[u8], new: &[u8]) -> String {
     let file = file.trim_start_matches('/');
     let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
