@@ -13,7 +13,9 @@
 //! hcl-edit body parse, dotenv lines. The plan and the floor run in pairs, back to back, and
 //! plan/floor is the median of the pairs' ratios: a slow spell of a shared machine slows both
 //! sides of a pair, where timing all plans and then all floors would let it fall on one. The HCL
-//! growth is plan at 30k over plan at 3k. Peers on the YAML cases, same files: a ruamel.yaml
+//! growth is plan at 30k over plan at 3k. Each pair's CPU time (all threads, user and system) is
+//! taken too: `plan` parses the two environments on two threads where they are large, the floor
+//! on one, so plan/floor of CPU time is the ratio of work done. Peers on the YAML cases, same files: a ruamel.yaml
 //! round trip that promotes the versions, Python `yq` reading and writing the file back (a lower
 //! bound: it promotes nothing), and seed 002's `cp` of the integration file over live.
 //!
@@ -164,21 +166,56 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// One run of `cmd`, timed; panics when it fails.
-fn run_timed(mut cmd: Command) -> Duration {
+/// CPU time (user + system) used so far by this process's children that were waited for.
+#[allow(unsafe_code)]
+fn children_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` writes one `rusage` through the pointer, which is valid and aligned
+    // for it; on failure (it has none for `RUSAGE_CHILDREN`) the zeroed value stays.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// A run's wall time and its CPU time (all its threads, user and system).
+#[derive(Clone, Copy)]
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// One run of `cmd`, timed; panics when it fails. Runs one at a time: the children's CPU time
+/// before and after is this run's.
+fn run_timed(mut cmd: Command) -> Took {
+    let cpu = children_cpu();
     let start = Instant::now();
     let out = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .expect("spawn");
-    let took = start.elapsed();
+    let wall = start.elapsed();
+    let cpu = children_cpu().saturating_sub(cpu);
     assert!(
         out.status.success(),
         "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    took
+    Took { wall, cpu }
+}
+
+/// What [`time_pairs`] measured: each side's median wall time, and the medians of the pairs'
+/// ratios a/b of wall time and of CPU time.
+struct Paired {
+    a: Duration,
+    b: Duration,
+    wall_ratio: f64,
+    cpu_ratio: f64,
 }
 
 /// `reps` pairs of runs, `a` then `b` back to back, after one warm-up of each: the median of
@@ -187,22 +224,26 @@ fn time_pairs(
     reps: usize,
     mut a: impl FnMut() -> Command,
     mut b: impl FnMut() -> Command,
-) -> (Duration, Duration, f64) {
+) -> Paired {
     run_timed(a());
     run_timed(b());
-    let pairs: Vec<(Duration, Duration)> = (0..reps)
+    let pairs: Vec<(Took, Took)> = (0..reps)
         .map(|_| (run_timed(a()), run_timed(b())))
         .collect();
-    let mut ratios: Vec<f64> = pairs
-        .iter()
-        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    (
-        median(pairs.iter().map(|p| p.0).collect()),
-        median(pairs.iter().map(|p| p.1).collect()),
-        ratios[ratios.len() / 2],
-    )
+    let ratio = |f: fn(&Took) -> Duration| {
+        let mut ratios: Vec<f64> = pairs
+            .iter()
+            .map(|(a, b)| f(a).as_secs_f64() / f(b).as_secs_f64().max(1e-6))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
+    };
+    Paired {
+        a: median(pairs.iter().map(|p| p.0.wall).collect()),
+        b: median(pairs.iter().map(|p| p.1.wall).collect()),
+        wall_ratio: ratio(|t| t.wall),
+        cpu_ratio: ratio(|t| t.cpu),
+    }
 }
 
 /// Median wall time of `reps` runs of the command `make` builds, after one warm-up when `reps` > 1.
@@ -210,7 +251,7 @@ fn time_cmd(reps: usize, mut make: impl FnMut() -> Command) -> Duration {
     if reps > 1 {
         run_timed(make());
     }
-    median((0..reps).map(|_| run_timed(make())).collect())
+    median((0..reps).map(|_| run_timed(make()).wall).collect())
 }
 
 /// Peak RSS in MiB of one run of `args`, through GNU time when it is installed.
@@ -276,8 +317,9 @@ struct Row {
     n: usize,
     plan: Duration,
     floor: Duration,
-    /// The median of the paired runs' plan/floor ratios.
+    /// The median of the paired runs' plan/floor ratios, of wall time and of CPU time.
     ratio: f64,
+    cpu_ratio: f64,
     rss: Option<f64>,
     input: u64,
     peers: Vec<(&'static str, Duration)>,
@@ -319,7 +361,12 @@ fn main() {
                     .to_string()
             })
             .collect();
-        let (plan, floor, ratio) = time_pairs(
+        let Paired {
+            a: plan,
+            b: floor,
+            wall_ratio: ratio,
+            cpu_ratio,
+        } = time_pairs(
             reps,
             || {
                 let mut c = Command::new(BIN);
@@ -377,6 +424,7 @@ fn main() {
             plan,
             floor,
             ratio,
+            cpu_ratio,
             rss,
             input: input_bytes(root, case),
             peers,
@@ -390,22 +438,23 @@ fn main() {
         rows.push(row);
     }
     println!(
-        "machine: {} cores; plan and floor: medians of {reps} pairs of runs after a warm-up, plan / floor the median of the pairs' ratios (peers other than cp: 1 run, no warm-up); release build\n",
+        "machine: {} cores; plan and floor: medians of {reps} pairs of runs after a warm-up, plan / floor the median of the pairs' ratios of wall time, and of CPU time (every thread, user and system) (peers other than cp: 1 run, no warm-up); release build\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "| case | N | `promote plan` | floor: read + parse each file once | plan / floor | peak RSS | input (integration + live) | RSS / input |"
+        "| case | N | `promote plan` | floor: read + parse each file once | plan / floor | plan / floor, CPU time | peak RSS | input (integration + live) | RSS / input |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let mib = r.input as f64 / (1024.0 * 1024.0);
         println!(
-            "| {} | {} | {} | {} | {:.2} | {} | {mib:.1} MiB | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {mib:.1} MiB | {} |",
             r.case.label(),
             r.n,
             ms(r.plan),
             ms(r.floor),
             r.ratio,
+            r.cpu_ratio,
             r.rss.map_or("n/a".into(), |m| format!("{m:.1} MiB")),
             r.rss.map_or("n/a".into(), |m| format!("{:.1}", m / mib)),
         );

@@ -144,9 +144,9 @@ pub struct Entry {
     /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Box<source::substitute::Via>>,
-    /// Shared by every component of the file. An `Rc`: entries and plans stay on the thread
-    /// that read them, and a count per component need not be atomic.
-    pub file: std::rc::Rc<str>,
+    /// Shared by every component of the file. An `Arc`: an environment may be parsed on a
+    /// thread of its own ([`parse_both`]).
+    pub file: std::sync::Arc<str>,
     pub line: usize,
     pub column: usize,
     #[serde(skip)]
@@ -246,10 +246,32 @@ fn read_env(
     files: &dyn Files,
     keep: Keep,
 ) -> Result<EnvInventory, PlanError> {
-    let mut kept: HashMap<String, ReadFile> = HashMap::new();
-    let mut components = Vec::new();
-    let mut inventories = 0;
-    let mut notes = Vec::new();
+    let gathered = gather(config, env, files)?;
+    let parsed = parse_env(config, gathered, keep)?;
+    finish_env(config, files, parsed)
+}
+
+/// One environment's files, read but not parsed: what [`parse_env`] needs and nothing of
+/// `Files` (which need not be shared between threads).
+struct Gathered {
+    env: String,
+    at: String,
+    /// Per source (index) in config order, its files in path order. Reading stops at the first
+    /// file that fails (kept as its error): parsing reports the files before it first, as a
+    /// read that parses each file as it goes would.
+    files: Vec<(usize, Vec<Result<GatheredFile, PlanError>>)>,
+    /// The bytes of every file, for choosing whether to parse on a thread of its own.
+    bytes: usize,
+}
+
+struct GatheredFile {
+    path: String,
+    captures: crate::config::Captures,
+    bytes: Vec<u8>,
+}
+
+/// Read every file of `env`'s sources from `files`, in one batch where `files` can.
+fn gather(config: &Config, env: &str, files: &dyn Files) -> Result<Gathered, PlanError> {
     let found = files_of(config, env, files)?;
     let mut wanted: Vec<String> = found
         .iter()
@@ -260,25 +282,74 @@ fn read_env(
     }
     // Everything at once: through the GitHub API a batch of files is one request.
     files.prefetch(&wanted)?;
-    for (index, matches) in found {
+    let mut out = Gathered {
+        env: env.to_string(),
+        at: files.label(),
+        files: Vec::with_capacity(found.len()),
+        bytes: 0,
+    };
+    'sources: for (index, matches) in found {
+        let mut read = Vec::with_capacity(matches.len());
+        // A path with placeholders names every matching file (none is fine); a plain path one
+        // file, which must be there.
+        for (path, captures) in matches {
+            let file = match files.read(&path) {
+                Ok(Some(bytes)) => Ok(GatheredFile {
+                    path,
+                    captures,
+                    bytes,
+                }),
+                Ok(None) => Err(PlanError::Missing {
+                    env: env.to_string(),
+                    path,
+                    at: files.label(),
+                }),
+                Err(e) => Err(e.into()),
+            };
+            let failed = file.is_err();
+            out.bytes += file.as_ref().map_or(0, |f| f.bytes.len());
+            read.push(file);
+            if failed {
+                out.files.push((index, read));
+                break 'sources;
+            }
+        }
+        out.files.push((index, read));
+    }
+    Ok(out)
+}
+
+/// An environment's files parsed into its entries; `substitute-from` not yet resolved.
+struct Parsed {
+    inv: EnvInventory,
+    /// Files parsed: with more than one, ids must be checked across them.
+    inventories: usize,
+}
+
+/// Parse what [`gather`] read, in file order: the first file that fails is the error. Touches
+/// no `Files`, so that one environment can be parsed while another is.
+fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, PlanError> {
+    let mut kept: HashMap<String, ReadFile> = HashMap::new();
+    let mut components = Vec::new();
+    let mut inventories = 0;
+    let mut notes = Vec::new();
+    for (index, read) in gathered.files {
         let src = &config.sources[index];
         let filter = src
             .name_filter()
             .map_err(|(glob, message)| PlanError::BadFilter(glob, message))?;
-        // A path with placeholders names every matching file (none is fine); a plain path one
-        // file, which must be there.
-        for (path, captures) in matches {
-            let bytes = files.read(&path)?.ok_or_else(|| PlanError::Missing {
-                env: env.to_string(),
-                path: path.clone(),
-                at: files.label(),
-            })?;
+        for file in read {
+            let GatheredFile {
+                path,
+                captures,
+                bytes,
+            } = file?;
             let mut inv = source::read(&src.locator(), &path, &bytes)?;
             inventories += 1;
             notes.append(&mut inv.notes);
             let group = src.group_for(&captures);
             let group_text = group.as_deref().map(Text::from);
-            let shared_path: std::rc::Rc<str> = path.as_str().into();
+            let shared_path: std::sync::Arc<str> = path.as_str().into();
             let own_name = !src.status_names.contains_key("*");
             components.reserve(inv.components.len());
             let mut add =
@@ -334,19 +405,93 @@ fn read_env(
             }
         }
     }
-    substitute::resolve(config, env, files, &mut components)?;
+    Ok(Parsed {
+        inv: EnvInventory {
+            env: gathered.env,
+            at: gathered.at,
+            components,
+            notes,
+            files: kept,
+        },
+        inventories,
+    })
+}
+
+/// Two environments parsed at once where both are large enough to be worth a thread: `first`
+/// on a thread of its own, `second` on this one. The results are what [`parse_env`] gives
+/// one after the other; only the wall time differs.
+fn parse_both(
+    config: &Config,
+    first: (Gathered, Keep),
+    second: (Gathered, Keep),
+) -> (Result<Parsed, PlanError>, Result<Parsed, PlanError>) {
+    if first.0.bytes.min(second.0.bytes) < PARALLEL_PARSE_BYTES || !parallel() {
+        tracing::debug!(
+            "parsing `{}` ({} bytes) and `{}` ({} bytes) one after the other",
+            first.0.env,
+            first.0.bytes,
+            second.0.env,
+            second.0.bytes
+        );
+        return (
+            parse_env(config, first.0, first.1),
+            parse_env(config, second.0, second.1),
+        );
+    }
+    tracing::debug!(
+        "parsing `{}` ({} bytes) and `{}` ({} bytes) side by side",
+        first.0.env,
+        first.0.bytes,
+        second.0.env,
+        second.0.bytes
+    );
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(|| parse_env(config, first.0, first.1));
+        let second = parse_env(config, second.0, second.1);
+        // A panic on the thread is the same panic here.
+        let first = thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    })
+}
+
+/// Bytes each environment must have for [`parse_both`] to parse them on two threads: below it,
+/// starting a thread costs about what it saves.
+const PARALLEL_PARSE_BYTES: usize = 64 * 1024;
+
+/// Whether this process may run two threads at once: `PROMOTE_THREADS` (`1`: one thread), else
+/// whether the machine (or the cgroup's quota) has more than one core. Asked once.
+fn parallel() -> bool {
+    static PARALLEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PARALLEL.get_or_init(|| {
+        match std::env::var("PROMOTE_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            Some(n) if n >= 1 => n > 1,
+            _ => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        }
+    })
+}
+
+/// `substitute-from` resolved through `files`, and ids checked across files.
+fn finish_env(
+    config: &Config,
+    files: &dyn Files,
+    parsed: Parsed,
+) -> Result<EnvInventory, PlanError> {
+    let Parsed {
+        mut inv,
+        inventories,
+    } = parsed;
+    substitute::resolve(config, &inv.env, files, &mut inv.components)?;
     // One file of one source: `source::read` refused a name twice, and the file's ids are its
     // names under one group, so only several inventories can share an id.
     if inventories > 1 {
-        check_unique(&components)?;
+        check_unique(&inv.components)?;
     }
-    Ok(EnvInventory {
-        env: env.to_string(),
-        at: files.label(),
-        components,
-        notes,
-        files: kept,
-    })
+    Ok(inv)
 }
 
 /// Per source of `env` (by index), the files its path names in `files`, with the values its
@@ -417,7 +562,7 @@ pub struct Item {
     /// The version the source offers (or the pin).
     pub to_version: Text,
     /// Target file and position of the version.
-    pub file: Option<std::rc::Rc<str>>,
+    pub file: Option<std::sync::Arc<str>>,
     pub line: Option<usize>,
     /// Why it is held, or why it may move.
     pub reason: Text,
@@ -573,14 +718,25 @@ pub fn build_unrendered(
             known: config.groups(),
         });
     }
-    let src = carried(promotion, inventory(config, &promotion.from, source_files)?)?;
     // A preview tells which files change from the target's entries alone: nothing kept.
     let keep = if opts.preview {
         Keep::Nothing
     } else {
         Keep::Bytes
     };
-    let mut tgt = read_env(config, &promotion.to, target_files, keep)?;
+    // Both environments are read first, then parsed side by side. Errors come in the order a
+    // read of one environment after the other gives: the source's files, its `substitute-from`
+    // pins, the promotion's `components`, then the target's.
+    let src = gather(config, &promotion.from, source_files)?;
+    let (src, tgt) = match gather(config, &promotion.to, target_files) {
+        Ok(tgt) => {
+            let (src, tgt) = parse_both(config, (src, Keep::Nothing), (tgt, keep));
+            (src, tgt)
+        }
+        Err(e) => (parse_env(config, src, Keep::Nothing), Err(e)),
+    };
+    let src = carried(promotion, finish_env(config, source_files, src?)?)?;
+    let mut tgt = finish_env(config, target_files, tgt?)?;
     substitute::mark_shared(config, promotion, &mut tgt);
     let read = std::mem::take(&mut tgt.files);
     // One index of the target for the decisions and the edits.

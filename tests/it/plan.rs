@@ -824,3 +824,170 @@ fn the_text_plan_says_what_the_verified_plan_does() {
     }
     assert!(compared >= 10, "too few changes compared: {compared}");
 }
+
+/// A repository whose environments are each over the size `plan` parses side by side: 4,000
+/// dotenv pins and 30 HelmReleases per environment, half of them a version ahead in
+/// integration. `broken` puts a bad line in each environment's pin file.
+fn large_repo(broken: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let write = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        ".github/promote.toml",
+        r#"environments = ["integration", "live"]
+
+[[source]]
+path = "pins/{env}/versions.env"
+kind = "dotenv"
+
+[[source]]
+path = "apps/{env}/{app}/helmrelease.yaml"
+kind = "flux"
+group = "apps"
+
+[[promotion]]
+from = "integration"
+to = "live"
+"#,
+    );
+    for (env, bump) in [("integration", 1), ("live", 0)] {
+        let mut pins = String::from("# pinned per environment\n");
+        for i in 0..4000 {
+            let patch = if i % 2 == 0 { bump } else { 0 };
+            pins.push_str(&format!("TOOL_{i}_VERSION=v1.{i}.{patch}\n"));
+        }
+        if broken {
+            pins.push_str("this line is not a pin\n");
+        }
+        write(&format!("pins/{env}/versions.env"), &pins);
+        for app in 0..30 {
+            let patch = if app % 2 == 0 { bump } else { 0 };
+            write(
+                &format!("apps/{env}/app{app}/helmrelease.yaml"),
+                &format!(
+                    "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app{app}\nspec:\n  chart:\n    spec:\n      chart: app{app}\n      version: \"2.{app}.{patch}\"\n"
+                ),
+            );
+        }
+    }
+    git(root, &["init", "-q"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "initial"]);
+    dir
+}
+
+/// `promote` in `dir` with `PROMOTE_THREADS=threads` and debug logs: (code, stdout, stderr).
+fn run_threads(dir: &std::path::Path, threads: &str, args: &[&str]) -> (i32, String, String) {
+    let out = crate::support::promote_cmd()
+        .args(args)
+        .current_dir(dir)
+        .env("PROMOTE_THREADS", threads)
+        .env("PROMOTE_LOG", "promote=debug")
+        .output()
+        .expect("promote runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn large_environments_are_parsed_side_by_side_into_the_same_plan() {
+    let dir = large_repo(false);
+    for args in [
+        &["plan", "--force"][..],
+        &["plan", "--format", "json"],
+        &["plan", "--format", "markdown", "--component", "apps/*"],
+    ] {
+        let (code, one, err_one) = run_threads(dir.path(), "1", args);
+        assert_eq!(code, 0, "{err_one}");
+        assert!(
+            !err_one.contains("side by side") && err_one.contains("one after the other"),
+            "{err_one}"
+        );
+        let (code, two, err_two) = run_threads(dir.path(), "2", args);
+        assert_eq!(code, 0, "{err_two}");
+        assert!(
+            err_two.contains("parsing `integration` (") && err_two.contains("side by side"),
+            "{args:?}: {err_two}"
+        );
+        assert_eq!(one, two, "{args:?}");
+    }
+    // The plan itself: 2,000 pins and 15 apps move, the rest stay.
+    let (_, text, _) = run_threads(dir.path(), "2", &["plan"]);
+    assert_eq!(text.matches("\n  change ").count(), 2015, "{text}");
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(
+        line("TOOL_0_VERSION").as_deref(),
+        Some("change TOOL_0_VERSION v1.0.0 -> v1.0.1")
+    );
+    assert_eq!(
+        line("TOOL_1_VERSION").as_deref(),
+        Some("unchanged TOOL_1_VERSION v1.1.0")
+    );
+    assert_eq!(
+        line("apps/app2").as_deref(),
+        Some("change apps/app2 2.2.0 -> 2.2.1")
+    );
+    // Applied on two threads and on one: the same bytes written.
+    let other = large_repo(false);
+    let (code, _, err) = run_threads(dir.path(), "2", &["apply"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_threads(other.path(), "1", &["apply"]);
+    assert_eq!(code, 0, "{err}");
+    let relative = |root: &std::path::Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        snapshot_tree(root)
+            .into_iter()
+            .map(|(path, bytes)| {
+                (
+                    path.strip_prefix(root).expect("inside").to_path_buf(),
+                    bytes,
+                )
+            })
+            .collect()
+    };
+    let (two, one) = (relative(dir.path()), relative(other.path()));
+    assert_eq!(two.len(), one.len());
+    for ((path, bytes), (other_path, other_bytes)) in two.iter().zip(&one) {
+        assert_eq!(path, other_path);
+        assert!(bytes == other_bytes, "{} differs", path.display());
+    }
+    let live = std::fs::read_to_string(dir.path().join("pins/live/versions.env")).expect("read");
+    assert!(
+        live.contains("TOOL_0_VERSION=v1.0.1\nTOOL_1_VERSION=v1.1.0\n"),
+        "{live}"
+    );
+}
+
+#[test]
+fn small_environments_are_parsed_on_one_thread() {
+    let dir = example_repo("flux-apps");
+    let (code, _, err) = run_threads(dir.path(), "2", &["plan", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("one after the other"), "{err}");
+    assert!(!err.contains("side by side"), "{err}");
+}
+
+#[test]
+fn side_by_side_the_source_environment_error_still_comes_first() {
+    let dir = large_repo(true);
+    for threads in ["1", "2"] {
+        let (code, out, err) = run_threads(dir.path(), threads, &["plan"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(
+            err.contains("pins/integration/versions.env:4002:"),
+            "{threads}: {err}"
+        );
+        assert!(!err.contains("pins/live/versions.env:"), "{threads}: {err}");
+        assert_eq!(threads == "2", err.contains("side by side"), "{err}");
+    }
+}
