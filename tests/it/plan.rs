@@ -825,10 +825,11 @@ fn the_text_plan_says_what_the_verified_plan_does() {
     assert!(compared >= 10, "too few changes compared: {compared}");
 }
 
-/// A repository whose environments are each over the size `plan` parses side by side: 4,000
-/// dotenv pins and 30 HelmReleases per environment, half of them a version ahead in
-/// integration. `broken` puts a bad line in each environment's pin file.
-fn large_repo(broken: bool) -> tempfile::TempDir {
+/// A repository of `pins` dotenv pins (each under a Renovate comment) and 30 HelmReleases per
+/// environment, half of them a version ahead in integration: at 10,000 pins each environment is
+/// over the MiB `plan` parses side by side. `broken` puts a bad line in each environment's pin
+/// file.
+fn pins_repo(pins: usize, broken: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     let write = |rel: &str, text: &str| {
@@ -855,15 +856,17 @@ to = "live"
 "#,
     );
     for (env, bump) in [("integration", 1), ("live", 0)] {
-        let mut pins = String::from("# pinned per environment\n");
-        for i in 0..4000 {
+        let mut text = String::from("# pinned per environment\n");
+        for i in 0..pins {
             let patch = if i % 2 == 0 { bump } else { 0 };
-            pins.push_str(&format!("TOOL_{i}_VERSION=v1.{i}.{patch}\n"));
+            text.push_str(&format!(
+                "# renovate: datasource=github-releases depName=example/tool-{i} versioning=semver\nTOOL_{i}_VERSION=v1.{i}.{patch}\n"
+            ));
         }
         if broken {
-            pins.push_str("this line is not a pin\n");
+            text.push_str("this line is not a pin\n");
         }
-        write(&format!("pins/{env}/versions.env"), &pins);
+        write(&format!("pins/{env}/versions.env"), &text);
         for app in 0..30 {
             let patch = if app % 2 == 0 { bump } else { 0 };
             write(
@@ -898,7 +901,7 @@ fn run_threads(dir: &std::path::Path, threads: &str, args: &[&str]) -> (i32, Str
 
 #[test]
 fn large_environments_are_parsed_side_by_side_into_the_same_plan() {
-    let dir = large_repo(false);
+    let dir = pins_repo(10_000, false);
     for args in [
         &["plan", "--force"][..],
         &["plan", "--format", "json"],
@@ -918,9 +921,9 @@ fn large_environments_are_parsed_side_by_side_into_the_same_plan() {
         );
         assert_eq!(one, two, "{args:?}");
     }
-    // The plan itself: 2,000 pins and 15 apps move, the rest stay.
+    // The plan itself: 5,000 pins and 15 apps move, the rest stay.
     let (_, text, _) = run_threads(dir.path(), "2", &["plan"]);
-    assert_eq!(text.matches("\n  change ").count(), 2015, "{text}");
+    assert_eq!(text.matches("\n  change ").count(), 5_015);
     let line = |id: &str| {
         text.lines()
             .find(|l| l.split_whitespace().nth(1) == Some(id))
@@ -939,7 +942,7 @@ fn large_environments_are_parsed_side_by_side_into_the_same_plan() {
         Some("change apps/app2 2.2.0 -> 2.2.1")
     );
     // Applied on two threads and on one: the same bytes written.
-    let other = large_repo(false);
+    let other = pins_repo(10_000, false);
     let (code, _, err) = run_threads(dir.path(), "2", &["apply"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run_threads(other.path(), "1", &["apply"]);
@@ -962,29 +965,29 @@ fn large_environments_are_parsed_side_by_side_into_the_same_plan() {
         assert!(bytes == other_bytes, "{} differs", path.display());
     }
     let live = std::fs::read_to_string(dir.path().join("pins/live/versions.env")).expect("read");
-    assert!(
-        live.contains("TOOL_0_VERSION=v1.0.1\nTOOL_1_VERSION=v1.1.0\n"),
-        "{live}"
-    );
+    assert!(live.contains("\nTOOL_0_VERSION=v1.0.1\n"));
+    assert!(live.contains("\nTOOL_1_VERSION=v1.1.0\n"));
 }
 
 #[test]
 fn small_environments_are_parsed_on_one_thread() {
-    let dir = example_repo("flux-apps");
-    let (code, _, err) = run_threads(dir.path(), "2", &["plan", "--force"]);
+    // About 120 KiB an environment: under the MiB.
+    let dir = pins_repo(1_000, false);
+    let (code, text, err) = run_threads(dir.path(), "2", &["plan", "--force"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("one after the other"), "{err}");
     assert!(!err.contains("side by side"), "{err}");
+    assert_eq!(text.matches("\n  change ").count(), 515);
 }
 
 #[test]
 fn side_by_side_the_source_environment_error_still_comes_first() {
-    let dir = large_repo(true);
+    let dir = pins_repo(10_000, true);
     for threads in ["1", "2"] {
         let (code, out, err) = run_threads(dir.path(), threads, &["plan"]);
         assert_eq!(code, 1, "{out}{err}");
         assert!(
-            err.contains("pins/integration/versions.env:4002:"),
+            err.contains("pins/integration/versions.env:20002:"),
             "{threads}: {err}"
         );
         assert!(!err.contains("pins/live/versions.env:"), "{threads}: {err}");
