@@ -51,27 +51,7 @@ fn no_git_tls_certificates() {
     };
 }
 
-/// mimalloc's `mi_option_purge_delay` (`include/mimalloc.h` of mimalloc 3, which
-/// libmimalloc-sys builds; it exports no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Memory freed during a run goes back to the system at once, unless `MIMALLOC_PURGE_DELAY`
-/// says otherwise.
-///
-/// mimalloc keeps freed memory for a second by default, longer than most runs, and does not
-/// always reuse it first: a plan parsing two large environments side by side (one thread each)
-/// then peaked above the plan on one thread (YAML, 30,000 HelmReleases: 77 MiB against 60).
-/// Handed back at once, the side-by-side plan peaks below the one-thread plan did (58.6 MiB).
-#[allow(unsafe_code)]
-fn free_at_once() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: setting an option takes no pointer; mimalloc reads it when it next purges.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-    }
-}
-
 fn main() -> ExitCode {
-    free_at_once();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run(_)) {
         no_git_tls_certificates();
@@ -107,23 +87,5 @@ fn main() -> ExitCode {
             promote::action::diag(&format!("error: {e:#}"));
             ExitCode::from(1)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// The option set at start is mimalloc's purge delay: its default (1,000 ms in mimalloc 3) is
-    /// there before, and 0 after.
-    #[test]
-    #[allow(unsafe_code)]
-    fn freed_memory_goes_back_at_once() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
-        }
-        // SAFETY: reading an option takes no pointer.
-        let get = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-        assert_eq!(get(), 1000);
-        super::free_at_once();
-        assert_eq!(get(), 0);
     }
 }

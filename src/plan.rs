@@ -417,15 +417,16 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
     })
 }
 
-/// Two environments parsed at once where both are large enough to be worth a thread: `first`
-/// on a thread of its own, `second` on this one. The results are what [`parse_env`] gives
+/// Two environments parsed at once when the second is large enough to be worth a thread too (the
+/// caller saw to the first, and to whether threads may be used): `first` on a thread of its
+/// own, `second` on this one. The results are what [`parse_env`] gives
 /// one after the other; only the wall time differs.
 fn parse_both(
     config: &Config,
     first: (Gathered, Keep),
     second: (Gathered, Keep),
 ) -> (Result<Parsed, PlanError>, Result<Parsed, PlanError>) {
-    if first.0.bytes.min(second.0.bytes) < PARALLEL_PARSE_BYTES || !parallel() {
+    if second.0.bytes < PARALLEL_PARSE_BYTES {
         tracing::debug!(
             "parsing `{}` ({} bytes) and `{}` ({} bytes) one after the other",
             first.0.env,
@@ -445,6 +446,8 @@ fn parse_both(
         second.0.env,
         second.0.bytes
     );
+    // The second thread's heap would otherwise hold what it frees past the end of the run.
+    crate::free_at_once();
     std::thread::scope(|scope| {
         let thread = scope.spawn(|| parse_env(config, first.0, first.1));
         let second = parse_env(config, second.0, second.1);
@@ -725,19 +728,33 @@ pub fn build_unrendered(
     } else {
         Keep::Bytes
     };
-    // Both environments are read first, then parsed side by side. Errors come in the order a
-    // read of one environment after the other gives: the source's files, its `substitute-from`
-    // pins, the promotion's `components`, then the target's.
+    // A large source is read with the target, and the two parsed side by side; a small one is
+    // parsed, then the target read and parsed file by file. Errors come in the order a read of
+    // one environment after the other gives: the source's files, its `substitute-from` pins, the
+    // promotion's `components`, then the target's.
     let src = gather(config, &promotion.from, source_files)?;
-    let (src, tgt) = match gather(config, &promotion.to, target_files) {
-        Ok(tgt) => {
-            let (src, tgt) = parse_both(config, (src, Keep::Nothing), (tgt, keep));
-            (src, tgt)
+    let (src, tgt) = if src.bytes >= PARALLEL_PARSE_BYTES && parallel() {
+        match gather(config, &promotion.to, target_files) {
+            Ok(tgt) => {
+                let (src, tgt) = parse_both(config, (src, Keep::Nothing), (tgt, keep));
+                (src, Some(tgt))
+            }
+            Err(e) => (parse_env(config, src, Keep::Nothing), Some(Err(e))),
         }
-        Err(e) => (parse_env(config, src, Keep::Nothing), Err(e)),
+    } else {
+        tracing::debug!(
+            "parsing `{}` ({} bytes) and `{}` one after the other",
+            src.env,
+            src.bytes,
+            promotion.to
+        );
+        (parse_env(config, src, Keep::Nothing), None)
     };
     let src = carried(promotion, finish_env(config, source_files, src?)?)?;
-    let mut tgt = finish_env(config, target_files, tgt?)?;
+    let mut tgt = match tgt {
+        Some(tgt) => finish_env(config, target_files, tgt?)?,
+        None => read_env(config, &promotion.to, target_files, keep)?,
+    };
     substitute::mark_shared(config, promotion, &mut tgt);
     let read = std::mem::take(&mut tgt.files);
     // One index of the target for the decisions and the edits.

@@ -994,3 +994,27 @@ fn side_by_side_the_source_environment_error_still_comes_first() {
         assert_eq!(threads == "2", err.contains("side by side"), "{err}");
     }
 }
+
+#[test]
+fn side_by_side_a_missing_target_file_is_named_after_the_source_errors() {
+    for broken in [true, false] {
+        let dir = pins_repo(10_000, broken);
+        std::fs::remove_file(dir.path().join("pins/live/versions.env")).expect("rm");
+        for threads in ["1", "2"] {
+            let (code, out, err) = run_threads(dir.path(), threads, &["plan"]);
+            assert_eq!(code, 1, "{out}{err}");
+            if broken {
+                assert!(
+                    err.contains("pins/integration/versions.env:20002:"),
+                    "{threads}: {err}"
+                );
+                assert!(!err.contains("not found"), "{threads}: {err}");
+            } else {
+                assert!(
+                    err.contains("pins/live/versions.env: source file not found in `live`"),
+                    "{threads}: {err}"
+                );
+            }
+        }
+    }
+}
