@@ -885,17 +885,13 @@ to = "live"
 
 /// `promote` in `dir` with `PROMOTE_THREADS=threads` and debug logs: (code, stdout, stderr).
 fn run_threads(dir: &std::path::Path, threads: &str, args: &[&str]) -> (i32, String, String) {
-    let out = crate::support::promote_cmd()
-        .args(args)
-        .current_dir(dir)
-        .env("PROMOTE_THREADS", threads)
-        .env("PROMOTE_LOG", "promote=debug")
-        .output()
-        .expect("promote runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    crate::support::run_in_with(
+        dir,
+        &[
+            ("PROMOTE_THREADS", threads),
+            ("PROMOTE_LOG", "promote=debug"),
+        ],
+        args,
     )
 }
 

@@ -118,9 +118,15 @@ pub fn example_repo(name: &str) -> tempfile::TempDir {
 
 /// Run `promote` with `args` in `dir`; returns (exit code, stdout, stderr).
 pub fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run_in_with(dir, &[], args)
+}
+
+/// [`run_in`] with the variables `env` set.
+pub fn run_in_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
     let out = promote_cmd()
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .output()
         .expect("promote runs");
     (
