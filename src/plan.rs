@@ -729,7 +729,8 @@ pub fn build_unrendered(
         Keep::Bytes
     };
     // A large source is read with the target, and the two parsed side by side; a small one is
-    // parsed, then the target read and parsed file by file. Errors come in the order a read of
+    // parsed before the target is read (each environment: its files read, then parsed, on one
+    // thread). Errors come in the order a read of
     // one environment after the other gives: the source's files, its `substitute-from` pins, the
     // promotion's `components`, then the target's.
     let src = gather(config, &promotion.from, source_files)?;
