@@ -131,12 +131,15 @@ pub struct BadSource {
     pub message: String,
 }
 
-/// One component of one environment.
+/// One component of one environment. Kept small (tens of thousands are read per environment):
+/// what its source's config says of it (`status-names`) is asked of the config when needed
+/// ([`Entry::subject`]), not copied into every entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub id: Text,
     pub name: Text,
-    pub group: Option<Text>,
+    /// Shared by every component of the file.
+    pub group: Option<std::sync::Arc<str>>,
     /// The version, with the source's template stripped.
     pub version: Text,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,45 +150,45 @@ pub struct Entry {
     /// Shared by every component of the file. An `Arc`: an environment may be parsed on a
     /// thread of its own ([`parse_both`]).
     pub file: std::sync::Arc<str>,
-    pub line: usize,
-    pub column: usize,
+    pub line: u32,
+    pub column: u32,
+    /// Its source's index in the config.
     #[serde(skip)]
-    pub source: usize,
+    pub source: u32,
     /// The grammar its version follows (image tag, chart version, ...).
     #[serde(skip)]
     pub rule: source::Rule,
-    /// The name statuses may use for it from `status-names` (its own entry, or `"*"`).
-    #[serde(skip)]
-    pub status_name: Option<Text>,
-    /// Without one: whether the dotenv default (`PAPERLESS_NGX_VERSION` -> `paperless-ngx`)
-    /// applies, made when the gate asks ([`Entry::status_names`]), not per component read.
-    #[serde(skip)]
-    pub dotenv_status_name: bool,
-    /// Whether statuses may name it by its own name and id (not when its source maps every
-    /// component to one status name with `"*"`).
-    #[serde(skip)]
-    pub own_name: bool,
 }
 
 impl Entry {
+    /// Its source's config.
+    pub fn source_of<'c>(&self, config: &'c Config) -> &'c crate::config::Source {
+        &config.sources[self.source as usize]
+    }
+
     /// The component as the gate sees it.
-    pub fn subject(&self) -> Subject {
+    pub fn subject(&self, config: &Config) -> Subject {
+        let src = self.source_of(config);
         Subject {
             id: self.id.clone(),
             name: self.name.clone(),
-            aliases: self.status_names(),
-            own_name: self.own_name,
+            aliases: src.status_names_of(&self.name),
+            // Not when its source maps every component to one status name with `"*"`.
+            own_name: !src.status_names.contains_key("*"),
         }
     }
 
-    /// Other names statuses may use for it (`status-names`, the dotenv default).
-    pub fn status_names(&self) -> Vec<String> {
-        crate::config::status_names(
-            self.status_name.as_deref(),
-            self.dotenv_status_name,
-            &self.name,
-        )
+    /// Other names statuses may use for it: its source's `status-names` entry, else the dotenv
+    /// default (`PAPERLESS_NGX_VERSION` -> `paperless-ngx`).
+    pub fn status_names(&self, config: &Config) -> Vec<String> {
+        self.source_of(config).status_names_of(&self.name)
     }
+}
+
+/// A line, column or index as an entry keeps it: files are under 4 GiB (`edit::decode` refuses
+/// larger ones), so none is near `u32::MAX`, which any larger would read as.
+fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Every component of one environment at one revision, in config and file order.
@@ -348,9 +351,8 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             inventories += 1;
             notes.append(&mut inv.notes);
             let group = src.group_for(&captures);
-            let group_text = group.as_deref().map(Text::from);
+            let group_text: Option<std::sync::Arc<str>> = group.as_deref().map(Into::into);
             let shared_path: std::sync::Arc<str> = path.as_str().into();
-            let own_name = !src.status_names.contains_key("*");
             components.reserve(inv.components.len());
             let mut add =
                 |name: Text, version: Text, indirect: Option<Text>, c: &source::Component| {
@@ -364,17 +366,14 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                             None => name.clone(),
                         },
                         version,
-                        status_name: src.status_name_of(&name).map(Into::into),
-                        dotenv_status_name: src.kind == source::Kind::Dotenv,
-                        own_name,
                         name,
                         group: group_text.clone(),
                         indirect,
                         via: None,
                         file: shared_path.clone(),
-                        line: c.line,
-                        column: c.column,
-                        source: index,
+                        line: narrow(c.line),
+                        column: narrow(c.column),
+                        source: narrow(index),
                         rule: c.rule,
                     });
                 };
@@ -537,8 +536,8 @@ fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
             return Err(PlanError::DuplicateId {
                 id: e.id.to_string(),
                 file: e.file.to_string(),
-                line: e.line,
-                column: e.column,
+                line: e.line as usize,
+                column: e.column as usize,
                 first: format!("{}:{}:{}", first.file, first.line, first.column),
             });
         }
@@ -567,12 +566,12 @@ pub struct Item {
     pub to_version: Text,
     /// Target file and position of the version.
     pub file: Option<std::sync::Arc<str>>,
-    pub line: Option<usize>,
+    pub line: Option<u32>,
     /// Why it is held, or why it may move.
     pub reason: Text,
     /// The `substitute-from` variable (and its pin line) the version is read through.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
+    pub via: Option<Box<str>>,
 }
 
 /// One file the plan rewrites. Serialized as its path and its unified diff.
@@ -751,7 +750,7 @@ pub fn build_unrendered(
         );
         (parse_env(config, src, Keep::Nothing), None)
     };
-    let src = carried(promotion, finish_env(config, source_files, src?)?)?;
+    let src = carried(config, promotion, finish_env(config, source_files, src?)?)?;
     let mut tgt = match tgt {
         Some(tgt) => finish_env(config, target_files, tgt?)?,
         None => read_env(config, &promotion.to, target_files, keep)?,
@@ -816,7 +815,7 @@ fn add_missing(
         let Some(e) = sources.get(item.id.as_str()) else {
             continue;
         };
-        let kind = config.sources[e.source].kind;
+        let kind = e.source_of(config).kind;
         let Some(path) = target_path(config, e, &src.env, to, target_files)? else {
             item.reason =
                 compact_str::format_compact!("missing in target: its source has no file in `{to}`");
@@ -852,7 +851,7 @@ fn target_path(
     to: &str,
     target_files: &dyn Files,
 ) -> Result<Option<String>, PlanError> {
-    let src = &config.sources[e.source];
+    let src = e.source_of(config);
     let (Some(theirs), Some(ours)) = (src.pattern_for(from), src.pattern_for(to)) else {
         return Ok(None);
     };
@@ -908,7 +907,9 @@ fn edits(
                 _ => continue,
             },
         };
-        let stored = config.sources[entry.source].version_to_stored(&entry.name, &item.to_version);
+        let stored = entry
+            .source_of(config)
+            .version_to_stored(&entry.name, &item.to_version);
         // Before anything is written: the value as it will be stored must suit the field. A bad
         // one is named where it came from: the pin, or the source environment's file.
         if let Err(message) = source::validate_version(entry.rule, &stored) {
@@ -924,15 +925,15 @@ fn edits(
                 from: src.env.clone(),
                 to: target.env.to_string(),
                 file: from.file.to_string(),
-                line: from.line,
-                column: from.column,
+                line: from.line as usize,
+                column: from.column as usize,
                 message,
             })));
         }
         // A resolved component's version lives in the pin line that sets its variable.
         let (key, path, name) = match substitute::pin_line(entry).filter(|_| !added) {
             Some((file, _, via)) => (None, file, via.variable.as_str()),
-            None => (Some(entry.source), path, entry.name.as_str()),
+            None => (Some(entry.source as usize), path, entry.name.as_str()),
         };
         let changes = by_file.entry(path).or_default().entry(key).or_default();
         // Components sharing one pin line agree (`settle`): it is edited once.
@@ -945,7 +946,7 @@ fn edits(
             // Only a preview asks (an edit compares the spliced bytes instead).
             changes.differs |= opts.preview
                 && key.is_some()
-                && config.sources[entry.source].version_from_stored(name, &stored) != entry.version;
+                && entry.source_of(config).version_from_stored(name, &stored) != entry.version;
             &mut changes.set
         };
         list.push((name, stored));

@@ -426,7 +426,7 @@ pub fn check(project: &ProjectArgs) -> anyhow::Result<i32> {
     }
     for p in &config.promotions {
         if let Some(inv) = inventories.iter().find(|i| i.env == p.from)
-            && let Err(e) = plan::carried(p, inv.clone())
+            && let Err(e) = plan::carried(&config, p, inv.clone())
         {
             problems.push(e.to_string());
         }

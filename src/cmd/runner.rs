@@ -200,7 +200,7 @@ impl Runner<'_> {
             }
             for p in promotions {
                 // Only what the promotion carries; one that carries nothing changed does not run.
-                let carried = plan::Carried::of(p)?;
+                let carried = plan::Carried::of(self.config, p)?;
                 let mut candidates: Vec<String> = now
                     .components
                     .iter()
@@ -236,6 +236,7 @@ impl Runner<'_> {
             }
             let source_sha = self.forge.branch_head(self.config.branch_of(&p.from))?;
             let source = plan::carried(
+                self.config,
                 p,
                 plan::inventory(
                     self.config,
@@ -325,7 +326,7 @@ impl Runner<'_> {
             let subjects: Vec<Subject> = inventory
                 .components
                 .iter()
-                .map(plan::Entry::subject)
+                .map(|e| e.subject(self.config))
                 .collect();
             let e = gate::from_statuses(
                 &promotion.gate,
@@ -366,7 +367,7 @@ impl Runner<'_> {
             let keep: Vec<String> = inventory
                 .components
                 .iter()
-                .filter(|c| c.subject().named_by(name))
+                .filter(|c| c.subject(self.config).named_by(name))
                 .map(|c| c.id.to_string())
                 .collect();
             e.restrict(
@@ -508,8 +509,11 @@ impl Runner<'_> {
             wanted.extend(plan::inventory_paths(self.config, &req.to, &source)?);
             source.prefetch(&wanted)?;
         }
-        let inventory =
-            plan::carried(promotion, plan::inventory(self.config, &req.from, &source)?)?;
+        let inventory = plan::carried(
+            self.config,
+            promotion,
+            plan::inventory(self.config, &req.from, &source)?,
+        )?;
         let mut eligibility = self.eligibility(
             req,
             promotion,

@@ -208,7 +208,7 @@ impl Filter {
         let by_group = self.groups.is_empty()
             || e.group
                 .as_ref()
-                .is_some_and(|g| self.groups.iter().any(|x| x == g.as_str()));
+                .is_some_and(|g| self.groups.iter().any(|x| **x == **g));
         by_name && by_group
     }
 }
@@ -272,7 +272,7 @@ pub(super) fn decide_indexed(
         let (action, reason) = judge(e, target, pin, gate, opts);
         // A version resolved through a pin line is edited there.
         let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {
-            Some((file, line, _)) => (file.into(), line),
+            Some((file, line, _)) => (file.into(), super::narrow(line)),
             None => (t.file.clone(), t.line),
         }) {
             Some((file, line)) => (Some(file), Some(line)),
@@ -288,7 +288,7 @@ pub(super) fn decide_indexed(
             file,
             line,
             reason,
-            via: via.map(Via::describe),
+            via: via.map(|v| v.describe().into_boxed_str()),
         });
     }
     Ok(items)

@@ -29,14 +29,14 @@ pub(super) fn resolve(
     }
     let mut loaded: HashMap<usize, Vars> = HashMap::new();
     for e in components.iter_mut().filter(|e| e.indirect.is_some()) {
-        let src = &config.sources[e.source];
+        let src = e.source_of(config);
         if src.substitute_from.is_empty() {
             continue;
         }
         let Some(r) = substitute::reference(&e.version) else {
             continue;
         };
-        let vars = match loaded.entry(e.source) {
+        let vars = match loaded.entry(e.source as usize) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let mut vars = Vars::default();
@@ -64,7 +64,7 @@ pub(super) fn mark_shared(config: &Config, promotion: &Promotion, tgt: &mut EnvI
     }
     let same_branch = config.branch_of(&promotion.from) == config.branch_of(&promotion.to);
     for t in &mut tgt.components {
-        let src = &config.sources[t.source];
+        let src = t.source_of(config);
         let Some(via) = t.via.as_mut() else { continue };
         if let (Some(i), Some(file)) = (via.entry, &via.file) {
             let theirs = src.substitute_paths(&promotion.from);
@@ -129,7 +129,7 @@ pub(super) fn settle(
         if via.pin().is_some() || s.indirect.is_some() || t.version == s.version {
             continue;
         }
-        let src = &config.sources[t.source];
+        let src = t.source_of(config);
         for (template, path) in src
             .substitute_from
             .iter()
