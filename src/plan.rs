@@ -347,19 +347,13 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 captures,
                 bytes,
             } = file?;
-            let mut inv = source::read(&src.locator(), &path, &bytes)?;
-            inventories += 1;
-            notes.append(&mut inv.notes);
+            let loc = src.locator();
             let group = src.group_for(&captures);
             let group_text: Option<std::sync::Arc<str>> = group.as_deref().map(Into::into);
             let shared_path: std::sync::Arc<str> = path.as_str().into();
-            components.reserve(inv.components.len());
-            let mut add =
+            let entry =
                 |name: Text, version: Text, indirect: Option<Text>, c: &source::Component| {
-                    if !filter.admits(&name) {
-                        return;
-                    }
-                    components.push(Entry {
+                    Entry {
                         // `Source::id_in`, with the group rendered once per file.
                         id: match &group {
                             Some(g) => compact_str::format_compact!("{g}/{name}"),
@@ -375,24 +369,52 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                         column: narrow(c.column),
                         source: narrow(index),
                         rule: c.rule,
-                    });
+                    }
                 };
+            // Each component's strings move into its entry, where they are.
+            let moved = |c: &mut source::Component| {
+                let name = std::mem::take(&mut c.name);
+                let version = match src.template {
+                    None => std::mem::take(&mut c.version),
+                    Some(_) => src.version_from_stored(&name, &c.version),
+                };
+                (name, version, c.indirect.take())
+            };
+            if keep == Keep::Nothing && filter.admits_all() && source::streams(&loc) {
+                // Nothing kept and nothing filtered out: each component becomes its entry as it
+                // is read, and no list of components is made. At most one per line.
+                let first = components.len();
+                components.reserve(memchr::memchr_iter(b'\n', &bytes).count() + 1);
+                let mut file_notes = source::read_each(&loc, &path, &bytes, |mut c| {
+                    let (name, version, indirect) = moved(&mut c);
+                    components.push(entry(name, version, indirect, &c));
+                })?;
+                // The repeats `source::read` refuses, found among the entries instead.
+                source::check_repeats(&path, &components[first..], |e| {
+                    (e.name.as_str(), e.line as usize, e.column as usize)
+                })?;
+                inventories += 1;
+                notes.append(&mut file_notes);
+                continue;
+            }
+            let mut inv = source::read(&loc, &path, &bytes)?;
+            inventories += 1;
+            notes.append(&mut inv.notes);
+            components.reserve(inv.components.len());
             if keep == Keep::Nothing {
-                // Not kept: each component's strings move into its entry, where they are, and
-                // the emptied components are dropped with the inventory.
+                // Not kept: the emptied components are dropped with the inventory.
                 for c in &mut inv.components {
-                    let name = std::mem::take(&mut c.name);
-                    let version = match src.template {
-                        None => std::mem::take(&mut c.version),
-                        Some(_) => src.version_from_stored(&name, &c.version),
-                    };
-                    let indirect = c.indirect.take();
-                    add(name, version, indirect, c);
+                    let (name, version, indirect) = moved(c);
+                    if filter.admits(&name) {
+                        components.push(entry(name, version, indirect, c));
+                    }
                 }
             } else {
                 for c in &inv.components {
-                    let version = src.version_from_stored(&c.name, &c.version);
-                    add(c.name.clone(), version, c.indirect.clone(), c);
+                    if filter.admits(&c.name) {
+                        let version = src.version_from_stored(&c.name, &c.version);
+                        components.push(entry(c.name.clone(), version, c.indirect.clone(), c));
+                    }
                 }
             }
             if keep == Keep::Bytes {

@@ -33,6 +33,11 @@ impl NameFilter {
         self.include.as_ref().is_none_or(|g| g.is_match(name))
             && self.exclude.as_ref().is_none_or(|g| !g.is_match(name))
     }
+
+    /// Whether it admits every name (no `include`, no `exclude`).
+    pub fn admits_all(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
 }
 
 /// `PAPERLESS_NGX_VERSION` -> `paperless-ngx`: lowercased, `_` -> `-`, a trailing `-version`

@@ -17,6 +17,14 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
     })
 }
 
+/// [`read`], each component handed to `sink` as its line is read: no list is made.
+pub fn read_each(file: &str, text: &str, mut sink: impl FnMut(Component)) -> Result<(), EditError> {
+    for entry in dotenv::entries(file, text) {
+        sink(of_entry(entry?));
+    }
+    Ok(())
+}
+
 /// The component of one `KEY=value` entry (`index` is of the text `e` was read from).
 pub(super) fn component(index: &LineIndex, e: dotenv::Entry) -> Component {
     debug_assert_eq!(index.line_col(e.span.start), (e.line, e.column));

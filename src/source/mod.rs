@@ -239,32 +239,67 @@ pub fn read(loc: &Locator, file: &str, bytes: &[u8]) -> Result<Inventory, EditEr
 }
 
 fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
+    check_repeats(file, &inv.components, |c| {
+        (c.name.as_str(), c.line, c.column)
+    })
+}
+
+/// The first component of `items` (all of one file, in file order) whose name an earlier one
+/// has, as [`read`] refuses it; `at` gives each item's name, line and column.
+pub fn check_repeats<T>(
+    file: &str,
+    items: &[T],
+    at: impl Fn(&T) -> (&str, usize, usize),
+) -> Result<(), EditError> {
     use std::hash::BuildHasher;
-    // Indices into the components, hashed by name: a table of 4-byte slots stays in cache where
+    // Indices into the items, hashed by name: a table of 4-byte slots stays in cache where
     // one of `(&str, line)` pairs would not. A file has fewer than 2^32 components: it is under
     // 4 GiB (`edit::decode` refuses larger ones).
     let hasher = rustc_hash::FxBuildHasher;
-    let names = &inv.components;
-    let hash = |i: &u32| hasher.hash_one(names[*i as usize].name.as_str());
-    let mut seen = hashbrown::HashTable::<u32>::with_capacity(names.len());
-    for (i, c) in names.iter().enumerate() {
-        let h = hasher.hash_one(c.name.as_str());
-        match seen.entry(h, |j| names[*j as usize].name == c.name, hash) {
+    let name = |i: u32| at(&items[i as usize]).0;
+    let hash = |i: &u32| hasher.hash_one(name(*i));
+    let mut seen = hashbrown::HashTable::<u32>::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let (this, line, column) = at(item);
+        let h = hasher.hash_one(this);
+        match seen.entry(h, |j| name(*j) == this, hash) {
             hashbrown::hash_table::Entry::Occupied(first) => {
                 return Err(EditError::Duplicate {
                     file: file.to_string(),
-                    line: c.line,
-                    column: c.column,
-                    component: c.name.to_string(),
-                    first_line: names[*first.get() as usize].line,
+                    line,
+                    column,
+                    component: this.to_string(),
+                    first_line: at(&items[*first.get() as usize]).1,
                 });
             }
             hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(i as u32);
+                slot.insert(u32::try_from(i).unwrap_or(u32::MAX));
             }
         }
     }
     Ok(())
+}
+
+/// Whether [`read_each`] streams `loc`'s components: a dotenv file's lines, each its own
+/// component (no image tag to narrow).
+pub fn streams(loc: &Locator) -> bool {
+    loc.kind == Kind::Dotenv && loc.part.is_none()
+}
+
+/// [`read`] for a caller that keeps no component of the file, only what it makes of each: every
+/// component is handed to `sink` as it is parsed, and no list of them is made. Only where
+/// [`streams`] says so; and names are not checked for repeats here, the caller checks what it
+/// made of them ([`check_repeats`]). Returns the file's notes.
+pub fn read_each(
+    loc: &Locator,
+    file: &str,
+    bytes: &[u8],
+    sink: impl FnMut(Component),
+) -> Result<Vec<String>, EditError> {
+    debug_assert!(streams(loc), "`{}` does not stream", loc.kind);
+    let text = edit::decode(file, bytes)?;
+    dotenv::read_each(file, text, sink)?;
+    Ok(Vec::new())
 }
 
 /// Render `version` as a scalar in `syntax`, keeping `style` where the value allows it.

@@ -1014,3 +1014,27 @@ fn side_by_side_a_missing_target_file_is_named_after_the_source_errors() {
         }
     }
 }
+
+/// A key set twice in a dotenv file is refused with the same message whether the file is read
+/// into a list of components (`apply` keeps the target's for its edits) or streamed into entries
+/// (`plan`'s preview keeps nothing), and `apply` writes nothing.
+#[test]
+fn a_repeated_pin_is_refused_alike_streamed_or_kept() {
+    let dir = pins_repo(20, false);
+    let live = dir.path().join("pins/live/versions.env");
+    // The positive control: without the repeat, both run.
+    let (code, out, err) = run_in(dir.path(), &["plan"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("TOOL_4_VERSION"), "{out}");
+    let mut text = std::fs::read_to_string(&live).expect("read");
+    // Pin `i` is on line `3 + 2i`; this is line 42.
+    text.push_str("TOOL_3_VERSION=v9.9.9\n");
+    std::fs::write(&live, &text).expect("write");
+    let expected = "pins/live/versions.env:42:16: duplicate component `TOOL_3_VERSION` (first defined at line 9)";
+    for args in [&["plan"][..], &["apply"][..]] {
+        let (code, out, err) = run_in(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&live).expect("read"), text);
+}
