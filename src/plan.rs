@@ -134,18 +134,17 @@ pub struct BadSource {
 /// One component of one environment. Kept small (tens of thousands are read per environment):
 /// what its source's config says of it (`status-names`) is asked of the config when needed
 /// ([`Entry::subject`]), not copied into every entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// `group/name`, or the name where its source has no group; the name is its end
+    /// ([`Entry::name`]), not a copy.
     pub id: Text,
-    pub name: Text,
     /// Shared by every component of the file.
     pub group: Option<std::sync::Arc<str>>,
     /// The version, with the source's template stripped.
     pub version: Text,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub indirect: Option<Text>,
     /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Box<source::substitute::Via>>,
     /// Shared by every component of the file. An `Arc`: an environment may be parsed on a
     /// thread of its own ([`parse_both`]).
@@ -153,14 +152,20 @@ pub struct Entry {
     pub line: u32,
     pub column: u32,
     /// Its source's index in the config.
-    #[serde(skip)]
     pub source: u32,
     /// The grammar its version follows (image tag, chart version, ...).
-    #[serde(skip)]
     pub rule: source::Rule,
 }
 
 impl Entry {
+    /// Its name within its file (`cilium`): the id without its group.
+    pub fn name(&self) -> &str {
+        match &self.group {
+            Some(g) => self.id.get(g.len() + 1..).unwrap_or(&self.id),
+            None => &self.id,
+        }
+    }
+
     /// Its source's config.
     pub fn source_of<'c>(&self, config: &'c Config) -> &'c crate::config::Source {
         &config.sources[self.source as usize]
@@ -171,8 +176,8 @@ impl Entry {
         let src = self.source_of(config);
         Subject {
             id: self.id.clone(),
-            name: self.name.clone(),
-            aliases: src.status_names_of(&self.name),
+            name: self.name().into(),
+            aliases: src.status_names_of(self.name()),
             // Not when its source maps every component to one status name with `"*"`.
             own_name: !src.status_names.contains_key("*"),
         }
@@ -181,7 +186,7 @@ impl Entry {
     /// Other names statuses may use for it: its source's `status-names` entry, else the dotenv
     /// default (`PAPERLESS_NGX_VERSION` -> `paperless-ngx`).
     pub fn status_names(&self, config: &Config) -> Vec<String> {
-        self.source_of(config).status_names_of(&self.name)
+        self.source_of(config).status_names_of(self.name())
     }
 }
 
@@ -192,7 +197,7 @@ fn narrow(n: usize) -> u32 {
 }
 
 /// Every component of one environment at one revision, in config and file order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvInventory {
     pub env: String,
     pub at: String,
@@ -200,7 +205,6 @@ pub struct EnvInventory {
     pub notes: Vec<String>,
     /// Per file, what was read, when kept for the plan's edits (the target's): they splice the
     /// spans read here instead of reading and parsing the file again.
-    #[serde(skip)]
     pub files: HashMap<String, ReadFile>,
 }
 
@@ -355,12 +359,12 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 |name: Text, version: Text, indirect: Option<Text>, c: &source::Component| {
                     Entry {
                         // `Source::id_in`, with the group rendered once per file.
+                        // Its name is the id's end (`Entry::name`).
                         id: match &group {
                             Some(g) => compact_str::format_compact!("{g}/{name}"),
-                            None => name.clone(),
+                            None => name,
                         },
                         version,
-                        name,
                         group: group_text.clone(),
                         indirect,
                         via: None,
@@ -391,7 +395,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 })?;
                 // The repeats `source::read` refuses, found among the entries instead.
                 source::check_repeats(&path, &components[first..], |e| {
-                    (e.name.as_str(), e.line as usize, e.column as usize)
+                    (e.name(), e.line as usize, e.column as usize)
                 })?;
                 inventories += 1;
                 notes.append(&mut file_notes);
@@ -931,7 +935,7 @@ fn edits(
         };
         let stored = entry
             .source_of(config)
-            .version_to_stored(&entry.name, &item.to_version);
+            .version_to_stored(entry.name(), &item.to_version);
         // Before anything is written: the value as it will be stored must suit the field. A bad
         // one is named where it came from: the pin, or the source environment's file.
         if let Err(message) = source::validate_version(entry.rule, &stored) {
@@ -955,7 +959,7 @@ fn edits(
         // A resolved component's version lives in the pin line that sets its variable.
         let (key, path, name) = match substitute::pin_line(entry).filter(|_| !added) {
             Some((file, _, via)) => (None, file, via.variable.as_str()),
-            None => (Some(entry.source as usize), path, entry.name.as_str()),
+            None => (Some(entry.source as usize), path, entry.name()),
         };
         let changes = by_file.entry(path).or_default().entry(key).or_default();
         // Components sharing one pin line agree (`settle`): it is edited once.

@@ -393,7 +393,7 @@ impl Runner<'_> {
         let records = gate::history::records(&req.from, &req.to, history);
         let mut ancestry: HashMap<String, (bool, bool)> = HashMap::new();
         for c in &inventory.components {
-            let pinned = req.pins.iter().any(|(k, _)| *k == c.id || *k == c.name);
+            let pinned = req.pins.iter().any(|(k, _)| *k == c.id || *k == c.name());
             if pinned || matches!(e.verdict(&c.id), Verdict::Held { .. }) {
                 continue;
             }
@@ -828,7 +828,7 @@ impl Runner<'_> {
             {
                 continue;
             }
-            let Some(name) = p.tag_name(&c.name, &c.version) else {
+            let Some(name) = p.tag_name(c.name(), &c.version) else {
                 continue;
             };
             // `infra/cilium` and `helm/cilium` at one version make one tag.

@@ -38,7 +38,7 @@ impl<'c> Carried<'c> {
 
     fn matches(&self, m: &GlobMatcher, e: &Entry) -> bool {
         m.is_match(&e.id)
-            || m.is_match(&e.name)
+            || m.is_match(e.name())
             || e.status_names(self.config).iter().any(|n| m.is_match(n))
     }
 

@@ -179,7 +179,7 @@ impl Filter {
                 if !src
                     .components
                     .iter()
-                    .any(|e| m.is_match(&e.id) || m.is_match(&e.name))
+                    .any(|e| m.is_match(&e.id) || m.is_match(e.name()))
                 {
                     return Err(PlanError::UnknownFilter {
                         filter: pattern.clone(),
@@ -204,7 +204,7 @@ impl Filter {
         let by_name = self
             .globs
             .as_ref()
-            .is_none_or(|g| g.is_match(&e.id) || g.is_match(&e.name));
+            .is_none_or(|g| g.is_match(&e.id) || g.is_match(e.name()));
         let by_group = self.groups.is_empty()
             || e.group
                 .as_ref()
@@ -241,7 +241,7 @@ pub(super) fn decide_indexed(
     if let Some((pin, _)) = opts
         .pins
         .iter()
-        .find(|(k, _)| !src.components.iter().any(|e| e.id == *k || e.name == *k))
+        .find(|(k, _)| !src.components.iter().any(|e| e.id == *k || e.name() == *k))
     {
         return Err(PlanError::UnknownPin {
             pin: pin.clone(),
@@ -254,14 +254,14 @@ pub(super) fn decide_indexed(
         let target = targets.get(e.id.as_str());
         let pin = pins
             .get(e.id.as_str())
-            .or_else(|| pins.get(e.name.as_str()))
+            .or_else(|| pins.get(e.name()))
             .copied();
         if let Some(v) = pin {
             let rule = target.map_or(e.rule, |t| t.rule);
             let key = if pins.contains_key(e.id.as_str()) {
                 &e.id
             } else {
-                &e.name
+                e.name()
             };
             super::check_pin(key, v, rule)?;
         }
@@ -281,7 +281,7 @@ pub(super) fn decide_indexed(
         let via = target.and_then(|t| t.via.as_deref()).or(e.via.as_deref());
         items.push(Item {
             id: e.id.clone(),
-            name: e.name.clone(),
+            name: e.name().into(),
             action,
             from_version: target.map(|t| t.version.clone()),
             to_version: pin.map_or_else(|| e.version.clone(), Text::from),

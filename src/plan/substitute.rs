@@ -48,7 +48,7 @@ pub(super) fn resolve(
         };
         let (value, via) = substitute::resolve(vars, &r, e.rule);
         if let Some(v) = value {
-            e.version = src.version_from_stored(&e.name, &v);
+            e.version = src.version_from_stored(e.name(), &v);
             e.indirect = None;
         }
         e.via = Some(Box::new(via));
