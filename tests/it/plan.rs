@@ -1037,4 +1037,18 @@ fn a_repeated_pin_is_refused_alike_streamed_or_kept() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     assert_eq!(std::fs::read_to_string(&live).expect("read"), text);
+    // A line that is no pin, after the repeat: the file does not parse, and that is the error,
+    // streamed or not, as a whole file is read before its names are compared.
+    text.push_str("this line is not a pin\n");
+    std::fs::write(&live, &text).expect("write");
+    for args in [&["plan"][..], &["apply"][..]] {
+        let (code, out, err) = run_in(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("pins/live/versions.env:43:1:"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("duplicate"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&live).expect("read"), text);
 }
