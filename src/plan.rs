@@ -355,43 +355,37 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             let group = src.group_for(&captures);
             let group_text: Option<std::sync::Arc<str>> = group.as_deref().map(Into::into);
             let shared_path: std::sync::Arc<str> = path.as_str().into();
-            let entry =
-                |name: Text, version: Text, indirect: Option<Text>, c: &source::Component| {
-                    Entry {
-                        // `Source::id_in`, with the group rendered once per file.
-                        // Its name is the id's end (`Entry::name`).
-                        id: match &group {
-                            Some(g) => compact_str::format_compact!("{g}/{name}"),
-                            None => name,
-                        },
-                        version,
-                        group: group_text.clone(),
-                        indirect,
-                        via: None,
-                        file: shared_path.clone(),
-                        line: narrow(c.line),
-                        column: narrow(c.column),
-                        source: narrow(index),
-                        rule: c.rule,
-                    }
-                };
-            // Each component's strings move into its entry, where they are.
-            let moved = |c: &mut source::Component| {
-                let name = std::mem::take(&mut c.name);
-                let version = match src.template {
-                    None => std::mem::take(&mut c.version),
-                    Some(_) => src.version_from_stored(&name, &c.version),
-                };
-                (name, version, c.indirect.take())
+            let entry = |f: source::Found| Entry {
+                // `Source::id_in`, with the group rendered once per file. Its name is the id's
+                // end (`Entry::name`).
+                id: match &group {
+                    Some(g) => compact_str::format_compact!("{g}/{}", f.name),
+                    None => f.name,
+                },
+                version: f.version,
+                group: group_text.clone(),
+                indirect: f.indirect,
+                via: None,
+                file: shared_path.clone(),
+                line: narrow(f.line),
+                column: narrow(f.column),
+                source: narrow(index),
+                rule: f.rule,
+            };
+            // The version without the source's template, if it has one.
+            let stripped = |mut f: source::Found| {
+                if src.template.is_some() {
+                    f.version = src.version_from_stored(&f.name, &f.version);
+                }
+                f
             };
             if keep == Keep::Nothing && filter.admits_all() && source::streams(&loc) {
                 // Nothing kept and nothing filtered out: each component becomes its entry as it
                 // is read, and no list of components is made. At most one per line.
                 let first = components.len();
                 components.reserve(memchr::memchr_iter(b'\n', &bytes).count() + 1);
-                let mut file_notes = source::read_each(&loc, &path, &bytes, |mut c| {
-                    let (name, version, indirect) = moved(&mut c);
-                    components.push(entry(name, version, indirect, &c));
+                let mut file_notes = source::read_each(&loc, &path, &bytes, |f| {
+                    components.push(entry(stripped(f)));
                 })?;
                 // The repeats `source::read` refuses, found among the entries instead.
                 source::check_repeats(&path, &components[first..], |e| {
@@ -405,19 +399,34 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             inventories += 1;
             notes.append(&mut inv.notes);
             components.reserve(inv.components.len());
+            let found = |c: &source::Component| source::Found {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                indirect: c.indirect.clone(),
+                line: c.line,
+                column: c.column,
+                rule: c.rule,
+            };
             if keep == Keep::Nothing {
-                // Not kept: the emptied components are dropped with the inventory.
+                // Not kept: each component's strings move into its entry, where they are, and
+                // the emptied components are dropped with the inventory.
                 for c in &mut inv.components {
-                    let (name, version, indirect) = moved(c);
-                    if filter.admits(&name) {
-                        components.push(entry(name, version, indirect, c));
+                    let f = source::Found {
+                        name: std::mem::take(&mut c.name),
+                        version: std::mem::take(&mut c.version),
+                        indirect: c.indirect.take(),
+                        line: c.line,
+                        column: c.column,
+                        rule: c.rule,
+                    };
+                    if filter.admits(&f.name) {
+                        components.push(entry(stripped(f)));
                     }
                 }
             } else {
                 for c in &inv.components {
                     if filter.admits(&c.name) {
-                        let version = src.version_from_stored(&c.name, &c.version);
-                        components.push(entry(c.name.clone(), version, c.indirect.clone(), c));
+                        components.push(entry(stripped(found(c))));
                     }
                 }
             }

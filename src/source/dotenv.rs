@@ -1,6 +1,6 @@
 //! `dotenv`: each `KEY=value` pin is a component named `KEY`.
 
-use super::{Component, Inventory, Locator, Syntax};
+use super::{Component, Found, Inventory, Locator, Syntax};
 use crate::edit::{self, EditError, LineIndex, QuoteStyle, dotenv};
 
 /// One pass over the lines: each entry becomes its component as it is read (line and column
@@ -17,12 +17,30 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
     })
 }
 
-/// [`read`], each component handed to `sink` as its line is read: no list is made.
-pub fn read_each(file: &str, text: &str, mut sink: impl FnMut(Component)) -> Result<(), EditError> {
+/// [`read`], each component handed to `sink` as its line is read: no list is made, and none of
+/// what only an edit needs (span, quoting, address).
+pub fn read_each(file: &str, text: &str, mut sink: impl FnMut(Found)) -> Result<(), EditError> {
     for entry in dotenv::entries(file, text) {
-        sink(of_entry(entry?));
+        let e = entry?;
+        sink(Found {
+            indirect: indirect(&e),
+            name: e.key,
+            version: e.value,
+            line: e.line,
+            column: e.column,
+            rule: super::Rule::Dotenv,
+        });
     }
     Ok(())
+}
+
+/// The variable a value is set through, unless single quotes make it literal (dotenv
+/// substitutes nothing inside them).
+fn indirect(e: &dotenv::Entry) -> Option<crate::Text> {
+    match e.style {
+        QuoteStyle::Single => None,
+        _ => edit::indirect_variable(&e.value).map(Into::into),
+    }
 }
 
 /// The component of one `KEY=value` entry (`index` is of the text `e` was read from).
@@ -33,16 +51,11 @@ pub(super) fn component(index: &LineIndex, e: dotenv::Entry) -> Component {
 
 /// The component of one `KEY=value` entry, at the line and column the entry carries.
 fn of_entry(e: dotenv::Entry) -> Component {
-    // Single quotes are literal in dotenv: no substitution happens inside them.
-    let indirect = match e.style {
-        QuoteStyle::Single => None,
-        _ => edit::indirect_variable(&e.value),
-    };
     Component {
+        indirect: indirect(&e),
         address: e.key.clone(),
         name: e.key,
         version: e.value,
-        indirect: indirect.map(Into::into),
         line: e.line,
         column: e.column,
         span: e.span,

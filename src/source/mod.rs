@@ -286,15 +286,27 @@ pub fn streams(loc: &Locator) -> bool {
     loc.kind == Kind::Dotenv && loc.part.is_none()
 }
 
+/// What [`read_each`] hands on of a component: what an inventory's entry of it keeps (no span,
+/// quoting or address: nothing is edited through it).
+pub struct Found {
+    pub name: Text,
+    /// As written (the source's template not stripped).
+    pub version: Text,
+    pub indirect: Option<Text>,
+    pub line: usize,
+    pub column: usize,
+    pub rule: Rule,
+}
+
 /// [`read`] for a caller that keeps no component of the file, only what it makes of each: every
-/// component is handed to `sink` as it is parsed, and no list of them is made. Only where
+/// component is handed to `sink` as it is parsed ([`Found`]), and no list of them is made. Only where
 /// [`streams`] says so; and names are not checked for repeats here, the caller checks what it
 /// made of them ([`check_repeats`]). Returns the file's notes.
 pub fn read_each(
     loc: &Locator,
     file: &str,
     bytes: &[u8],
-    sink: impl FnMut(Component),
+    sink: impl FnMut(Found),
 ) -> Result<Vec<String>, EditError> {
     debug_assert!(streams(loc), "`{}` does not stream", loc.kind);
     let text = edit::decode(file, bytes)?;
