@@ -790,7 +790,7 @@ pub fn unsafe_path(path: &str) -> Option<&'static str> {
 }
 
 mod names;
-pub use names::{NameFilter, dotenv_status_name, globs, status_names};
+pub use names::{NameFilter, dotenv_status_name, globs};
 
 #[cfg(test)]
 mod tests;

@@ -399,26 +399,11 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             inventories += 1;
             notes.append(&mut inv.notes);
             components.reserve(inv.components.len());
-            let found = |c: &source::Component| source::Found {
-                name: c.name.clone(),
-                version: c.version.clone(),
-                indirect: c.indirect.clone(),
-                line: c.line,
-                column: c.column,
-                rule: c.rule,
-            };
             if keep == Keep::Nothing {
                 // Not kept: each component's strings move into its entry, where they are, and
                 // the emptied components are dropped with the inventory.
                 for c in &mut inv.components {
-                    let f = source::Found {
-                        name: std::mem::take(&mut c.name),
-                        version: std::mem::take(&mut c.version),
-                        indirect: c.indirect.take(),
-                        line: c.line,
-                        column: c.column,
-                        rule: c.rule,
-                    };
+                    let f = source::Found::take(c);
                     if filter.admits(&f.name) {
                         components.push(entry(stripped(f)));
                     }
@@ -426,7 +411,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             } else {
                 for c in &inv.components {
                     if filter.admits(&c.name) {
-                        components.push(entry(stripped(found(c))));
+                        components.push(entry(stripped(source::Found::of(c))));
                     }
                 }
             }

@@ -91,28 +91,15 @@ impl Source {
     /// e.g. the Kustomization that applies the whole file), or for a `dotenv` key without one,
     /// the key lowercased with `_` -> `-` and a trailing `_version` dropped.
     pub fn status_names_of(&self, name: &str) -> Vec<String> {
-        status_names(
-            self.status_name_of(name).map(String::as_str),
-            self.kind == Kind::Dotenv,
-            name,
-        )
-    }
-
-    /// The `status-names` entry for the component `name`: its own, else `"*"`.
-    pub fn status_name_of(&self, name: &str) -> Option<&String> {
-        self.status_names
+        match self
+            .status_names
             .get(name)
             .or_else(|| self.status_names.get("*"))
-    }
-}
-
-/// [`Source::status_names_of`] from its parts: the `status-names` entry (`alias`), else, for a
-/// `dotenv` key, the default name.
-pub fn status_names(alias: Option<&str>, dotenv: bool, name: &str) -> Vec<String> {
-    match alias {
-        Some(alias) => vec![alias.to_string()],
-        None if dotenv => dotenv_status_name(name).into_iter().collect(),
-        None => Vec::new(),
+        {
+            Some(alias) => vec![alias.clone()],
+            None if self.kind == Kind::Dotenv => dotenv_status_name(name).into_iter().collect(),
+            None => Vec::new(),
+        }
     }
 }
 

@@ -298,6 +298,32 @@ pub struct Found {
     pub rule: Rule,
 }
 
+impl Found {
+    /// What an entry keeps of `c`, copied (the component stays whole).
+    pub fn of(c: &Component) -> Found {
+        Found {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            indirect: c.indirect.clone(),
+            line: c.line,
+            column: c.column,
+            rule: c.rule,
+        }
+    }
+
+    /// What an entry keeps of `c`, its strings moved out (for a component about to be dropped).
+    pub fn take(c: &mut Component) -> Found {
+        Found {
+            name: std::mem::take(&mut c.name),
+            version: std::mem::take(&mut c.version),
+            indirect: c.indirect.take(),
+            line: c.line,
+            column: c.column,
+            rule: c.rule,
+        }
+    }
+}
+
 /// [`read`] for a caller that keeps no component of the file, only what it makes of each: every
 /// component is handed to `sink` as it is parsed ([`Found`]), and no list of them is made. Only where
 /// [`streams`] says so; and names are not checked for repeats here, the caller checks what it
