@@ -1,11 +1,11 @@
 # syntax=docker/dockerfile:1
-# The action's image: `promote` built once, shipped on `scratch` with only what it links and a CA
-# bundle (.ci/rootfs). Releases point action.yml at the prebuilt image by digest; this file is built
+# The action's image: `promote` built once, shipped on `scratch` with only what it links
+# (.ci/rootfs). Releases point action.yml at the prebuilt image by digest; this file is built
 # only when a workflow uses the action from a branch.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl-dev pkg-config ca-certificates \
+ && apt-get install -y --no-install-recommends pkg-config ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --locked --bin promote \
@@ -14,5 +14,4 @@ RUN cargo build --release --locked --bin promote \
 # Runtime stage: .ci/image-test builds exactly this stage from a binary built on the host.
 FROM scratch
 COPY --from=build /rootfs/ /
-ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 ENTRYPOINT ["/promote"]

@@ -33,29 +33,8 @@ enum Command {
     Run(cmd::run::RunArgs),
 }
 
-/// Commands that never talk to a git remote keep libgit2 from loading the system's CA bundle.
-///
-/// libgit2 sets OpenSSL up when it is first used (opening any repository), and that set-up parses
-/// every certificate of the bundle: about 30 ms a command, for TLS only a push or fetch over HTTPS
-/// needs. libgit2's lazy OpenSSL set-up exists only for builds loading OpenSSL dynamically, which
-/// libgit2-sys does not offer, so the bundle it loads is pointed at an empty file instead. Only
-/// `run` talks to remotes (through libgit2 in git commit mode); these commands do not, start no
-/// process, and use no other TLS.
-#[allow(unsafe_code)]
-fn no_git_tls_certificates() {
-    #[cfg(unix)]
-    // SAFETY: called from `main` before any thread exists; nothing reads the environment
-    // concurrently.
-    unsafe {
-        std::env::set_var("SSL_CERT_FILE", "/dev/null")
-    };
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run(_)) {
-        no_git_tls_certificates();
-    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROMOTE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     // Colour only for a person at a terminal; logs are neutralized like every other line.

@@ -86,7 +86,11 @@ fn forges(
     };
     let git = if modes.contains(&CommitMode::Git) {
         trust_workspace(workspace);
-        let mut git = crate::forge::git::GitForge::open(workspace, token.clone())?;
+        let mut git = crate::forge::git::GitForge::open(workspace, token.clone())?
+            // PROMOTE_HTTP_CONNECT_TIMEOUT, PROMOTE_HTTP_TIMEOUT, PROMOTE_DEADLINE.
+            .with_policy(crate::forge::http::RetryPolicy::from_vars(|name| {
+                env.var(name)
+            })?);
         if let Some(api) = api(env, token.as_ref())? {
             git = git.with_api(api);
         }

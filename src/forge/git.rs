@@ -32,6 +32,8 @@ pub struct GitForge {
     repo: Repository,
     remote: String,
     token: Option<Token>,
+    /// Timeouts, retries and the deadline of HTTP remotes (`forge::git_http`).
+    policy: super::http::RetryPolicy,
     author: (String, String),
     /// The forge's API (GitHub), for what a git remote does not have: statuses, check runs,
     /// pull requests, tags and comments.
@@ -142,6 +144,7 @@ impl GitForge {
     /// Open the clone at `workspace`, pushing to `origin`.
     pub fn open(workspace: &Path, token: Option<Token>) -> Result<Self, ForgeError> {
         let action = format!("opening the git repository at `{}`", workspace.display());
+        super::git_http::register();
         let repo = Repository::open(workspace).map_err(|e| git_error(&action, &e))?;
         let author = repo
             .signature()
@@ -157,6 +160,7 @@ impl GitForge {
             repo,
             remote: "origin".to_owned(),
             token,
+            policy: super::http::RetryPolicy::default(),
             author,
             api: None,
         })
@@ -167,6 +171,24 @@ impl GitForge {
     pub fn with_api(mut self, api: Box<dyn Forge>) -> Self {
         self.api = Some(api);
         self
+    }
+
+    /// The timeouts, retries and deadline of an HTTP remote (`PROMOTE_HTTP_TIMEOUT`, ...).
+    pub fn with_policy(mut self, policy: super::http::RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The remote, its URLs given the token and the timeouts (`forge::git_http`).
+    fn find_remote(&self) -> Result<git2::Remote<'_>, git2::Error> {
+        let remote = self.repo.find_remote(&self.remote)?;
+        for url in [remote.url().ok(), remote.pushurl().ok().flatten()]
+            .into_iter()
+            .flatten()
+        {
+            super::git_http::authorize(url, self.token.as_ref(), self.policy);
+        }
+        Ok(remote)
     }
 
     /// Push to and read from another remote than `origin`.
@@ -204,10 +226,7 @@ impl GitForge {
     /// The remote's refs (`ls-remote`), peeled tags as `refs/tags/NAME^{}`.
     fn remote_refs(&self) -> Result<HashMap<String, Oid>, ForgeError> {
         let action = format!("listing the refs of `{}`", self.remote);
-        let mut remote = self
-            .repo
-            .find_remote(&self.remote)
-            .map_err(|e| git_error(&action, &e))?;
+        let mut remote = self.find_remote().map_err(|e| git_error(&action, &e))?;
         let connection = remote
             .connect_auth(Direction::Fetch, Some(self.callbacks()), None)
             .map_err(|e| git_error(&action, &e))?;
@@ -220,10 +239,7 @@ impl GitForge {
 
     fn fetch(&self, refspec: &str) -> Result<(), ForgeError> {
         let action = format!("fetching `{refspec}` from `{}`", self.remote);
-        let mut remote = self
-            .repo
-            .find_remote(&self.remote)
-            .map_err(|e| git_error(&action, &e))?;
+        let mut remote = self.find_remote().map_err(|e| git_error(&action, &e))?;
         let mut options = FetchOptions::new();
         options.remote_callbacks(self.callbacks());
         remote
@@ -250,7 +266,7 @@ impl GitForge {
     /// remote cannot do it.
     fn unshallow(&self, action: &str) -> Result<(), ForgeError> {
         let fetch = || {
-            let mut remote = self.repo.find_remote(&self.remote)?;
+            let mut remote = self.find_remote()?;
             let mut options = FetchOptions::new();
             options.remote_callbacks(self.callbacks());
             // GIT_FETCH_DEPTH_UNSHALLOW
@@ -332,10 +348,7 @@ impl GitForge {
         self.repo
             .reference(PUSH_REF, oid, true, "promote: push")
             .map_err(|e| git_error(&action, &e))?;
-        let mut remote = self
-            .repo
-            .find_remote(&self.remote)
-            .map_err(|e| git_error(&action, &e))?;
+        let mut remote = self.find_remote().map_err(|e| git_error(&action, &e))?;
         let mut rejected = None;
         // What the remote says on the side (`remote: GH006: Protected branch update failed`).
         let mut said = Vec::new();

@@ -326,6 +326,15 @@ fn now() -> u64 {
         .unwrap_or_default()
 }
 
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Empty,
+    Json(&'a Value),
+    /// A content type and the bytes.
+    Bytes(&'a str, &'a [u8]),
+}
+
 /// The octocrab client plus our retry policy and the run's deadline.
 pub struct Http {
     octo: Octocrab,
@@ -362,6 +371,32 @@ impl Http {
         method: Method,
         url: &str,
         body: Option<&Value>,
+        accept: Option<&str>,
+        repeat: Repeat,
+    ) -> Result<Reply, ForgeError> {
+        let body = body.map_or(Payload::Empty, Payload::Json);
+        self.exchange(method, url, body, accept, repeat).await
+    }
+
+    /// [`call`](Self::call) with a body of raw bytes (`content_type`, `bytes`) instead of JSON:
+    /// git's smart HTTP (`forge::git_http`).
+    pub async fn call_bytes(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<(&str, &[u8])>,
+        accept: Option<&str>,
+        repeat: Repeat,
+    ) -> Result<Reply, ForgeError> {
+        let body = body.map_or(Payload::Empty, |(kind, bytes)| Payload::Bytes(kind, bytes));
+        self.exchange(method, url, body, accept, repeat).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        body: Payload<'_>,
         accept: Option<&str>,
         repeat: Repeat,
     ) -> Result<Reply, ForgeError> {
@@ -457,7 +492,7 @@ impl Http {
         &self,
         method: Method,
         url: &str,
-        body: Option<&Value>,
+        body: Payload<'_>,
         accept: Option<&str>,
     ) -> Result<Reply, ForgeError> {
         let what = format!("{method} {url}");
@@ -484,10 +519,20 @@ impl Http {
             value.set_sensitive(true);
             builder = builder.header(auth.header.clone(), value);
         }
-        let request = self
-            .octo
-            .build_request(builder, body)
-            .map_err(|e| self.transport_error(&what, &e))?;
+        let request = match body {
+            Payload::Empty => self
+                .octo
+                .build_request::<Value>(builder, None)
+                .map_err(|e| self.transport_error(&what, &e))?,
+            Payload::Json(json) => self
+                .octo
+                .build_request(builder, Some(json))
+                .map_err(|e| self.transport_error(&what, &e))?,
+            Payload::Bytes(kind, bytes) => builder
+                .header(http::header::CONTENT_TYPE, kind)
+                .body(octocrab::OctoBody::from(bytes.to_vec()))
+                .map_err(|e| self.transport_error(&what, &e))?,
+        };
         let response = self
             .octo
             .execute(request)

@@ -6,6 +6,7 @@
 
 pub mod deliver;
 pub mod git;
+pub mod git_http;
 pub mod github;
 pub mod gitlab;
 pub mod http;

@@ -255,3 +255,57 @@ fn a_push_in_git_mode_from_a_depth_1_checkout_fetches_its_before() {
     );
     assert!(!ws.join(".git/shallow").exists(), "the history was fetched");
 }
+
+/// The same flow with `origin` an `http://` remote (git's smart HTTP, `git http-backend`) that
+/// asks for the token: the action's `token` reaches it as basic auth through promote's own HTTP
+/// client, and the promotion is pushed from a depth-1 checkout.
+#[test]
+fn seed_002_status_flow_in_git_mode_over_http_with_the_token() {
+    use crate::support::{Serve, smart_http};
+    let (origin, bump) = origin();
+    let served = smart_http(
+        origin.dir.path(),
+        Some(crate::action_e2e::TOKEN),
+        Serve::Git,
+    );
+    // The runner's depth-1 checkout (the git CLI has no token here: over the file URL), its
+    // `origin` then the served URL, as `actions/checkout` leaves it.
+    let url = format!("file://{}", origin.bare.display());
+    git(
+        origin.dir.path(),
+        &["clone", "-q", "--depth", "1", &url, "ws"],
+    );
+    let ws = origin.dir.path().join("ws");
+    let http_url = format!("{}/origin.git", served.url);
+    git(&ws, &["remote", "set-url", "origin", &http_url]);
+    let gh = FakeGitHub::start("acme/homelab");
+    known(&gh, &bump);
+    gh.add_status(
+        &bump,
+        "kustomization/cilium/integration",
+        "success",
+        "flux-bot",
+    );
+    let run = run_action(&gh, &ws, "status", status(&bump), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let head = git(&origin.bare, &["rev-parse", "main"]).trim().to_string();
+    assert_ne!(head, bump, "the promotion was pushed over http");
+    assert_eq!(output(&run, "commit-sha"), head);
+    assert_eq!(
+        git(&origin.bare, &["rev-parse", "main^"]).trim(),
+        bump,
+        "on top of the verified commit"
+    );
+    let seen = served.seen.lock().expect("seen").clone();
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "POST" && s.target == "/origin.git/git-receive-pack"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|s| s.authorization.is_some()),
+        "every request carried the token: {seen:?}"
+    );
+    let config = std::fs::read_to_string(ws.join(".git/config")).expect("config");
+    assert!(!config.contains(crate::action_e2e::TOKEN), "{config}");
+}

@@ -14,6 +14,7 @@ mod fake_github;
 mod fake_gitlab;
 mod gate_e2e;
 mod git_forge;
+mod git_http;
 mod git_mode;
 mod github_contract;
 mod github_delivery;

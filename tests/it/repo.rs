@@ -183,9 +183,10 @@ fn a_changed_file_below_a_folder_is_not_clean() {
     );
 }
 
-/// Commands that talk to no remote never make libgit2 load the CA bundle (its TLS set-up, about
-/// 30 ms a command): with `SSL_CERT_FILE` a FIFO nobody writes, loading it would block for ever;
-/// `plan`, `check` and `versions` inside a git repository finish.
+/// No command loads a CA bundle through libgit2 (OpenSSL's set-up of it cost about 30 ms a
+/// command): libgit2 has no TLS of its own, its HTTP remotes go through promote's client
+/// (`forge::git_http`). With `SSL_CERT_FILE` a FIFO nobody writes, loading it would block for
+/// ever; `plan`, `check` and `versions` inside a git repository finish.
 #[cfg(unix)]
 #[test]
 #[allow(clippy::unwrap_used)]

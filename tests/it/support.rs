@@ -211,3 +211,184 @@ pub fn daemon(root: &Path, push: bool) -> Daemon {
     }
     panic!("git daemon did not listen on {port}");
 }
+
+/// How [`smart_http`] answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Serve {
+    /// Git's own smart HTTP: each request handed to `git http-backend` (CGI).
+    Git,
+    /// Reads the request and never answers (a hung server).
+    Silent,
+    /// `200 OK` with an HTML page, as a login page or a dumb server would.
+    Html,
+}
+
+/// One request [`smart_http`] saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub authorization: Option<String>,
+}
+
+/// Git's smart HTTP on 127.0.0.1 for the repositories under `root` (`http://…/NAME.git`),
+/// `git http-backend` behind a small HTTP/1.1 server of the test's own, pushes allowed. With
+/// `token`, a request without `Authorization: Basic x-access-token:TOKEN` gets `401`, as GitHub
+/// answers. Stops with the test process.
+pub struct SmartHttp {
+    pub url: String,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+pub fn smart_http(root: &Path, token: Option<&str>, serve: Serve) -> SmartHttp {
+    use base64::Engine as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let expected = token.map(|t| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{t}"))
+        )
+    });
+    let (root, log) = (root.to_path_buf(), seen.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (root, log, expected) = (root.clone(), log.clone(), expected.clone());
+            std::thread::spawn(move || answer(stream, &root, &log, expected.as_deref(), serve));
+        }
+    });
+    SmartHttp {
+        url: format!("http://127.0.0.1:{port}"),
+        seen,
+    }
+}
+
+fn answer(
+    mut stream: std::net::TcpStream,
+    root: &Path,
+    log: &std::sync::Mutex<Vec<Seen>>,
+    expected: Option<&str>,
+    serve: Serve,
+) {
+    use std::io::{Read, Write};
+    // The request line and headers, then a body of `Content-Length` bytes.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request = lines.next().unwrap_or("").split(' ');
+    let method = request.next().unwrap_or("").to_owned();
+    let target = request.next().unwrap_or("").to_owned();
+    let mut headers = std::collections::HashMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    if stream.read_exact(&mut body).is_err() {
+        return;
+    }
+    let authorization = headers.get("authorization").cloned();
+    log.lock().expect("log").push(Seen {
+        method: method.clone(),
+        target: target.clone(),
+        authorization: authorization.clone(),
+    });
+    let reply = |stream: &mut std::net::TcpStream, status: &str, headers: &str, body: &[u8]| {
+        let head = format!(
+            "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).ok();
+        stream.write_all(body).ok();
+    };
+    match serve {
+        Serve::Silent => {
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            return;
+        }
+        Serve::Html => {
+            return reply(
+                &mut stream,
+                "200 OK",
+                "Content-Type: text/html\r\n",
+                b"<html>sign in</html>",
+            );
+        }
+        Serve::Git => {}
+    }
+    if let Some(expected) = expected
+        && authorization.as_deref() != Some(expected)
+    {
+        return reply(
+            &mut stream,
+            "401 Unauthorized",
+            "WWW-Authenticate: Basic realm=\"git\"\r\n",
+            b"",
+        );
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let mut cgi = std::process::Command::new("git");
+    cgi.arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REMOTE_USER", "promote")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("CONTENT_LENGTH", length.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(kind) = headers.get("content-type") {
+        cgi.env("CONTENT_TYPE", kind);
+    }
+    isolate_git(&mut cgi);
+    let mut child = cgi.spawn().expect("git http-backend");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || stdin.write_all(&body).ok());
+    let out = child.wait_with_output().expect("git http-backend");
+    feeder.join().ok();
+    // The CGI answer: headers (a `Status:` among them), a blank line, the body.
+    let text = &out.stdout;
+    let split = text
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, i + 4))
+        .or_else(|| {
+            text.windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, i + 2))
+        })
+        .unwrap_or((text.len(), text.len()));
+    let cgi_head = String::from_utf8_lossy(&text[..split.0]).into_owned();
+    let mut status = "200 OK".to_owned();
+    let mut pass = String::new();
+    for line in cgi_head.lines() {
+        match line.split_once(':') {
+            Some((name, value)) if name.eq_ignore_ascii_case("status") => {
+                status = value.trim().to_owned();
+            }
+            Some(_) => {
+                pass.push_str(line.trim_end());
+                pass.push_str("\r\n");
+            }
+            None => {}
+        }
+    }
+    reply(&mut stream, &status, &pass, &text[split.1..]);
+}

@@ -1,0 +1,204 @@
+//! `GitForge` against an `http://` remote: git's smart HTTP carried by promote's own client
+//! (`forge::git_http`), served by `git http-backend` on 127.0.0.1 and read back with the git CLI.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use promote::forge::git::GitForge;
+use promote::forge::http::RetryPolicy;
+use promote::forge::{FileChange, Forge, ForgeError, Token};
+
+use crate::support::{Serve, SmartHttp, smart_http};
+
+/// The git CLI (the tests' own config), its output trimmed.
+fn git(dir: &Path, args: &[&str]) -> String {
+    crate::support::git(dir, args).trim_end().to_owned()
+}
+
+const TOKEN: &str = "s3cret-token";
+
+struct Repos {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    origin: PathBuf,
+    work: PathBuf,
+}
+
+/// `origin.git` with one commit on `main`, and `work`, a clone of it whose `origin` is `url`.
+fn repos(url_of: impl FnOnce(&Path) -> String) -> Repos {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    git(&root, &["init", "-q", "--bare", "-b", "main", "origin.git"]);
+    git(&root, &["clone", "-q", "origin.git", "seed"]);
+    let seed = root.join("seed");
+    std::fs::create_dir_all(seed.join("clusters/live")).unwrap();
+    std::fs::write(seed.join("clusters/live/versions.env"), "CILIUM=1.15.0\n").unwrap();
+    git(&seed, &["add", "."]);
+    git(&seed, &["commit", "-q", "-m", "initial"]);
+    git(&seed, &["push", "-q", "origin", "main"]);
+    git(&root, &["clone", "-q", "origin.git", "work"]);
+    let work = root.join("work");
+    let url = url_of(&root);
+    git(&work, &["remote", "set-url", "origin", &url]);
+    Repos {
+        _dir: dir,
+        origin: root.join("origin.git"),
+        root,
+        work,
+    }
+}
+
+fn change(contents: &str) -> [FileChange; 1] {
+    [FileChange {
+        path: "clusters/live/versions.env".into(),
+        contents: Some(contents.as_bytes().to_vec()),
+    }]
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        tries: 2,
+        base_delay: Duration::from_millis(10),
+        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(1),
+        deadline: Duration::from_secs(20),
+        ..RetryPolicy::default()
+    }
+}
+
+fn serve(serve: Serve) -> (Repos, SmartHttp) {
+    let mut server = None;
+    let repos = repos(|root| {
+        let s = smart_http(root, Some(TOKEN), serve);
+        let url = format!("{}/origin.git", s.url);
+        server = Some(s);
+        url
+    });
+    (repos, server.unwrap())
+}
+
+#[test]
+fn a_commit_is_pushed_over_http_with_the_token_as_basic_auth() {
+    let (repos, server) = serve(Serve::Git);
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN)))
+        .unwrap()
+        .with_author("promote", "promote@example.com");
+    let head = forge.branch_head("main").unwrap();
+    assert_eq!(head, git(&repos.origin, &["rev-parse", "main"]));
+    let sha = forge
+        .create_commit(
+            "main",
+            &head,
+            "promote integration to live",
+            &change("CILIUM=1.16.0\n"),
+        )
+        .unwrap();
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), sha);
+    assert_eq!(
+        git(&repos.origin, &["show", "main:clusters/live/versions.env"]),
+        "CILIUM=1.16.0"
+    );
+    assert_eq!(
+        forge
+            .read_file("clusters/live/versions.env", "main")
+            .unwrap(),
+        Some(b"CILIUM=1.16.0\n".to_vec()),
+        "read back through a fetch over http"
+    );
+    let seen = server.seen.lock().unwrap().clone();
+    let targets: Vec<String> = seen
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    assert!(
+        targets.contains(&"GET /origin.git/info/refs?service=git-upload-pack".to_owned()),
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&"POST /origin.git/git-receive-pack".to_owned()),
+        "{targets:?}"
+    );
+    assert!(
+        seen.iter().all(|s| s
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))),
+        "every request carried the token: {seen:?}"
+    );
+    let config = std::fs::read_to_string(repos.work.join(".git/config")).unwrap();
+    assert!(
+        !config.contains(TOKEN),
+        "the token never lands in .git/config"
+    );
+
+    // Someone else pushes: the remote refuses the stale push, which is a conflict.
+    git(&repos.root, &["clone", "-q", "origin.git", "other"]);
+    let other = repos.root.join("other");
+    std::fs::write(other.join("other.txt"), "theirs\n").unwrap();
+    git(&other, &["add", "."]);
+    git(&other, &["commit", "-q", "-m", "someone else"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    let theirs = git(&other, &["rev-parse", "HEAD"]);
+    let err = forge
+        .create_commit("main", &sha, "promote", &change("CILIUM=1.17.0\n"))
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err}");
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), theirs);
+}
+
+#[test]
+fn a_refused_token_is_a_clear_error_and_nothing_moves() {
+    let (repos, server) = serve(Serve::Git);
+    let before = git(&repos.origin, &["rev-parse", "main"]);
+    for token in [Some(Token::new("wrong")), None] {
+        let forge = GitForge::open(&repos.work, token.clone()).unwrap();
+        let err = forge.branch_head("main").unwrap_err().to_string();
+        let refused = if token.is_some() {
+            "the git remote refused the token (401 Unauthorized)"
+        } else {
+            "the git remote refused a request without a token (401 Unauthorized)"
+        };
+        assert!(err.contains(refused), "{err}");
+        assert!(err.contains("info/refs?service=git-upload-pack"), "{err}");
+    }
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), before);
+    // Positive control: the same server with the right token answers.
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN))).unwrap();
+    assert_eq!(forge.branch_head("main").unwrap(), before);
+    assert!(server.seen.lock().unwrap().len() >= 3);
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let (repos, _server) = serve(Serve::Silent);
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN)))
+        .unwrap()
+        .with_policy(quick());
+    let started = Instant::now();
+    let err = forge.branch_head("main").unwrap_err().to_string();
+    assert!(
+        err.contains("timed out after 1 s waiting for the git remote (set PROMOTE_HTTP_TIMEOUT)"),
+        "{err}"
+    );
+    assert!(err.contains("(tried 2 times)"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_server_that_is_no_git_server_is_named() {
+    let (repos, _server) = serve(Serve::Html);
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN))).unwrap();
+    let err = forge.branch_head("main").unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "the remote is no smart git HTTP server (its answer is `text/html`, not `application/x-git-upload-pack-advertisement`)"
+        ),
+        "{err}"
+    );
+}
