@@ -34,6 +34,8 @@ pub struct GitForge {
     token: Option<Token>,
     /// Timeouts, retries and the deadline of HTTP remotes (`forge::git_http`).
     policy: super::http::RetryPolicy,
+    /// When this forge was made: the deadline counts from there.
+    made: std::time::Instant,
     author: (String, String),
     /// The forge's API (GitHub), for what a git remote does not have: statuses, check runs,
     /// pull requests, tags and comments.
@@ -161,6 +163,7 @@ impl GitForge {
             remote: "origin".to_owned(),
             token,
             policy: super::http::RetryPolicy::default(),
+            made: std::time::Instant::now(),
             author,
             api: None,
         })
@@ -173,7 +176,8 @@ impl GitForge {
         self
     }
 
-    /// The timeouts, retries and deadline of an HTTP remote (`PROMOTE_HTTP_TIMEOUT`, ...).
+    /// The timeouts, retries and deadline of an HTTP remote (`PROMOTE_HTTP_TIMEOUT`, ...); the
+    /// deadline counts from when the forge was opened, for every fetch and push of the run.
     pub fn with_policy(mut self, policy: super::http::RetryPolicy) -> Self {
         self.policy = policy;
         self
@@ -186,7 +190,8 @@ impl GitForge {
             .into_iter()
             .flatten()
         {
-            super::git_http::authorize(url, self.token.as_ref(), self.policy);
+            let deadline_at = self.made + self.policy.deadline;
+            super::git_http::authorize(url, self.token.as_ref(), self.policy, deadline_at);
         }
         Ok(remote)
     }

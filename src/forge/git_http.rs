@@ -12,6 +12,7 @@
 
 use std::io::{self, Cursor, Read, Write};
 use std::sync::{Arc, Mutex, Once};
+use std::time::Instant;
 
 use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Transport};
 use http::Method;
@@ -24,6 +25,8 @@ struct Access {
     url: String,
     token: Option<Token>,
     policy: RetryPolicy,
+    /// The run's deadline: no request to the remote, retry or wait goes past it.
+    deadline_at: Instant,
 }
 
 static ACCESS: Mutex<Vec<Access>> = Mutex::new(Vec::new());
@@ -49,8 +52,9 @@ pub fn register() {
     });
 }
 
-/// The token and the timeouts for `url` (a remote's URL or push URL, as configured).
-pub fn authorize(url: &str, token: Option<&Token>, policy: RetryPolicy) {
+/// The token, the timeouts and the run's deadline for `url` (a remote's URL or push URL, as
+/// configured).
+pub fn authorize(url: &str, token: Option<&Token>, policy: RetryPolicy, deadline_at: Instant) {
     let mut access = ACCESS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -59,19 +63,21 @@ pub fn authorize(url: &str, token: Option<&Token>, policy: RetryPolicy) {
         url: url.to_owned(),
         token: token.cloned(),
         policy,
+        deadline_at,
     });
 }
 
-fn access_for(url: &str) -> (Option<Token>, RetryPolicy) {
+fn access_for(url: &str) -> (Option<Token>, RetryPolicy, Instant) {
     let access = ACCESS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    access
-        .iter()
-        .find(|a| a.url == url)
-        .map_or((None, RetryPolicy::default()), |a| {
-            (a.token.clone(), a.policy)
-        })
+    access.iter().find(|a| a.url == url).map_or_else(
+        || {
+            let policy = RetryPolicy::default();
+            (None, policy, Instant::now() + policy.deadline)
+        },
+        |a| (a.token.clone(), a.policy, a.deadline_at),
+    )
 }
 
 /// One remote connection: its client is made at its first request and kept for the rest.
@@ -130,7 +136,7 @@ struct Client {
 
 impl Client {
     fn new(url: &str) -> Result<Client, String> {
-        let (token, policy) = access_for(url);
+        let (token, policy, deadline_at) = access_for(url);
         let uri: http::Uri = url
             .parse()
             .map_err(|_| format!("`{url}` is not a URL promote can reach"))?;
@@ -170,7 +176,7 @@ impl Client {
         };
         Ok(Client {
             rt,
-            http: Http::for_site(octo, policy, site),
+            http: Http::for_site(octo, policy, site).until(deadline_at),
             token: token.is_some(),
         })
     }

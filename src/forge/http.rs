@@ -359,6 +359,13 @@ impl Http {
         }
     }
 
+    /// The same client with its deadline at `at` instead of `policy.deadline` after it was made:
+    /// a run's one deadline for clients made during it (git's HTTP remotes).
+    pub fn until(mut self, at: Instant) -> Self {
+        self.deadline_at = at;
+        self
+    }
+
     /// The policy this client runs under.
     pub fn policy(&self) -> RetryPolicy {
         self.policy

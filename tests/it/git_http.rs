@@ -202,3 +202,26 @@ fn a_server_that_is_no_git_server_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn the_runs_deadline_bounds_every_request_to_the_remote() {
+    let (repos, _server) = serve(Serve::Silent);
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN)))
+        .unwrap()
+        .with_policy(RetryPolicy {
+            timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(1),
+            ..quick()
+        });
+    let started = Instant::now();
+    let err = forge.branch_head("main").unwrap_err().to_string();
+    assert!(
+        err.contains("the run's deadline of 1 s (PROMOTE_DEADLINE) has passed during GET"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
