@@ -113,8 +113,8 @@ impl SmartSubtransport for Subtransport {
             }
         };
         Ok(Box::new(Stream {
+            base: without_credentials(url).0.trim_end_matches('/').to_owned(),
             client,
-            base: url.trim_end_matches('/').to_owned(),
             service,
             ask,
             sent: Vec::new(),
@@ -135,8 +135,11 @@ struct Client {
 }
 
 impl Client {
-    fn new(url: &str) -> Result<Client, String> {
-        let (token, policy, deadline_at) = access_for(url);
+    fn new(configured: &str) -> Result<Client, String> {
+        let (token, policy, deadline_at) = access_for(configured);
+        // Credentials in the URL (`https://user:secret@host/…`) are used as git uses them, and
+        // never sent in the request line or shown in a message.
+        let (url, in_url) = without_credentials(configured);
         let uri: http::Uri = url
             .parse()
             .map_err(|_| format!("`{url}` is not a URL promote can reach"))?;
@@ -156,9 +159,14 @@ impl Client {
             .base_uri(origin.as_str())
             .and_then(|b| b.build())
             .map_err(|e| format!("cannot build the git http client: {e}"))?;
-        let header = token.as_ref().map(|t| {
+        let pair = match (in_url, &token) {
+            (Some(pair), _) => Some(pair),
+            (None, Some(t)) => Some(format!("x-access-token:{}", t.expose())),
+            (None, None) => None,
+        };
+        let given = pair.is_some();
+        let header = pair.map(|pair| {
             use base64::Engine as _;
-            let pair = format!("x-access-token:{}", t.expose());
             TokenHeader {
                 header: http::header::AUTHORIZATION,
                 token: Token::new(format!(
@@ -177,8 +185,71 @@ impl Client {
         Ok(Client {
             rt,
             http: Http::for_site(octo, policy, site).until(deadline_at),
-            token: token.is_some(),
+            token: given,
         })
+    }
+}
+
+/// `url` without the `user:secret@` of its authority, and that `user:secret` (percent-decoded),
+/// if it had one.
+fn without_credentials(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => (
+            format!("{scheme}://{host}{path}"),
+            Some(percent_decoded(userinfo)),
+        ),
+        None => (url.to_owned(), None),
+    }
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2)) {
+            (Some(b'%'), Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (Some(&b), _, _) => {
+                out.push(b);
+                i += 1;
+            }
+            (None, _, _) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_come_out_of_the_url() {
+        assert_eq!(
+            without_credentials("https://x-access-token:ghs_a%40b@github.com/acme/live.git"),
+            (
+                "https://github.com/acme/live.git".to_owned(),
+                Some("x-access-token:ghs_a@b".to_owned())
+            )
+        );
+        assert_eq!(
+            without_credentials("https://github.com/acme/a@b.git"),
+            ("https://github.com/acme/a@b.git".to_owned(), None)
+        );
+        assert_eq!(
+            without_credentials("http://127.0.0.1:8080/origin.git"),
+            ("http://127.0.0.1:8080/origin.git".to_owned(), None)
+        );
     }
 }
 

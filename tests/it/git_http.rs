@@ -225,3 +225,47 @@ fn the_runs_deadline_bounds_every_request_to_the_remote() {
         started.elapsed()
     );
 }
+
+/// A remote URL carrying `user:secret@` (as scripts set it) is used as git uses it: the pair is
+/// the basic auth, and neither the request line nor any message shows the secret.
+#[test]
+fn credentials_in_the_remote_url_are_used_and_never_shown() {
+    let mut server = None;
+    let repos = repos(|root| {
+        let s = smart_http(root, Some(TOKEN), Serve::Git);
+        let url = s
+            .url
+            .replace("http://", &format!("http://x-access-token:{TOKEN}@"));
+        server = Some(s);
+        format!("{url}/origin.git")
+    });
+    let server = server.unwrap();
+    let forge = GitForge::open(&repos.work, None).unwrap();
+    let head = forge.branch_head("main").unwrap();
+    assert_eq!(head, git(&repos.origin, &["rev-parse", "main"]));
+    let sha = forge
+        .create_commit("main", &head, "promote", &change("CILIUM=1.16.0\n"))
+        .unwrap();
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), sha);
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|s| !s.target.contains(TOKEN)), "{seen:?}");
+
+    // A wrong secret in the URL: refused, and the message shows the URL without it.
+    let wrong = format!(
+        "{}/origin.git",
+        server
+            .url
+            .replace("http://", "http://x-access-token:n0t-the-secret@")
+    );
+    git(&repos.work, &["remote", "set-url", "origin", &wrong]);
+    let err = forge.branch_head("main").unwrap_err().to_string();
+    assert!(
+        err.contains("the git remote refused the token (401 Unauthorized)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("GET {}/origin.git/info/refs", server.url)),
+        "{err}"
+    );
+    assert!(!err.contains("n0t-the-secret"), "{err}");
+}
