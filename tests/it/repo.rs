@@ -183,6 +183,31 @@ fn a_changed_file_below_a_folder_is_not_clean() {
     );
 }
 
+/// The binary links no OpenSSL: loading and relocating `libssl` and `libcrypto` cost every
+/// process about a millisecond of CPU before it read a file, and git's HTTP remotes go through
+/// promote's own client instead (`forge::git_http`). Read off the loader's own list (`ldd`).
+#[cfg(target_os = "linux")]
+#[test]
+#[allow(clippy::unwrap_used)]
+fn the_binary_links_no_openssl() {
+    let out = std::process::Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_promote"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let libs = String::from_utf8(out.stdout).unwrap();
+    // Positive control: the list is the loader's, with the C library in it.
+    assert!(libs.contains("libc.so"), "{libs}");
+    assert!(
+        !libs.contains("libssl") && !libs.contains("libcrypto"),
+        "{libs}"
+    );
+}
+
 /// No command loads a CA bundle through libgit2 (OpenSSL's set-up of it cost about 30 ms a
 /// command): libgit2 has no TLS of its own, its HTTP remotes go through promote's client
 /// (`forge::git_http`). With `SSL_CERT_FILE` a FIFO nobody writes, loading it would block for
