@@ -218,12 +218,28 @@ fn a_protected_branch_is_a_clear_error_not_a_retry_loop() {
 
 #[test]
 fn a_push_in_git_mode_from_a_depth_1_checkout_fetches_its_before() {
+    push_from_a_depth_1_checkout_fetches_its_before(false);
+}
+
+/// The same over git's smart HTTP: libgit2's unshallowing fetch, carried by promote's client.
+#[test]
+fn a_push_in_git_mode_over_http_from_a_depth_1_checkout_fetches_its_before() {
+    push_from_a_depth_1_checkout_fetches_its_before(true);
+}
+
+fn push_from_a_depth_1_checkout_fetches_its_before(over_http: bool) {
     let (origin, bump) = origin();
     let before = git(&origin.bare, &["rev-parse", "main^"])
         .trim()
         .to_string();
-    let served = daemon(origin.dir.path(), true);
-    let ws = shallow_clone(&origin, &served);
+    let (ws, _served) = if over_http {
+        let (ws, served) = http_checkout(&origin);
+        (ws, Served::Http(served))
+    } else {
+        let served = daemon(origin.dir.path(), true);
+        (shallow_clone(&origin, &served), Served::Daemon(served))
+    };
+    assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
     assert!(
         std::process::Command::new("git")
             .args(["cat-file", "-e", &before])
@@ -261,23 +277,8 @@ fn a_push_in_git_mode_from_a_depth_1_checkout_fetches_its_before() {
 /// client, and the promotion is pushed from a depth-1 checkout.
 #[test]
 fn seed_002_status_flow_in_git_mode_over_http_with_the_token() {
-    use crate::support::{Serve, smart_http};
     let (origin, bump) = origin();
-    let served = smart_http(
-        origin.dir.path(),
-        Some(crate::action_e2e::TOKEN),
-        Serve::Git,
-    );
-    // The runner's depth-1 checkout (the git CLI has no token here: over the file URL), its
-    // `origin` then the served URL, as `actions/checkout` leaves it.
-    let url = format!("file://{}", origin.bare.display());
-    git(
-        origin.dir.path(),
-        &["clone", "-q", "--depth", "1", &url, "ws"],
-    );
-    let ws = origin.dir.path().join("ws");
-    let http_url = format!("{}/origin.git", served.url);
-    git(&ws, &["remote", "set-url", "origin", &http_url]);
+    let (ws, served) = http_checkout(&origin);
     let gh = FakeGitHub::start("acme/homelab");
     known(&gh, &bump);
     gh.add_status(
@@ -308,4 +309,31 @@ fn seed_002_status_flow_in_git_mode_over_http_with_the_token() {
     );
     let config = std::fs::read_to_string(ws.join(".git/config")).expect("config");
     assert!(!config.contains(crate::action_e2e::TOKEN), "{config}");
+}
+
+/// What serves the origin for a test, kept until its end.
+enum Served {
+    Daemon(#[allow(dead_code)] crate::support::Daemon),
+    Http(#[allow(dead_code)] crate::support::SmartHttp),
+}
+
+/// The origin over git's smart HTTP, asking for the action's token, and the runner's depth-1
+/// checkout of it (the git CLI has no token here: cloned over the file URL), its `origin` then
+/// the served URL, as `actions/checkout` leaves it.
+fn http_checkout(origin: &Origin) -> (PathBuf, crate::support::SmartHttp) {
+    use crate::support::{Serve, smart_http};
+    let served = smart_http(
+        origin.dir.path(),
+        Some(crate::action_e2e::TOKEN),
+        Serve::Git,
+    );
+    let url = format!("file://{}", origin.bare.display());
+    git(
+        origin.dir.path(),
+        &["clone", "-q", "--depth", "1", &url, "ws"],
+    );
+    let ws = origin.dir.path().join("ws");
+    let http_url = format!("{}/origin.git", served.url);
+    git(&ws, &["remote", "set-url", "origin", &http_url]);
+    (ws, served)
 }
