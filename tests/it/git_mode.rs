@@ -94,9 +94,26 @@ fn file_at(bare: &Path, rev: &str, path: &str) -> String {
 
 #[test]
 fn seed_002_status_flow_in_git_mode_from_a_depth_1_checkout() {
+    seed_002_status_flow_in_git_mode(false);
+}
+
+/// The same flow with `origin` an `http://` remote (git's smart HTTP, `git http-backend`) that
+/// asks for the token: the action's `token` reaches it as basic auth through promote's own HTTP
+/// client on every request, and never lands in `.git/config`.
+#[test]
+fn seed_002_status_flow_in_git_mode_over_http_with_the_token() {
+    seed_002_status_flow_in_git_mode(true);
+}
+
+fn seed_002_status_flow_in_git_mode(over_http: bool) {
     let (origin, bump) = origin();
-    let served = daemon(origin.dir.path(), true);
-    let ws = shallow_clone(&origin, &served);
+    let (ws, served) = if over_http {
+        let (ws, served) = http_checkout(&origin);
+        (ws, Served::Http(served))
+    } else {
+        let served = daemon(origin.dir.path(), true);
+        (shallow_clone(&origin, &served), Served::Daemon(served))
+    };
     assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
     // A Docker action runs as root on a workspace its runner's user owns.
     let chowned = std::process::Command::new("chown")
@@ -159,6 +176,20 @@ fn seed_002_status_flow_in_git_mode_from_a_depth_1_checkout() {
         config_before,
         "no git config file was written"
     );
+    if let Served::Http(served) = &served {
+        let seen = served.seen.lock().expect("seen").clone();
+        assert!(
+            seen.iter()
+                .any(|s| s.method == "POST" && s.target == "/origin.git/git-receive-pack"),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().all(|s| s.authorization.is_some()),
+            "every request carried the token: {seen:?}"
+        );
+        let config = std::fs::read_to_string(ws.join(".git/config")).expect("config");
+        assert!(!config.contains(crate::action_e2e::TOKEN), "{config}");
+    }
     if !chowned {
         eprintln!("note: not root; the foreign-owner part of this test did not run");
     }
@@ -272,49 +303,10 @@ fn push_from_a_depth_1_checkout_fetches_its_before(over_http: bool) {
     assert!(!ws.join(".git/shallow").exists(), "the history was fetched");
 }
 
-/// The same flow with `origin` an `http://` remote (git's smart HTTP, `git http-backend`) that
-/// asks for the token: the action's `token` reaches it as basic auth through promote's own HTTP
-/// client, and the promotion is pushed from a depth-1 checkout.
-#[test]
-fn seed_002_status_flow_in_git_mode_over_http_with_the_token() {
-    let (origin, bump) = origin();
-    let (ws, served) = http_checkout(&origin);
-    let gh = FakeGitHub::start("acme/homelab");
-    known(&gh, &bump);
-    gh.add_status(
-        &bump,
-        "kustomization/cilium/integration",
-        "success",
-        "flux-bot",
-    );
-    let run = run_action(&gh, &ws, "status", status(&bump), &[]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let head = git(&origin.bare, &["rev-parse", "main"]).trim().to_string();
-    assert_ne!(head, bump, "the promotion was pushed over http");
-    assert_eq!(output(&run, "commit-sha"), head);
-    assert_eq!(
-        git(&origin.bare, &["rev-parse", "main^"]).trim(),
-        bump,
-        "on top of the verified commit"
-    );
-    let seen = served.seen.lock().expect("seen").clone();
-    assert!(
-        seen.iter()
-            .any(|s| s.method == "POST" && s.target == "/origin.git/git-receive-pack"),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter().all(|s| s.authorization.is_some()),
-        "every request carried the token: {seen:?}"
-    );
-    let config = std::fs::read_to_string(ws.join(".git/config")).expect("config");
-    assert!(!config.contains(crate::action_e2e::TOKEN), "{config}");
-}
-
 /// What serves the origin for a test, kept until its end.
 enum Served {
     Daemon(#[allow(dead_code)] crate::support::Daemon),
-    Http(#[allow(dead_code)] crate::support::SmartHttp),
+    Http(crate::support::SmartHttp),
 }
 
 /// The origin over git's smart HTTP, asking for the action's token, and the runner's depth-1
