@@ -107,14 +107,7 @@ fn seed_002_status_flow_in_git_mode_over_http_with_the_token() {
 
 fn seed_002_status_flow_in_git_mode(over_http: bool) {
     let (origin, bump) = origin();
-    let (ws, served) = if over_http {
-        let (ws, served) = http_checkout(&origin);
-        (ws, Served::Http(served))
-    } else {
-        let served = daemon(origin.dir.path(), true);
-        (shallow_clone(&origin, &served), Served::Daemon(served))
-    };
-    assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
+    let (ws, served) = checkout(&origin, over_http);
     // A Docker action runs as root on a workspace its runner's user owns.
     let chowned = std::process::Command::new("chown")
         .args(["-R", "4242:4242"])
@@ -263,14 +256,7 @@ fn push_from_a_depth_1_checkout_fetches_its_before(over_http: bool) {
     let before = git(&origin.bare, &["rev-parse", "main^"])
         .trim()
         .to_string();
-    let (ws, _served) = if over_http {
-        let (ws, served) = http_checkout(&origin);
-        (ws, Served::Http(served))
-    } else {
-        let served = daemon(origin.dir.path(), true);
-        (shallow_clone(&origin, &served), Served::Daemon(served))
-    };
-    assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
+    let (ws, _served) = checkout(&origin, over_http);
     assert!(
         std::process::Command::new("git")
             .args(["cat-file", "-e", &before])
@@ -307,6 +293,19 @@ fn push_from_a_depth_1_checkout_fetches_its_before(over_http: bool) {
 enum Served {
     Daemon(#[allow(dead_code)] crate::support::Daemon),
     Http(crate::support::SmartHttp),
+}
+
+/// The runner's depth-1 checkout of the origin, served by `git daemon` or over smart HTTP.
+fn checkout(origin: &Origin, over_http: bool) -> (PathBuf, Served) {
+    let (ws, served) = if over_http {
+        let (ws, served) = http_checkout(origin);
+        (ws, Served::Http(served))
+    } else {
+        let served = daemon(origin.dir.path(), true);
+        (shallow_clone(origin, &served), Served::Daemon(served))
+    };
+    assert!(ws.join(".git/shallow").exists(), "a depth-1 checkout");
+    (ws, served)
 }
 
 /// The origin over git's smart HTTP, asking for the action's token, and the runner's depth-1
