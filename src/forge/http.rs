@@ -582,7 +582,18 @@ impl Http {
             }
             cause = e.source();
         }
-        ForgeError::Other(format!("{what}: cannot reach {}: {error}", self.site.name))
+        // The causes too: "client error (Connect)" alone hides a refused certificate or a
+        // refused connection.
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            let said = e.to_string();
+            if !text.contains(&said) {
+                text = format!("{text}: {said}");
+            }
+            cause = e.source();
+        }
+        ForgeError::Other(format!("{what}: cannot reach {}: {text}", self.site.name))
     }
 }
 

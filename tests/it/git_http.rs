@@ -269,3 +269,85 @@ fn credentials_in_the_remote_url_are_used_and_never_shown() {
     );
     assert!(!err.contains("n0t-the-secret"), "{err}");
 }
+
+/// Python's HTTPS server on 127.0.0.1 with `tests/fixtures/tls` (a self-signed certificate, as
+/// a private CA's would be to promote), answering `200 text/plain` to every GET; and its port.
+fn untrusted_tls_server() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let script = r#"
+import http.server, ssl, sys
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(tls.join("localhost.crt"))
+        .arg(tls.join("localhost.key"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    (child, port.trim().to_owned())
+}
+
+/// An `https://` remote whose certificate no root promote trusts signs is refused at the
+/// handshake, with the reason, and nothing hangs; the API client (the same TLS) refuses the same
+/// server alike.
+#[test]
+fn an_https_remote_with_an_untrusted_certificate_is_refused() {
+    let (mut child, port) = untrusted_tls_server();
+    let repos = repos(|_| format!("https://127.0.0.1:{port}/origin.git"));
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN)))
+        .unwrap()
+        .with_policy(quick());
+    let started = Instant::now();
+    let git_result = forge.branch_head("main");
+    let api = promote::forge::github::GitHubForge::new(promote::forge::github::GitHubConfig {
+        api_url: format!("https://127.0.0.1:{port}"),
+        graphql_url: None,
+        repository: "acme/live".to_owned(),
+        token: Token::new(TOKEN),
+        retry: quick(),
+    })
+    .unwrap();
+    let api_result = api.branch_head("main");
+    child.kill().ok();
+    child.wait().ok();
+    let err = git_result.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "GET https://127.0.0.1:{port}/origin.git/info/refs?service=git-upload-pack: cannot reach the git remote"
+        )),
+        "{err}"
+    );
+    let api_err = api_result.unwrap_err().to_string();
+    for err in [&err, &api_err] {
+        assert!(
+            err.contains("invalid peer certificate: UnknownIssuer"),
+            "{err}"
+        );
+        assert!(!err.contains(TOKEN), "{err}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
