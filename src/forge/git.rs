@@ -5,8 +5,9 @@
 //! - Commits are built in memory from the expected head's tree (the work tree and the checked-out
 //!   branch are not touched) and pushed without force; a push the remote rejects because the
 //!   branch moved is `ForgeError::Conflict`.
-//! - The token is given to libgit2 through a credentials callback (`x-access-token:TOKEN`), never
-//!   written into `.git/config` or the remote URL.
+//! - An `http(s)://` remote is reached through promote's own HTTP client (`forge::git_http`),
+//!   the token as basic auth (`x-access-token:TOKEN`), never written into `.git/config` or the
+//!   remote URL.
 //! - A git remote has no commit statuses and no pull requests: those calls return
 //!   `ForgeError::Other` with a hint to use `commit-mode = "api"`, rather than an empty list that
 //!   a gate would read as "nothing succeeded".
@@ -15,8 +16,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use git2::{
-    Cred, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions, Index, IndexEntry,
-    IndexTime, Oid, PushOptions, RemoteCallbacks, Repository, Signature,
+    Direction, ErrorClass, ErrorCode, FetchOptions, Index, IndexEntry, IndexTime, Oid, PushOptions,
+    RemoteCallbacks, Repository, Signature,
 };
 
 use super::{
@@ -208,32 +209,12 @@ impl GitForge {
         self
     }
 
-    fn callbacks(&self) -> RemoteCallbacks<'_> {
-        let mut callbacks = RemoteCallbacks::new();
-        let mut asked = false;
-        callbacks.credentials(move |_url, _user, allowed| {
-            // libgit2 asks again after a rejected credential: answer once, then give up.
-            match &self.token {
-                Some(token) if !asked && allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
-                    asked = true;
-                    Cred::userpass_plaintext("x-access-token", token.expose())
-                }
-                _ => Err(git2::Error::new(
-                    ErrorCode::Auth,
-                    ErrorClass::Http,
-                    "no usable credentials",
-                )),
-            }
-        });
-        callbacks
-    }
-
     /// The remote's refs (`ls-remote`), peeled tags as `refs/tags/NAME^{}`.
     fn remote_refs(&self) -> Result<HashMap<String, Oid>, ForgeError> {
         let action = format!("listing the refs of `{}`", self.remote);
         let mut remote = self.find_remote().map_err(|e| git_error(&action, &e))?;
         let connection = remote
-            .connect_auth(Direction::Fetch, Some(self.callbacks()), None)
+            .connect_auth(Direction::Fetch, None, None)
             .map_err(|e| git_error(&action, &e))?;
         let heads = connection.list().map_err(|e| git_error(&action, &e))?;
         Ok(heads
@@ -246,7 +227,6 @@ impl GitForge {
         let action = format!("fetching `{refspec}` from `{}`", self.remote);
         let mut remote = self.find_remote().map_err(|e| git_error(&action, &e))?;
         let mut options = FetchOptions::new();
-        options.remote_callbacks(self.callbacks());
         remote
             .fetch(&[refspec], Some(&mut options), None)
             .map_err(|e| git_error(&action, &e))
@@ -273,7 +253,6 @@ impl GitForge {
         let fetch = || {
             let mut remote = self.find_remote()?;
             let mut options = FetchOptions::new();
-            options.remote_callbacks(self.callbacks());
             // GIT_FETCH_DEPTH_UNSHALLOW
             options.depth(i32::MAX);
             let refspec = format!("+refs/heads/*:refs/remotes/{}/*", self.remote);
@@ -358,7 +337,7 @@ impl GitForge {
         // What the remote says on the side (`remote: GH006: Protected branch update failed`).
         let mut said = Vec::new();
         let result = {
-            let mut callbacks = self.callbacks();
+            let mut callbacks = RemoteCallbacks::new();
             callbacks.push_update_reference(|_refname, status| {
                 rejected = status.map(str::to_owned);
                 Ok(())
