@@ -148,6 +148,36 @@ fn a_commit_is_pushed_over_http_with_the_token_as_basic_auth() {
     assert_eq!(git(&repos.origin, &["rev-parse", "main"]), theirs);
 }
 
+/// A push is sent once, whatever the answer (a read is sent again: see the timeout test's
+/// "tried 2 times"): a push repeated after an answer that was lost could land twice.
+#[test]
+fn a_failed_push_is_not_sent_again() {
+    let (repos, server) = serve(Serve::FailPush);
+    let before = git(&repos.origin, &["rev-parse", "main"]);
+    let forge = GitForge::open(&repos.work, Some(Token::new(TOKEN)))
+        .unwrap()
+        .with_policy(quick());
+    let head = forge.branch_head("main").unwrap();
+    let err = forge
+        .create_commit("main", &head, "promote", &change("CILIUM=1.16.0\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("POST ")
+            && err
+                .contains("/origin.git/git-receive-pack: the git remote answered 502 Bad Gateway"),
+        "{err}"
+    );
+    assert!(!err.contains("tried"), "{err}");
+    let seen = server.seen.lock().unwrap().clone();
+    let pushes = seen
+        .iter()
+        .filter(|s| s.method == "POST" && s.target.ends_with("/git-receive-pack"))
+        .count();
+    assert_eq!(pushes, 1, "{seen:?}");
+    assert_eq!(git(&repos.origin, &["rev-parse", "main"]), before);
+}
+
 #[test]
 fn a_refused_token_is_a_clear_error_and_nothing_moves() {
     let (repos, server) = serve(Serve::Git);

@@ -221,6 +221,8 @@ pub enum Serve {
     Silent,
     /// `200 OK` with an HTML page, as a login page or a dumb server would.
     Html,
+    /// As `Git`, but a push (`POST …/git-receive-pack`) gets `502 Bad Gateway`.
+    FailPush,
 }
 
 /// One request [`smart_http`] saw.
@@ -328,7 +330,10 @@ fn answer(
                 b"<html>sign in</html>",
             );
         }
-        Serve::Git => {}
+        Serve::FailPush if method == "POST" && target.ends_with("/git-receive-pack") => {
+            return reply(&mut stream, "502 Bad Gateway", "", b"");
+        }
+        Serve::Git | Serve::FailPush => {}
     }
     if let Some(expected) = expected
         && authorization.as_deref() != Some(expected)
