@@ -187,11 +187,11 @@ impl GitForge {
     /// The remote, its URLs given the token and the timeouts (`forge::git_http`).
     fn find_remote(&self) -> Result<git2::Remote<'_>, git2::Error> {
         let remote = self.repo.find_remote(&self.remote)?;
+        let deadline_at = self.made + self.policy.deadline;
         for url in [remote.url().ok(), remote.pushurl().ok().flatten()]
             .into_iter()
             .flatten()
         {
-            let deadline_at = self.made + self.policy.deadline;
             super::git_http::authorize(url, self.token.as_ref(), self.policy, deadline_at);
         }
         Ok(remote)

@@ -113,7 +113,6 @@ impl SmartSubtransport for Subtransport {
             }
         };
         Ok(Box::new(Stream {
-            base: without_credentials(url).0.trim_end_matches('/').to_owned(),
             client,
             service,
             ask,
@@ -131,6 +130,8 @@ impl SmartSubtransport for Subtransport {
 struct Client {
     rt: tokio::runtime::Runtime,
     http: Http,
+    /// The remote URL without credentials or a trailing `/`.
+    base: String,
     token: bool,
 }
 
@@ -185,6 +186,7 @@ impl Client {
         Ok(Client {
             rt,
             http: Http::for_site(octo, policy, site).until(deadline_at),
+            base: url.trim_end_matches('/').to_owned(),
             token: given,
         })
     }
@@ -209,48 +211,22 @@ fn without_credentials(url: &str) -> (String, Option<String>) {
 
 fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|&b| char::from(b).to_digit(16));
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2)) {
-            (Some(b'%'), Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+    while let Some(&b) = bytes.get(i) {
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.extend(u8::try_from(h * 16 + l).ok());
                 i += 3;
             }
-            (Some(&b), _, _) => {
+            _ => {
                 out.push(b);
                 i += 1;
             }
-            (None, _, _) => break,
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_credentials;
-
-    #[test]
-    fn credentials_come_out_of_the_url() {
-        assert_eq!(
-            without_credentials("https://x-access-token:ghs_a%40b@github.com/acme/live.git"),
-            (
-                "https://github.com/acme/live.git".to_owned(),
-                Some("x-access-token:ghs_a@b".to_owned())
-            )
-        );
-        assert_eq!(
-            without_credentials("https://github.com/acme/a@b.git"),
-            ("https://github.com/acme/a@b.git".to_owned(), None)
-        );
-        assert_eq!(
-            without_credentials("http://127.0.0.1:8080/origin.git"),
-            ("http://127.0.0.1:8080/origin.git".to_owned(), None)
-        );
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -263,8 +239,6 @@ enum Ask {
 
 struct Stream {
     client: Arc<Client>,
-    /// The remote URL without a trailing `/`.
-    base: String,
     /// `git-upload-pack` (fetch) or `git-receive-pack` (push).
     service: &'static str,
     ask: Ask,
@@ -279,21 +253,21 @@ impl Stream {
         let (method, url, body, expected, repeat) = match self.ask {
             Ask::Refs => (
                 Method::GET,
-                format!("{}/info/refs?service={service}", self.base),
+                format!("{}/info/refs?service={service}", self.client.base),
                 None,
                 format!("application/x-{service}-advertisement"),
                 Repeat::Safe,
             ),
             Ask::Exchange => (
                 Method::POST,
-                format!("{}/{service}", self.base),
+                format!("{}/{service}", self.client.base),
                 Some(self.sent.as_slice()),
                 format!("application/x-{service}-result"),
                 // A fetch only reads; a push is sent once.
-                if service == "git-upload-pack" {
-                    Repeat::Safe
-                } else {
+                if service == "git-receive-pack" {
                     Repeat::Never
+                } else {
+                    Repeat::Safe
                 },
             ),
         };
@@ -306,14 +280,27 @@ impl Stream {
             Some(&expected),
             repeat,
         ))?;
-        check(&reply, &format!("{method} {url}"), &expected, client.token)?;
+        let push = service == "git-receive-pack";
+        check(
+            &reply,
+            &format!("{method} {url}"),
+            &expected,
+            client.token,
+            push,
+        )?;
         tracing::debug!("git: {method} {url}: {} bytes", reply.body.len());
         Ok(reply.body)
     }
 }
 
 /// A reply git's smart protocol can read: 200 with the content type the request asked for.
-fn check(reply: &Reply, what: &str, expected: &str, token: bool) -> Result<(), ForgeError> {
+fn check(
+    reply: &Reply,
+    what: &str,
+    expected: &str,
+    token: bool,
+    push: bool,
+) -> Result<(), ForgeError> {
     let status = reply.status.as_u16();
     if matches!(status, 401 | 403) {
         return Err(ForgeError::Other(format!(
@@ -324,11 +311,7 @@ fn check(reply: &Reply, what: &str, expected: &str, token: bool) -> Result<(), F
                 "a request without a token"
             },
             reply.status,
-            if what.contains("receive-pack") {
-                "push to"
-            } else {
-                "read"
-            },
+            if push { "push to" } else { "read" },
         )));
     }
     if status == 404 {
@@ -384,5 +367,29 @@ impl Write for Stream {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_come_out_of_the_url() {
+        assert_eq!(
+            without_credentials("https://x-access-token:ghs_a%40b@github.com/acme/live.git"),
+            (
+                "https://github.com/acme/live.git".to_owned(),
+                Some("x-access-token:ghs_a@b".to_owned())
+            )
+        );
+        assert_eq!(
+            without_credentials("https://github.com/acme/a@b.git"),
+            ("https://github.com/acme/a@b.git".to_owned(), None)
+        );
+        assert_eq!(
+            without_credentials("http://127.0.0.1:8080/origin.git"),
+            ("http://127.0.0.1:8080/origin.git".to_owned(), None)
+        );
     }
 }

@@ -145,9 +145,9 @@ fn the_sbom_lists_the_crates_and_the_packages_of_the_copied_libraries() {
     assert!(rootfs.join("promote").is_file());
     // No CA bundle and no OpenSSL: TLS is rustls with the roots compiled in.
     assert!(!rootfs.join("etc/ssl").exists());
-    let libs: Vec<String> = walk(&rootfs)
+    let libs: Vec<String> = crate::support::snapshot_tree(&rootfs)
         .into_iter()
-        .filter_map(|p| Some(p.file_name()?.to_str()?.to_owned()))
+        .filter_map(|(p, _)| Some(p.file_name()?.to_str()?.to_owned()))
         .collect();
     assert!(libs.iter().any(|l| l.starts_with("libc.so")), "{libs:?}");
     assert!(
@@ -178,21 +178,4 @@ fn the_sbom_lists_the_crates_and_the_packages_of_the_copied_libraries() {
     for want in ["promote", "serde", "git2", "libc6"] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
-}
-
-/// Every file below `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
 }
