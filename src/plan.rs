@@ -131,24 +131,24 @@ pub struct BadSource {
     pub message: String,
 }
 
-/// One component of one environment. Kept small (tens of thousands are read per environment):
-/// what its source's config says of it (`status-names`) is asked of the config when needed
-/// ([`Entry::subject`]), not copied into every entry.
+/// One component of one environment. Kept small (tens of thousands are read per environment,
+/// and writing their records is much of a large plan's time): what its source's config says of
+/// it (`status-names`) is asked of the config when needed ([`Entry::subject`]), its file and
+/// group are one shared [`Origin`], and what only some components have (a `${var}`, how it was
+/// resolved) sits behind one pointer ([`Indirection`]). 80 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// `group/name`, or the name where its source has no group; the name is its end
     /// ([`Entry::name`]), not a copy.
     pub id: Text,
-    /// Shared by every component of the file.
-    pub group: Option<std::sync::Arc<str>>,
     /// The version, with the source's template stripped.
     pub version: Text,
-    pub indirect: Option<Text>,
-    /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
-    pub via: Option<Box<source::substitute::Via>>,
-    /// Shared by every component of the file. An `Arc`: an environment may be parsed on a
-    /// thread of its own ([`parse_both`]).
-    pub file: std::sync::Arc<str>,
+    /// Its file and group, shared by every component of the file. An `Arc`: an environment may
+    /// be parsed on a thread of its own ([`parse_both`]).
+    pub origin: std::sync::Arc<Origin>,
+    /// The variable the value is set through and how `substitute-from` resolved it; `None`
+    /// for a plain value.
+    pub indirection: Option<Box<Indirection>>,
     pub line: u32,
     pub column: u32,
     /// Its source's index in the config.
@@ -157,12 +157,81 @@ pub struct Entry {
     pub rule: source::Rule,
 }
 
+/// The file of a component and its source's group there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Shared with the plan's items that name it.
+    pub file: std::sync::Arc<str>,
+    pub group: Option<std::sync::Arc<str>>,
+}
+
+/// A value set through a variable, and how (or whether) it was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Indirection {
+    /// The variable (`${VAR}`), while it is unresolved.
+    pub indirect: Option<Text>,
+    /// How a `${var}` value was resolved through `substitute-from` (or why it was not).
+    pub via: Option<source::substitute::Via>,
+}
+
 impl Entry {
     /// Its name within its file (`cilium`): the id without its group.
     pub fn name(&self) -> &str {
-        match &self.group {
+        match &self.origin.group {
             Some(g) => self.id.get(g.len() + 1..).unwrap_or(&self.id),
             None => &self.id,
+        }
+    }
+
+    /// The file it was read from.
+    pub fn file(&self) -> &std::sync::Arc<str> {
+        &self.origin.file
+    }
+
+    /// Its source's group in its file.
+    pub fn group(&self) -> Option<&std::sync::Arc<str>> {
+        self.origin.group.as_ref()
+    }
+
+    /// The variable its value is set through, while unresolved.
+    pub fn indirect(&self) -> Option<&Text> {
+        self.indirection.as_ref()?.indirect.as_ref()
+    }
+
+    /// How `substitute-from` resolved its variable (or why it could not).
+    pub fn via(&self) -> Option<&source::substitute::Via> {
+        self.indirection.as_ref()?.via.as_ref()
+    }
+
+    /// How its variable was resolved, to change.
+    pub fn via_mut(&mut self) -> Option<&mut source::substitute::Via> {
+        self.indirection.as_mut()?.via.as_mut()
+    }
+
+    /// Set (or clear) the variable its value is set through.
+    pub fn set_indirect(&mut self, indirect: Option<Text>) {
+        self.indirection_mut().indirect = indirect;
+        self.drop_empty_indirection();
+    }
+
+    /// Set (or clear) how its variable was resolved.
+    pub fn set_via(&mut self, via: Option<source::substitute::Via>) {
+        self.indirection_mut().via = via;
+        self.drop_empty_indirection();
+    }
+
+    fn indirection_mut(&mut self) -> &mut Indirection {
+        self.indirection.get_or_insert_with(Box::default)
+    }
+
+    /// No box for a plain value: two entries of one value compare equal however they got there.
+    fn drop_empty_indirection(&mut self) {
+        if self
+            .indirection
+            .as_ref()
+            .is_some_and(|i| i.indirect.is_none() && i.via.is_none())
+        {
+            self.indirection = None;
         }
     }
 
@@ -353,8 +422,10 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             } = file?;
             let loc = src.locator();
             let group = src.group_for(&captures);
-            let group_text: Option<std::sync::Arc<str>> = group.as_deref().map(Into::into);
-            let shared_path: std::sync::Arc<str> = path.as_str().into();
+            let origin = std::sync::Arc::new(Origin {
+                file: path.as_str().into(),
+                group: group.as_deref().map(Into::into),
+            });
             let entry = |f: source::Found| Entry {
                 // `Source::id_in`, with the group rendered once per file. Its name is the id's
                 // end (`Entry::name`).
@@ -363,10 +434,13 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                     None => f.name,
                 },
                 version: f.version,
-                group: group_text.clone(),
-                indirect: f.indirect,
-                via: None,
-                file: shared_path.clone(),
+                origin: origin.clone(),
+                indirection: f.indirect.map(|v| {
+                    Box::new(Indirection {
+                        indirect: Some(v),
+                        via: None,
+                    })
+                }),
                 line: narrow(f.line),
                 column: narrow(f.column),
                 source: narrow(index),
@@ -555,10 +629,10 @@ fn check_unique(components: &[Entry]) -> Result<(), PlanError> {
         if let Some(first) = seen.insert(&e.id, e) {
             return Err(PlanError::DuplicateId {
                 id: e.id.to_string(),
-                file: e.file.to_string(),
+                file: e.file().to_string(),
                 line: e.line as usize,
                 column: e.column as usize,
-                first: format!("{}:{}:{}", first.file, first.line, first.column),
+                first: format!("{}:{}:{}", first.file(), first.line, first.column),
             });
         }
     }
@@ -878,7 +952,7 @@ fn target_path(
     if ours.is_literal() {
         return Ok(Some(ours.as_str().to_string()));
     }
-    let Some(path) = theirs.matches(&e.file).and_then(|c| ours.render(&c)) else {
+    let Some(path) = theirs.matches(e.file()).and_then(|c| ours.render(&c)) else {
         return Ok(None);
     };
     Ok(target_files.read(&path)?.map(|_| path))
@@ -921,7 +995,7 @@ fn edits(
     let sources = || sources.get_or_init(|| src.index());
     for item in items.iter().filter(|i| i.action == Action::Change) {
         let (entry, path, added) = match target.by_id.get(item.id.as_str()) {
-            Some(t) => (t, &*t.file, false),
+            Some(t) => (t, &**t.file(), false),
             None => match (sources().get(item.id.as_str()), &item.file) {
                 (Some(e), Some(path)) => (*e, &**path, true),
                 _ => continue,
@@ -944,7 +1018,7 @@ fn edits(
                 id: item.id.to_string(),
                 from: src.env.clone(),
                 to: target.env.to_string(),
-                file: from.file.to_string(),
+                file: from.file().to_string(),
                 line: from.line as usize,
                 column: from.column as usize,
                 message,

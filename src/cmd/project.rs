@@ -627,8 +627,8 @@ pub fn matrix(args: &MatrixArgs) -> anyhow::Result<i32> {
             if seen.insert(c.id.to_string()) {
                 m.ids.push(c.id.to_string());
             }
-            if let Some(via) = c.via {
-                vias.insert(c.id.to_string(), *via);
+            if let Some(via) = c.indirection.and_then(|i| i.via) {
+                vias.insert(c.id.to_string(), via);
             }
             row.insert(c.id.to_string(), c.version.to_string());
         }

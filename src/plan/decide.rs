@@ -206,8 +206,7 @@ impl Filter {
             .as_ref()
             .is_none_or(|g| g.is_match(&e.id) || g.is_match(e.name()));
         let by_group = self.groups.is_empty()
-            || e.group
-                .as_ref()
+            || e.group()
                 .is_some_and(|g| self.groups.iter().any(|x| **x == **g));
         by_name && by_group
     }
@@ -273,12 +272,12 @@ pub(super) fn decide_indexed(
         // A version resolved through a pin line is edited there.
         let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {
             Some((file, line, _)) => (file.into(), super::narrow(line)),
-            None => (t.file.clone(), t.line),
+            None => (t.file().clone(), t.line),
         }) {
             Some((file, line)) => (Some(file), Some(line)),
             None => (None, None),
         };
-        let via = target.and_then(|t| t.via.as_deref()).or(e.via.as_deref());
+        let via = target.and_then(Entry::via).or(e.via());
         items.push(Item {
             id: e.id.clone(),
             name: e.name().into(),
@@ -302,13 +301,13 @@ fn judge(
     opts: &PlanOptions,
 ) -> (Action, Text) {
     let held = |r: Text| (Action::Held, r);
-    let same = |t: &Entry| t.indirect.is_none() && t.version == pin.unwrap_or(&e.version);
-    if e.indirect.is_none() && target.is_some_and(same) {
+    let same = |t: &Entry| t.indirect().is_none() && t.version == pin.unwrap_or(&e.version);
+    if e.indirect().is_none() && target.is_some_and(same) {
         return (Action::Unchanged, "already at this version".into());
     }
     // The same substitution on both sides (no `substitute-from` to resolve it) is no change.
-    if let (None, None, Some(var), Some(t)) = (pin, &e.via, &e.indirect, target)
-        && t.indirect.as_ref() == Some(var)
+    if let (None, None, Some(var), Some(t)) = (pin, e.via(), e.indirect(), target)
+        && t.indirect() == Some(var)
         && t.version == e.version
     {
         return (
@@ -317,10 +316,9 @@ fn judge(
         );
     }
     let wanted = pin.unwrap_or(&e.version);
-    if let (None, Some(var)) = (pin, &e.indirect) {
+    if let (None, Some(var)) = (pin, e.indirect()) {
         let why = e
-            .via
-            .as_ref()
+            .via()
             .and_then(|v| v.problem.as_ref())
             .map_or(String::new(), |p| format!(": {p}"));
         return held(compact_str::format_compact!(
@@ -338,13 +336,12 @@ fn judge(
         return (Action::New, why.into());
     };
     if let Some(why) = t
-        .via
-        .as_ref()
+        .via()
         .and_then(|v| v.problem.as_ref().and(v.not_editable()))
     {
         return held(why.into());
     }
-    if let Some(var) = &t.indirect {
+    if let Some(var) = t.indirect() {
         return held(compact_str::format_compact!(
             "target sets it through `{}`: edit that source",
             shown_reference(var, &t.version)
@@ -353,7 +350,7 @@ fn judge(
     if t.version == wanted {
         return (Action::Unchanged, "already at this version".into());
     }
-    if let Some(why) = t.via.as_deref().and_then(Via::not_editable) {
+    if let Some(why) = t.via().and_then(Via::not_editable) {
         return held(why.into());
     }
     let eligible = match gate.verdict(&e.id) {
@@ -391,7 +388,7 @@ fn shown_reference(var: &str, raw: &str) -> String {
 }
 
 fn src_env_hint(e: &Entry) -> String {
-    format!("{}:{}", e.file, e.line)
+    format!("{}:{}", e.file(), e.line)
 }
 
 #[cfg(test)]

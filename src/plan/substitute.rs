@@ -28,7 +28,7 @@ pub(super) fn resolve(
         return Ok(());
     }
     let mut loaded: HashMap<usize, Vars> = HashMap::new();
-    for e in components.iter_mut().filter(|e| e.indirect.is_some()) {
+    for e in components.iter_mut().filter(|e| e.indirect().is_some()) {
         let src = e.source_of(config);
         if src.substitute_from.is_empty() {
             continue;
@@ -49,9 +49,9 @@ pub(super) fn resolve(
         let (value, via) = substitute::resolve(vars, &r, e.rule);
         if let Some(v) = value {
             e.version = src.version_from_stored(e.name(), &v);
-            e.indirect = None;
+            e.set_indirect(None);
         }
-        e.via = Some(Box::new(via));
+        e.set_via(Some(via));
     }
     Ok(())
 }
@@ -65,7 +65,7 @@ pub(super) fn mark_shared(config: &Config, promotion: &Promotion, tgt: &mut EnvI
     let same_branch = config.branch_of(&promotion.from) == config.branch_of(&promotion.to);
     for t in &mut tgt.components {
         let src = t.source_of(config);
-        let Some(via) = t.via.as_mut() else { continue };
+        let Some(via) = t.via_mut() else { continue };
         if let (Some(i), Some(file)) = (via.entry, &via.file) {
             let theirs = src.substitute_paths(&promotion.from);
             via.shared = same_branch && theirs.get(i) == Some(file);
@@ -83,12 +83,12 @@ pub(super) fn settle(
     files: &dyn Files,
 ) -> Result<(), PlanError> {
     // Only components read through `substitute-from` have anything to settle.
-    if !reads_pins(config) || tgt.components.iter().all(|e| e.via.is_none()) {
+    if !reads_pins(config) || tgt.components.iter().all(|e| e.via().is_none()) {
         return Ok(());
     }
     let targets = tgt.index();
     let pin_of = |item: &Item| {
-        let via = targets.get(item.id.as_str())?.via.as_ref()?;
+        let via = targets.get(item.id.as_str())?.via()?;
         Some((via.pin()?.to_string(), via.variable.clone()))
     };
     let mut offers: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
@@ -125,8 +125,8 @@ pub(super) fn settle(
         let (Some(t), Some(s)) = (targets.get(id), sources.get(id)) else {
             continue;
         };
-        let Some(via) = &t.via else { continue };
-        if via.pin().is_some() || s.indirect.is_some() || t.version == s.version {
+        let Some(via) = t.via() else { continue };
+        if via.pin().is_some() || s.indirect().is_some() || t.version == s.version {
             continue;
         }
         let src = t.source_of(config);
@@ -151,6 +151,6 @@ pub(super) fn settle(
 
 /// Where a target's version is edited: its pin line when it is resolved through one.
 pub(super) fn pin_line(t: &Entry) -> Option<(&str, usize, &Via)> {
-    let via = t.via.as_ref()?;
+    let via = t.via()?;
     Some((via.pin()?, via.line?, via))
 }

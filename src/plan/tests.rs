@@ -23,11 +23,12 @@ fn entry(id: &str, version: &str) -> Entry {
     let group = id.split_once('/').map(|(g, _)| g);
     Entry {
         id: id.into(),
-        group: group.map(Into::into),
         version: version.into(),
-        indirect: None,
-        via: None,
-        file: "f.yaml".into(),
+        origin: std::sync::Arc::new(super::Origin {
+            file: "f.yaml".into(),
+            group: group.map(Into::into),
+        }),
+        indirection: None,
         line: 1,
         column: 1,
         source: 0,
@@ -43,7 +44,7 @@ fn per_component_records_stay_small() {
     // each entry, lines, columns and source indices were made `u32`, and an entry's name became
     // the end of its id instead of a copy.
     let (entry, item) = (std::mem::size_of::<Entry>(), std::mem::size_of::<Item>());
-    assert!(entry <= 128, "an Entry is {entry} bytes");
+    assert!(entry <= 80, "an Entry is {entry} bytes");
     assert!(item <= 168, "an Item is {item} bytes");
 }
 
@@ -160,7 +161,7 @@ fn filters_pins_and_the_gate() {
 #[test]
 fn indirect_values_are_never_edited() {
     let mut src = inv("integration", &[("helm/cilium", "${CILIUM_VERSION}")]);
-    src.components[0].indirect = Some("CILIUM_VERSION".into());
+    src.components[0].set_indirect(Some("CILIUM_VERSION".into()));
     let tgt = inv("live", &[("helm/cilium", "1.18.5")]);
     let items =
         decide(&src, &tgt, &Eligibility::all("x"), &PlanOptions::default()).expect("decide");
@@ -176,7 +177,7 @@ fn indirect_values_are_never_edited() {
 fn the_same_substitution_on_both_sides_is_unchanged() {
     let indirect = |env: &str, raw: &str, var: &str| {
         let mut i = inv(env, &[("helm/cilium", raw)]);
-        i.components[0].indirect = Some(var.into());
+        i.components[0].set_indirect(Some(var.into()));
         i
     };
     let gate = Eligibility::all("x");
@@ -199,7 +200,10 @@ fn the_same_substitution_on_both_sides_is_unchanged() {
 #[test]
 fn one_id_from_two_sources_is_an_error() {
     let mut components = inv("dev", &[("cilium", "1.0.0"), ("cilium", "1.0.1")]).components;
-    components[1].file = "g.yaml".into();
+    components[1].origin = std::sync::Arc::new(super::Origin {
+        file: "g.yaml".into(),
+        group: None,
+    });
     components[1].line = 7;
     let err = check_unique(&components).expect_err("duplicate");
     assert!(
@@ -620,7 +624,7 @@ fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
     };
     let target = |entry: usize, file: &str| {
         let mut tgt = inv("live", &[("paperless", "1.0.0")]);
-        tgt.components[0].via = Some(Box::new(source::substitute::Via {
+        tgt.components[0].set_via(Some(source::substitute::Via {
             variable: "paperless_version".into(),
             file: Some(file.into()),
             line: Some(1),
@@ -638,7 +642,7 @@ fn a_pin_file_is_shared_only_when_both_environments_read_the_same_one() {
             .clone();
         let mut tgt = target(entry, file);
         substitute::mark_shared(config, &promotion, &mut tgt);
-        let via = tgt.components[0].via.clone().expect("via");
+        let via = tgt.components[0].via().cloned().expect("via");
         (via.shared, via.pin().is_some())
     };
     // One branch: the platform file is both environments'; live's own file is not.
