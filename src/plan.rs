@@ -343,7 +343,24 @@ struct Gathered {
 struct GatheredFile {
     path: String,
     captures: crate::config::Captures,
-    bytes: Vec<u8>,
+    bytes: Content,
+}
+
+/// A gathered file's bytes: read, or to read as it is parsed (a working tree's files, so that
+/// an environment of thousands of files is held one file at a time).
+enum Content {
+    Read(Vec<u8>),
+    Later(crate::repo::Later),
+}
+
+impl Content {
+    /// Its size: read, or as the walk that found it saw it.
+    fn len(&self) -> usize {
+        match self {
+            Content::Read(bytes) => bytes.len(),
+            Content::Later(later) => usize::try_from(later.len()).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// Read every file of `env`'s sources from `files`, in one batch where `files` can.
@@ -369,7 +386,11 @@ fn gather(config: &Config, env: &str, files: &dyn Files) -> Result<Gathered, Pla
         // A path with placeholders names every matching file (none is fine); a plain path one
         // file, which must be there.
         for (path, captures) in matches {
-            let file = match files.read(&path) {
+            let content = match files.read_later(&path) {
+                Some(later) => Ok(Some(Content::Later(later))),
+                None => files.read(&path).map(|bytes| bytes.map(Content::Read)),
+            };
+            let file = match content {
                 Ok(Some(bytes)) => Ok(GatheredFile {
                     path,
                     captures,
@@ -420,6 +441,19 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 captures,
                 bytes,
             } = file?;
+            let bytes = match bytes {
+                Content::Read(bytes) => bytes,
+                Content::Later(later) => match later.read()? {
+                    Some(bytes) => bytes,
+                    None => {
+                        return Err(PlanError::Missing {
+                            env: gathered.env,
+                            path,
+                            at: gathered.at,
+                        });
+                    }
+                },
+            };
             let loc = src.locator();
             let group = src.group_for(&captures);
             let origin = std::sync::Arc::new(Origin {

@@ -48,6 +48,41 @@ pub trait Files {
         let _ = paths;
         Ok(())
     }
+    /// `path`, to be read later and anywhere (on another thread too) with [`Later::read`], as
+    /// `read` would read it now: for a local file whose path is known good, so that a plan of
+    /// thousands of files holds one file's bytes at a time, not all of them. `None`: read it now.
+    fn read_later(&self, path: &str) -> Option<Later> {
+        let _ = path;
+        None
+    }
+}
+
+/// A file of the working tree to read when it is needed ([`Files::read_later`]).
+#[derive(Debug)]
+pub struct Later {
+    full: PathBuf,
+    /// Its size when the walk saw it.
+    len: u64,
+}
+
+impl Later {
+    /// Its size when it was found (it may have changed since).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it was empty when it was found.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Its bytes, as [`Files::read`] gives them: `None` when it is gone.
+    pub fn read(self) -> Result<Option<Vec<u8>>, RepoError> {
+        read_result(
+            &self.full,
+            read_sized(&self.full, usize::try_from(self.len).unwrap_or(0)),
+        )
+    }
 }
 
 /// The working tree of a repository folder.
@@ -284,6 +319,15 @@ fn read_sized(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// What a read of the file at `full` gave, as [`Files::read`] tells it: a missing file is `None`.
+fn read_result(full: &Path, bytes: std::io::Result<Vec<u8>>) -> Result<Option<Vec<u8>>, RepoError> {
+    match bytes {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(full, &e)),
+    }
+}
+
 fn io_error(path: &Path, e: &std::io::Error) -> RepoError {
     RepoError::Io {
         path: path.display().to_string(),
@@ -385,14 +429,17 @@ impl Files for WorkTree {
             Some(len) => read_sized(&full, usize::try_from(len).unwrap_or(0)),
             None => std::fs::read(&full),
         };
-        match bytes {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(RepoError::Io {
-                path: full.display().to_string(),
-                message: e.to_string(),
-            }),
-        }
+        read_result(&full, bytes)
+    }
+
+    /// A file the walk found (a regular file below the root, reached through no symlink) is
+    /// read when it is parsed: the plan holds one file's bytes at a time.
+    fn read_later(&self, path: &str) -> Option<Later> {
+        let len = (*self.walked.borrow().get(path)?)?;
+        Some(Later {
+            full: self.root.join(path),
+            len,
+        })
     }
 
     fn label(&self) -> String {

@@ -1052,3 +1052,48 @@ fn a_repeated_pin_is_refused_alike_streamed_or_kept() {
     }
     assert_eq!(std::fs::read_to_string(&live).expect("read"), text);
 }
+
+/// App files are read one at a time as they are parsed (not all before the first parse), on one
+/// thread or two: the first broken file in path order is still the error, the source's before
+/// the target's, and `apply` writes nothing.
+#[test]
+fn app_files_read_as_they_are_parsed_name_the_first_broken_one() {
+    let dir = pins_repo(10_000, false);
+    let root = dir.path();
+    // The positive control: every file parses, on one thread and on two.
+    for threads in ["1", "2"] {
+        let (code, out, err) = run_threads(root, threads, &["plan"]);
+        assert_eq!(code, 0, "{threads}: {out}{err}");
+        assert!(out.contains("apps/app12"), "{out}");
+    }
+    let broken = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec: [unclosed\n";
+    for (env, app) in [
+        ("live", "app4"),
+        ("integration", "app21"),
+        ("integration", "app13"),
+    ] {
+        std::fs::write(
+            root.join(format!("apps/{env}/{app}/helmrelease.yaml")),
+            broken,
+        )
+        .expect("write");
+    }
+    let before = snapshot_tree(root);
+    for threads in ["1", "2"] {
+        for args in [&["plan"][..], &["apply"][..]] {
+            let (code, out, err) = run_threads(root, threads, args);
+            assert_eq!(code, 1, "{threads} {args:?}: {out}{err}");
+            // `app13` sorts before `app21`; the source's error before the target's.
+            assert!(
+                err.contains("apps/integration/app13/helmrelease.yaml:"),
+                "{threads} {args:?}: {err}"
+            );
+            assert!(!err.contains("app21"), "{err}");
+            assert!(!err.contains("apps/live/"), "{err}");
+        }
+    }
+    assert!(
+        snapshot_tree(root) == before,
+        "a failed run wrote something"
+    );
+}

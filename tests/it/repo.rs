@@ -462,3 +462,46 @@ fn a_walked_file_that_changed_since_reads_whole() {
     std::fs::remove_file(p.join("apps/dex/hr.yaml")).expect("rm");
     assert_eq!(tree.read("apps/dex/hr.yaml").expect("gone"), None);
 }
+
+/// A file the walk found is handed on to be read later (a plan of thousands of app files holds
+/// one at a time), and that read gives what `read` gives: the bytes as they are then, `None`
+/// once it is gone. A path the walk did not find is read now (`None` to defer).
+#[test]
+fn a_walked_file_can_be_read_later_as_read_reads_it() {
+    use promote::config::PathPattern;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("apps/dex")).expect("mkdir");
+    std::fs::write(p.join("apps/dex/hr.yaml"), "x: 1\n").expect("write");
+    std::fs::write(p.join("top.yaml"), "y: 2\n").expect("write");
+    let tree = WorkTree::new(p);
+    // Control: nothing walked yet, so nothing is deferred.
+    assert!(tree.read_later("apps/dex/hr.yaml").is_none());
+    let pattern = PathPattern::parse("apps/{app}/hr.yaml").expect("pattern");
+    promote::repo::matching(&tree, &pattern).expect("walk");
+    assert!(tree.read_later("top.yaml").is_none(), "not walked");
+    let later = tree.read_later("apps/dex/hr.yaml").expect("walked");
+    assert_eq!(later.len(), 5);
+    assert_eq!(later.read().expect("read").as_deref(), Some(&b"x: 1\n"[..]));
+    // Read whole however it grew, and `None` once removed.
+    let long = "x: 1\n".repeat(1000);
+    std::fs::write(p.join("apps/dex/hr.yaml"), &long).expect("write");
+    let later = tree.read_later("apps/dex/hr.yaml").expect("walked");
+    assert_eq!(
+        later.read().expect("read").as_deref(),
+        Some(long.as_bytes())
+    );
+    let later = tree.read_later("apps/dex/hr.yaml").expect("walked");
+    std::fs::remove_file(p.join("apps/dex/hr.yaml")).expect("rm");
+    assert_eq!(later.read().expect("gone"), None);
+    // A folder where the file was is an error that names it, as `read` gives it.
+    std::fs::create_dir_all(p.join("apps/dex/hr.yaml")).expect("mkdir");
+    let err = tree
+        .read_later("apps/dex/hr.yaml")
+        .expect("walked")
+        .read()
+        .expect_err("a folder");
+    let read_err = tree.read("apps/dex/hr.yaml").expect_err("a folder");
+    assert_eq!(err.to_string(), read_err.to_string());
+    assert!(err.to_string().contains("apps/dex/hr.yaml"), "{err}");
+}
