@@ -185,11 +185,12 @@ fn a_changed_file_below_a_folder_is_not_clean() {
 
 /// The binary links no OpenSSL: loading and relocating `libssl` and `libcrypto` cost every
 /// process about a millisecond of CPU before it read a file, and git's HTTP remotes go through
-/// promote's own client instead (`forge::git_http`). Read off the loader's own list (`ldd`).
+/// promote's own client instead (`forge::git_http`); nor zlib, which is built in. Read off the
+/// loader's own list (`ldd`).
 #[cfg(target_os = "linux")]
 #[test]
 #[allow(clippy::unwrap_used)]
-fn the_binary_links_no_openssl() {
+fn the_binary_links_no_openssl_and_no_zlib() {
     let out = std::process::Command::new("ldd")
         .arg(env!("CARGO_BIN_EXE_promote"))
         .output()
@@ -206,6 +207,8 @@ fn the_binary_links_no_openssl() {
         !libs.contains("libssl") && !libs.contains("libcrypto"),
         "{libs}"
     );
+    // zlib is built in (libz-sys `static`): one library fewer to load at every start.
+    assert!(!libs.contains("libz"), "{libs}");
 }
 
 /// No command loads a CA bundle through libgit2 (OpenSSL's set-up of it cost about 30 ms a
