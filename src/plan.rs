@@ -358,7 +358,7 @@ impl Content {
     fn len(&self) -> usize {
         match self {
             Content::Read(bytes) => bytes.len(),
-            Content::Later(later) => usize::try_from(later.len()).unwrap_or(usize::MAX),
+            Content::Later(later) => usize::try_from(later.size()).unwrap_or(usize::MAX),
         }
     }
 }

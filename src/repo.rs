@@ -62,25 +62,20 @@ pub trait Files {
 pub struct Later {
     full: PathBuf,
     /// Its size when the walk saw it.
-    len: u64,
+    size: u64,
 }
 
 impl Later {
     /// Its size when it was found (it may have changed since).
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether it was empty when it was found.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// Its bytes, as [`Files::read`] gives them: `None` when it is gone.
     pub fn read(self) -> Result<Option<Vec<u8>>, RepoError> {
         read_result(
             &self.full,
-            read_sized(&self.full, usize::try_from(self.len).unwrap_or(0)),
+            read_sized(&self.full, usize::try_from(self.size).unwrap_or(0)),
         )
     }
 }
@@ -419,26 +414,26 @@ impl Files for WorkTree {
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
-        let walked = self.walked.borrow().get(path).copied();
-        let full = match walked {
-            Some(_) => self.root.join(path),
-            None => self.resolve(path)?,
+        // Walked with its size known: no `stat` to learn it again.
+        if let Some(later) = self.read_later(path) {
+            return later.read();
+        }
+        let walked = self.walked.borrow().contains_key(path);
+        let full = if walked {
+            self.root.join(path)
+        } else {
+            self.resolve(path)?
         };
-        let bytes = match walked.flatten() {
-            // The size is known: no `stat` to learn it again.
-            Some(len) => read_sized(&full, usize::try_from(len).unwrap_or(0)),
-            None => std::fs::read(&full),
-        };
-        read_result(&full, bytes)
+        read_result(&full, std::fs::read(&full))
     }
 
     /// A file the walk found (a regular file below the root, reached through no symlink) is
     /// read when it is parsed: the plan holds one file's bytes at a time.
     fn read_later(&self, path: &str) -> Option<Later> {
-        let len = (*self.walked.borrow().get(path)?)?;
+        let size = (*self.walked.borrow().get(path)?)?;
         Some(Later {
             full: self.root.join(path),
-            len,
+            size,
         })
     }
 

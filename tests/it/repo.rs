@@ -484,7 +484,7 @@ fn a_walked_file_can_be_read_later_as_read_reads_it() {
     promote::repo::matching(&tree, &pattern).expect("walk");
     assert!(tree.read_later("top.yaml").is_none(), "not walked");
     let later = tree.read_later("apps/dex/hr.yaml").expect("walked");
-    assert_eq!(later.len(), 5);
+    assert_eq!(later.size(), 5);
     assert_eq!(later.read().expect("read").as_deref(), Some(&b"x: 1\n"[..]));
     // Read whole however it grew, and `None` once removed.
     let long = "x: 1\n".repeat(1000);
