@@ -53,18 +53,96 @@ pub fn entries<'t>(
     file: &'t str,
     text: &'t str,
 ) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
-    // Lines as `split_inclusive('\n')` cuts them (no empty last line after a final newline),
-    // found with `memchr`; each without its trailing `\n`s and `\r`s.
-    let mut start = 0;
-    let mut number = 0;
+    let mut lines = Lines { text, start: 0, number: 0 };
     std::iter::from_fn(move || {
-        while start < text.len() {
+        lines.next(file).map(|read| {
+            read.map(|read| match read {
+                Read::Bare {
+                    key,
+                    value,
+                    at,
+                    line,
+                    column,
+                } => Entry {
+                    key: key.into(),
+                    value: value.into(),
+                    span: at..at + value.len(),
+                    style: QuoteStyle::Plain,
+                    line,
+                    column,
+                },
+                Read::Parsed(entry) => entry,
+            })
+        })
+    })
+}
+
+/// One assignment as [`each`] hands it on.
+pub enum Read<'t> {
+    /// A bare `KEY=value` line (no quotes, blanks, comment or `export`): its key and value as
+    /// written, borrowed from the text (nothing to decode), the value's first byte, and its
+    /// 1-based line and column. Its style is [`QuoteStyle::Plain`].
+    Bare {
+        key: &'t str,
+        value: &'t str,
+        at: usize,
+        line: usize,
+        column: usize,
+    },
+    /// Any other assignment, as the general line parser read it.
+    Parsed(Entry),
+}
+
+/// Every assignment of `text`, handed to `each` as it is read; the first line the reader
+/// refuses is the error. A bare line's key and value are handed on borrowed ([`Read::Bare`]):
+/// a reader that makes its own records of them copies each once.
+pub fn each<'t>(
+    file: &str,
+    text: &'t str,
+    mut each: impl FnMut(Read<'t>),
+) -> Result<(), EditError> {
+    let mut lines = Lines {
+        text,
+        start: 0,
+        number: 0,
+    };
+    while let Some(read) = lines.next(file) {
+        each(read?);
+    }
+    Ok(())
+}
+
+/// Where [`entries`] and [`each`] are in the text: lines as `split_inclusive('\n')` cuts them
+/// (no empty last line after a final newline), found with `memchr`.
+struct Lines<'t> {
+    text: &'t str,
+    /// Where the next line starts.
+    start: usize,
+    /// The number of the line before it.
+    number: usize,
+}
+
+impl<'t> Lines<'t> {
+    /// The next assignment, or the error of the next line the reader refuses; `None` at the end.
+    #[inline(always)]
+    fn next(&mut self, file: &str) -> Option<Result<Read<'t>, EditError>> {
+        let text = self.text;
+        while self.start < text.len() {
+            self.number += 1;
+            let start = self.start;
             // Most lines are `KEY=value` with nothing to trim, quote or decode: read in one pass.
-            if let Some((entry, next)) = simple_line(text, start, number + 1) {
-                number += 1;
-                start = next;
-                return Some(Ok(entry));
+            if let Some((eq, end, next)) = bare_line(text.as_bytes(), start) {
+                self.start = next;
+                return Some(Ok(Read::Bare {
+                    key: &text[start..eq],
+                    value: &text[eq + 1..end],
+                    at: eq + 1,
+                    line: self.number,
+                    // The key and `=` are ASCII: one column per byte.
+                    column: eq + 1 - start + 1,
+                }));
             }
+            // Each line without its trailing `\n`s and `\r`s.
             let bytes = text.as_bytes();
             let end = memchr::memchr(b'\n', &bytes[start..]).map_or(text.len(), |i| start + i + 1);
             let mut len = end;
@@ -72,16 +150,14 @@ pub fn entries<'t>(
                 len -= 1;
             }
             let line = &text[start..len];
-            let line_start = start;
-            start = end;
-            number += 1;
-            match parse_line(line, line_start, number) {
+            self.start = end;
+            match parse_line(line, start, self.number) {
                 Ok(None) => {}
-                Ok(Some(entry)) => return Some(Ok(entry)),
+                Ok(Some(entry)) => return Some(Ok(Read::Parsed(entry))),
                 Err((col, message)) => {
                     return Some(Err(EditError::Parse {
                         file: file.to_string(),
-                        line: number,
+                        line: self.number,
                         column: column(line, col),
                         message,
                     }));
@@ -89,14 +165,16 @@ pub fn entries<'t>(
             }
         }
         None
-    })
+    }
 }
 
 /// The line at `start` when it is a bare `KEY=value` (a key of key characters, no blanks, no
-/// quote, no `\r`): its entry and where the next line starts, in one pass over its bytes and
-/// without the line cut out first. `None` for anything else, which [`parse_line`] reads (the
-/// same entry for a line both read: the tests hold them to the oracle).
-fn simple_line(text: &str, start: usize, number: usize) -> Option<(Entry, usize)> {
+/// quote, no `\r`): where its `=` is, where its value ends and where the next line starts, in
+/// one pass over its bytes and without the line cut out first. `None` for anything else, which
+/// [`parse_line`] reads (the same entry for a line both read: the tests hold them to the
+/// oracle).
+#[inline(always)]
+fn bare_line(bytes: &[u8], start: usize) -> Option<(usize, usize, usize)> {
     /// Bytes a bare value may hold: all but blanks, line ends and quotes (`#` only starts a
     /// comment after a blank). Bytes of non-ASCII characters pass: the scan stops only at ASCII.
     const VALUE: [bool; 256] = {
@@ -109,10 +187,10 @@ fn simple_line(text: &str, start: usize, number: usize) -> Option<(Entry, usize)
         table[b'\'' as usize] = false;
         table
     };
-    let bytes = text.as_bytes();
     // A key starts with a letter or `_`: anything else is a comment, a blank, `export`'s
     // spacing or an error, all for the general reader.
-    if !bytes[start].is_ascii_alphabetic() && bytes[start] != b'_' {
+    let first = *bytes.get(start)?;
+    if !first.is_ascii_alphabetic() && first != b'_' {
         return None;
     }
     let mut eq = start + 1;
@@ -126,23 +204,11 @@ fn simple_line(text: &str, start: usize, number: usize) -> Option<(Entry, usize)
     while end < bytes.len() && VALUE[usize::from(bytes[end])] {
         end += 1;
     }
-    let next = match bytes.get(end) {
-        None => end,
-        Some(b'\n') => end + 1,
-        Some(_) => return None,
-    };
-    Some((
-        Entry {
-            key: text[start..eq].into(),
-            value: text[eq + 1..end].into(),
-            span: eq + 1..end,
-            style: QuoteStyle::Plain,
-            line: number,
-            // The key and `=` are ASCII: one column per byte.
-            column: eq + 1 - start + 1,
-        },
-        next,
-    ))
+    match bytes.get(end) {
+        None => Some((eq, end, end)),
+        Some(b'\n') => Some((eq, end, end + 1)),
+        Some(_) => None,
+    }
 }
 
 /// Whether `b` is a whitespace character on its own (`char::is_whitespace` on ASCII).

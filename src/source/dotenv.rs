@@ -18,20 +18,34 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
 }
 
 /// [`read`], each component handed to `sink` as its line is read: no list is made, and none of
-/// what only an edit needs (span, quoting, address).
+/// what only an edit needs (span, quoting, address). A bare line's key and value are copied
+/// once, into what `sink` gets.
 pub fn read_each(file: &str, text: &str, mut sink: impl FnMut(Found)) -> Result<(), EditError> {
-    for entry in dotenv::entries(file, text) {
-        let e = entry?;
-        sink(Found {
+    dotenv::each(file, text, |read| match read {
+        dotenv::Read::Bare {
+            key,
+            value,
+            line,
+            column,
+            ..
+        } => sink(Found {
+            // Plain: not single-quoted, so a `${VAR}` is one.
+            indirect: edit::indirect_variable(value).map(Into::into),
+            name: key.into(),
+            version: value.into(),
+            line,
+            column,
+            rule: super::Rule::Dotenv,
+        }),
+        dotenv::Read::Parsed(e) => sink(Found {
             indirect: indirect(&e),
             name: e.key,
             version: e.value,
             line: e.line,
             column: e.column,
             rule: super::Rule::Dotenv,
-        });
-    }
-    Ok(())
+        }),
+    })
 }
 
 /// The variable a value is set through, unless single quotes make it literal (dotenv
