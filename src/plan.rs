@@ -890,13 +890,20 @@ pub fn build_unrendered(
         env: &tgt.env,
         by_id: tgt.in_order(),
     };
-    let mut items = decide_indexed(&src, &target.by_id, gate, opts)?;
-    target.by_id.rewind();
+    let (mut items, found) = decide_indexed(&src, &target.by_id, gate, opts)?;
     substitute::settle(config, &src, &tgt, &mut items, target_files)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
-    let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
+    let edits = edits(
+        config,
+        &src,
+        &target,
+        read,
+        (&items, &found),
+        target_files,
+        opts,
+    )?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -1005,7 +1012,7 @@ fn edits(
     src: &EnvInventory,
     target: &Target,
     mut read: HashMap<String, ReadFile>,
-    items: &[Item],
+    (items, found): (&[Item], &[Option<u32>]),
     files: &dyn Files,
     opts: &PlanOptions,
 ) -> Result<Vec<FileEdit>, PlanError> {
@@ -1027,8 +1034,13 @@ fn edits(
     // The source's index only for a component the target lacks, or a bad value to name.
     let sources = std::cell::OnceCell::new();
     let sources = || sources.get_or_init(|| src.index());
-    for item in items.iter().filter(|i| i.action == Action::Change) {
-        let (entry, path, added) = match target.by_id.get(item.id.as_str()) {
+    // Each item with where the decisions found its target entry: none is looked up again.
+    let changes = items
+        .iter()
+        .zip(found)
+        .filter(|(i, _)| i.action == Action::Change);
+    for (item, at) in changes {
+        let (entry, path, added) = match at.and_then(|i| target.by_id.at(i as usize)) {
             Some(t) => (t, &**t.file(), false),
             None => match (sources().get(item.id.as_str()), &item.file) {
                 (Some(e), Some(path)) => (*e, &**path, true),

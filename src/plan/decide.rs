@@ -220,17 +220,18 @@ pub(super) fn decide(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
-    decide_indexed(src, &tgt.in_order(), gate, opts)
+    decide_indexed(src, &tgt.in_order(), gate, opts).map(|(items, _)| items)
 }
 
-/// [`decide`] against the target's entries by id (`EnvInventory::index`), made once per plan
-/// for the decisions and the edits.
+/// [`decide`] against the target's entries by id, and, per item, where the target's entry of
+/// it is among them (`None`: the target lacks it), for the edits to find it without looking
+/// it up again.
 pub(super) fn decide_indexed(
     src: &EnvInventory,
     targets: &crate::source::InOrder<'_, Entry>,
     gate: &Eligibility,
     opts: &PlanOptions,
-) -> Result<Vec<Item>, PlanError> {
+) -> Result<(Vec<Item>, Vec<Option<u32>>), PlanError> {
     let filter = Filter::new(opts, src)?;
     let pins: BTreeMap<&str, &str> = opts
         .pins
@@ -248,9 +249,11 @@ pub(super) fn decide_indexed(
         });
     }
     let mut items = Vec::with_capacity(src.components.len());
+    let mut found = Vec::with_capacity(src.components.len());
     for e in &src.components {
         // Once per component, in file order (`InOrder` walks the target along).
-        let target = targets.get(e.id.as_str());
+        let at = targets.position(e.id.as_str());
+        let target = at.and_then(|i| targets.at(i));
         let pin = pins
             .get(e.id.as_str())
             .or_else(|| pins.get(e.name()))
@@ -289,8 +292,9 @@ pub(super) fn decide_indexed(
             reason,
             via: via.map(|v| v.describe().into_boxed_str()),
         });
+        found.push(at.map(super::narrow));
     }
-    Ok(items)
+    Ok((items, found))
 }
 
 fn judge(

@@ -33,6 +33,16 @@ impl<'t, T> InOrder<'t, T> {
 
     /// The item whose key is `key`.
     pub fn get(&self, key: &str) -> Option<&'t T> {
+        self.position(key).and_then(|i| self.items.get(i))
+    }
+
+    /// The item at `i` of the list (a [`InOrder::position`] kept for later).
+    pub fn at(&self, i: usize) -> Option<&'t T> {
+        self.items.get(i)
+    }
+
+    /// Where in the list the item whose key is `key` is.
+    pub fn position(&self, key: &str) -> Option<usize> {
         let at = self.next.get();
         // A few items ahead: a walk that skips some (unchanged components) stays in step. Once
         // out of step, only the next item is tried until a lookup finds its item there again.
@@ -45,7 +55,7 @@ impl<'t, T> InOrder<'t, T> {
         {
             self.next.set(at + i + 1);
             self.in_step.set(true);
-            return ahead.get(i);
+            return Some(at + i);
         }
         self.in_step.set(false);
         let index = self.index.get_or_init(|| {
@@ -59,10 +69,11 @@ impl<'t, T> InOrder<'t, T> {
         });
         let &i = index.get(key)?;
         self.next.set(i + 1);
-        Some(&self.items[i])
+        Some(i)
     }
 
     /// Walk from the start again (a second pass in order).
+    #[cfg(test)]
     pub fn rewind(&self) {
         self.next.set(0);
         self.in_step.set(true);
@@ -123,9 +134,18 @@ mod tests {
         ) {
             let items: Vec<String> = keys.into_iter().collect();
             let by = InOrder::new(&items, key);
+            // The same lookups as positions, kept and read back later with `at`.
+            let by_position = InOrder::new(&items, key);
+            let mut kept = Vec::new();
             for ask in &asks {
                 let want = items.iter().find(|k| *k == ask);
                 prop_assert_eq!(by.get(ask), want);
+                let at = by_position.position(ask);
+                prop_assert_eq!(at, items.iter().position(|k| k == ask));
+                kept.push((at, want));
+            }
+            for (at, want) in kept {
+                prop_assert_eq!(at.and_then(|i| by_position.at(i)), want);
             }
         }
     }
