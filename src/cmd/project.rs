@@ -204,16 +204,12 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 pub fn print_plan(plan: &Plan, format: Format, checklist: &[String]) -> anyhow::Result<()> {
-    match format {
-        // Printed as it is made, a piece of whole lines at a time: never held whole.
-        Format::Text => plan::render::text_in_pieces(plan, TEXT_PIECE, emit),
-        Format::Json => emit_json(plan),
-        Format::Markdown => emit(&plan::render::markdown(plan, checklist)),
-    }
+    emit(&match format {
+        Format::Text => plan::render::text(plan),
+        Format::Json => return emit_json(plan),
+        Format::Markdown => plan::render::markdown(plan, checklist),
+    })
 }
-
-/// Bytes of a text plan printed at once (whole lines, each neutralized as [`emit`] does).
-const TEXT_PIECE: usize = 64 * 1024;
 
 /// [`emit`] for the JSON document of `plan` ([`plan::render::json`]), neutralized line by line
 /// as it is serialized: a plan of 30,000 components with its diffs is a document of 30 MiB,

@@ -100,23 +100,6 @@ fn action_column(a: Action) -> &'static str {
 
 /// The terminal view: one line per component, then a count.
 pub fn text(plan: &Plan) -> String {
-    let mut whole = String::new();
-    // Gathering into a string cannot fail.
-    let _ = text_in_pieces(plan, usize::MAX, |piece| {
-        whole.push_str(piece);
-        Ok::<(), std::convert::Infallible>(())
-    });
-    whole
-}
-
-/// [`text`] handed to `each` in pieces of whole lines, each about `piece` bytes (the last one
-/// shorter): a plan of 30,000 components is printed from one buffer of that size, not held
-/// whole. The pieces joined are [`text`]; the first error of `each` ends it.
-pub fn text_in_pieces<E>(
-    plan: &Plan,
-    piece: usize,
-    mut each: impl FnMut(&str) -> Result<(), E>,
-) -> Result<(), E> {
     use std::fmt::Write as _;
     let mut out = format!(
         "promote {} -> {} (source at {}, target at {})\n",
@@ -126,8 +109,8 @@ pub fn text_in_pieces<E>(
         short(&plan.target_at)
     );
     let w = plan.items.iter().map(|i| i.id.len()).max().unwrap_or(0);
-    // One buffer for every line (up to a piece): no string per line or per part of one.
-    out.reserve(plan.items.len().saturating_mul(w + 32).min(piece));
+    // One buffer for every line: no string per line or per part of one.
+    out.reserve(plan.items.len() * (w + 32));
     // Pieces pushed as they are, padding counted in characters as `{:<w$}` counts it: no
     // formatting machinery per line.
     let pad = |out: &mut String, text: &str, width: usize| {
@@ -174,10 +157,6 @@ pub fn text_in_pieces<E>(
             out.push(')');
         }
         out.push('\n');
-        if out.len() >= piece {
-            each(&out)?;
-            out.clear();
-        }
     }
     // Written into the buffer: `fmt::Write` for a `String` cannot fail.
     let _ = writeln!(
@@ -197,7 +176,7 @@ pub fn text_in_pieces<E>(
     if plan.is_empty() {
         out.push_str("nothing to promote\n");
     }
-    each(&out)
+    out
 }
 
 fn table(items: &[&Item], held: bool) -> String {
@@ -287,72 +266,5 @@ mod tests {
         ] {
             assert_eq!(action_column(a), format!("  {word:<9}  "));
         }
-    }
-
-    fn plan_of(n: usize) -> Plan {
-        let items = (0..n)
-            .map(|i| Item {
-                id: compact_str::format_compact!("tool-{i}"),
-                name: compact_str::format_compact!("tool-{i}"),
-                action: if i % 3 == 0 {
-                    Action::Held
-                } else {
-                    Action::Change
-                },
-                from_version: Some("1.0.0".into()),
-                to_version: "1.1.0".into(),
-                file: Some("pins/live/versions.env".into()),
-                line: Some(u32::try_from(i).unwrap_or(u32::MAX)),
-                reason: "::error::not verified".into(),
-                via: None,
-            })
-            .collect();
-        Plan {
-            schema_version: 1,
-            from: "integration".into(),
-            to: "live".into(),
-            source_at: "a".repeat(40),
-            target_at: "b".repeat(40),
-            items,
-            edits: Vec::new(),
-            tags: vec!["v1.1.0".into()],
-            commit_message: String::new(),
-            pr_title: String::new(),
-            pr_body: String::new(),
-            preview: true,
-        }
-    }
-
-    #[test]
-    fn a_text_plan_in_pieces_is_the_text_plan_in_whole_lines() {
-        let plan = plan_of(500);
-        let whole = text(&plan);
-        // The heading, a line per item, the count, the tags and (no edits) `nothing to promote`.
-        assert_eq!(whole.lines().count(), 1 + 500 + 3);
-        for size in [1, 100, 4096, usize::MAX] {
-            let mut pieces: Vec<String> = Vec::new();
-            let done = text_in_pieces(&plan, size, |p| {
-                pieces.push(p.to_string());
-                Ok::<(), ()>(())
-            });
-            assert_eq!(done, Ok(()));
-            assert_eq!(pieces.concat(), whole, "pieces of {size}");
-            assert!(pieces.iter().all(|p| p.ends_with('\n')), "pieces of {size}");
-            // Each piece but the last reaches the size: a piece is not a line.
-            let expected = if size == usize::MAX { 1 } else { pieces.len() };
-            assert_eq!(pieces.len(), expected);
-            assert!(pieces.len() > 1 || size == usize::MAX, "pieces of {size}");
-            assert!(
-                pieces[..pieces.len() - 1].iter().all(|p| p.len() >= size),
-                "pieces of {size}"
-            );
-        }
-        // The first error ends it: no piece after.
-        let mut calls = 0;
-        let failed = text_in_pieces(&plan, 100, |_| {
-            calls += 1;
-            Err("closed")
-        });
-        assert_eq!((failed, calls), (Err("closed"), 1));
     }
 }
