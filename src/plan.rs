@@ -700,6 +700,18 @@ pub struct Item {
     /// The `substitute-from` variable (and its pin line) the version is read through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Box<str>>,
+    /// Where the decisions found the target's entry of it among the target's entries (`u32::MAX`:
+    /// nowhere), for the edits to use instead of looking it up again. In the item's padding: an
+    /// item stays 168 bytes, and no list of 30,000 positions is allocated beside the items.
+    #[serde(skip)]
+    pub(crate) target_at: u32,
+}
+
+impl Item {
+    /// [`Item::target_at`] as an index.
+    fn target_position(&self) -> Option<usize> {
+        (self.target_at != u32::MAX).then_some(self.target_at as usize)
+    }
 }
 
 /// One file the plan rewrites. Serialized as its path and its unified diff.
@@ -890,20 +902,12 @@ pub fn build_unrendered(
         env: &tgt.env,
         by_id: tgt.in_order(),
     };
-    let (mut items, found) = decide_indexed(&src, &target.by_id, gate, opts)?;
+    let mut items = decide_indexed(&src, &target.by_id, gate, opts)?;
     substitute::settle(config, &src, &tgt, &mut items, target_files)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
     }
-    let edits = edits(
-        config,
-        &src,
-        &target,
-        read,
-        (&items, &found),
-        target_files,
-        opts,
-    )?;
+    let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
     let mut plan = Plan {
         schema_version: 1,
         from: promotion.from.clone(),
@@ -1012,7 +1016,7 @@ fn edits(
     src: &EnvInventory,
     target: &Target,
     mut read: HashMap<String, ReadFile>,
-    (items, found): (&[Item], &[Option<u32>]),
+    items: &[Item],
     files: &dyn Files,
     opts: &PlanOptions,
 ) -> Result<Vec<FileEdit>, PlanError> {
@@ -1034,13 +1038,9 @@ fn edits(
     // The source's index only for a component the target lacks, or a bad value to name.
     let sources = std::cell::OnceCell::new();
     let sources = || sources.get_or_init(|| src.index());
-    // Each item with where the decisions found its target entry: none is looked up again.
-    let changes = items
-        .iter()
-        .zip(found)
-        .filter(|(i, _)| i.action == Action::Change);
-    for (item, at) in changes {
-        let (entry, path, added) = match at.and_then(|i| target.by_id.at(i as usize)) {
+    for item in items.iter().filter(|i| i.action == Action::Change) {
+        // Where the decisions found its target entry: none is looked up again.
+        let (entry, path, added) = match item.target_position().and_then(|i| target.by_id.at(i)) {
             Some(t) => (t, &**t.file(), false),
             None => match (sources().get(item.id.as_str()), &item.file) {
                 (Some(e), Some(path)) => (*e, &**path, true),

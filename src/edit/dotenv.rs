@@ -53,7 +53,11 @@ pub fn entries<'t>(
     file: &'t str,
     text: &'t str,
 ) -> impl Iterator<Item = Result<Entry, EditError>> + 't {
-    let mut lines = Lines { text, start: 0, number: 0 };
+    let mut lines = Lines {
+        text,
+        start: 0,
+        number: 0,
+    };
     std::iter::from_fn(move || {
         lines.next(file).map(|read| {
             read.map(|read| match read {

@@ -220,18 +220,17 @@ pub(super) fn decide(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
-    decide_indexed(src, &tgt.in_order(), gate, opts).map(|(items, _)| items)
+    decide_indexed(src, &tgt.in_order(), gate, opts)
 }
 
-/// [`decide`] against the target's entries by id, and, per item, where the target's entry of
-/// it is among them (`None`: the target lacks it), for the edits to find it without looking
-/// it up again.
+/// [`decide`] against the target's entries by id; each item notes where the target's entry of
+/// it is among them (`Item::target_at`), for the edits to find it without looking it up again.
 pub(super) fn decide_indexed(
     src: &EnvInventory,
     targets: &crate::source::InOrder<'_, Entry>,
     gate: &Eligibility,
     opts: &PlanOptions,
-) -> Result<(Vec<Item>, Vec<Option<u32>>), PlanError> {
+) -> Result<Vec<Item>, PlanError> {
     let filter = Filter::new(opts, src)?;
     let pins: BTreeMap<&str, &str> = opts
         .pins
@@ -249,7 +248,6 @@ pub(super) fn decide_indexed(
         });
     }
     let mut items = Vec::with_capacity(src.components.len());
-    let mut found = Vec::with_capacity(src.components.len());
     for e in &src.components {
         // Once per component, in file order (`InOrder` walks the target along).
         let at = targets.position(e.id.as_str());
@@ -291,10 +289,10 @@ pub(super) fn decide_indexed(
             line,
             reason,
             via: via.map(|v| v.describe().into_boxed_str()),
+            target_at: at.map_or(u32::MAX, super::narrow),
         });
-        found.push(at.map(super::narrow));
     }
-    Ok((items, found))
+    Ok(items)
 }
 
 fn judge(
