@@ -855,6 +855,114 @@ pub fn build_unrendered(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<(Plan, Read), PlanError> {
+    let (src, tgt, read) = read_both(config, promotion, source_files, target_files, opts)?;
+    // One index of the target for the decisions and the edits.
+    let target = Target {
+        env: &tgt.env,
+        by_id: tgt.in_order(),
+    };
+    let mut items = Vec::with_capacity(src.components.len());
+    let mut edits = Edits::new(config, &src, &target, opts);
+    let mut tags = Tags::new(promotion);
+    decided(
+        config,
+        promotion,
+        &src,
+        &tgt,
+        &target,
+        gate,
+        opts,
+        target_files,
+        |item| {
+            edits.change(&item)?;
+            tags.note(&item);
+            items.push(item);
+            Ok(())
+        },
+    )?;
+    let edits = edits.finish(read, target_files)?;
+    let plan = Plan {
+        schema_version: 1,
+        from: promotion.from.clone(),
+        to: promotion.to.clone(),
+        source_at: src.at,
+        target_at: tgt.at,
+        items,
+        edits,
+        tags: tags.tags,
+        commit_message: String::new(),
+        pr_title: promotion.title(),
+        pr_body: String::new(),
+        preview: opts.preview,
+    };
+    let read = Read {
+        _records: (src.components, tgt.components),
+    };
+    Ok((plan, read))
+}
+
+/// The text of the preview plan `promote plan` prints ([`render::text`] of the plan
+/// [`build_unrendered`] makes with [`PlanOptions::preview`], the same bytes), each line written
+/// as its component is decided: no list of items is made where nothing needs every item at once
+/// (`substitute-from` pins to settle, `--add-missing`). Nothing is printed here: an error after
+/// the thousandth line still leaves the caller nothing but the error.
+pub fn preview_text(
+    config: &Config,
+    promotion: &Promotion,
+    source_files: &dyn Files,
+    target_files: &dyn Files,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+) -> Result<(String, Read), PlanError> {
+    let opts = &PlanOptions {
+        preview: true,
+        ..opts.clone()
+    };
+    let (src, tgt, read) = read_both(config, promotion, source_files, target_files, opts)?;
+    let target = Target {
+        env: &tgt.env,
+        by_id: tgt.in_order(),
+    };
+    let mut lines = render::TextLines::new(
+        [&promotion.from, &promotion.to, &src.at, &tgt.at],
+        decide::widest_id(&src, opts)?,
+        src.components.len(),
+    );
+    let mut edits = Edits::new(config, &src, &target, opts);
+    let mut tags = Tags::new(promotion);
+    decided(
+        config,
+        promotion,
+        &src,
+        &tgt,
+        &target,
+        gate,
+        opts,
+        target_files,
+        |item| {
+            edits.change(&item)?;
+            tags.note(&item);
+            lines.line(&item);
+            Ok(())
+        },
+    )?;
+    let edits = edits.finish(read, target_files)?;
+    let text = lines.finish(&tags.tags, edits.is_empty());
+    let read = Read {
+        _records: (src.components, tgt.components),
+    };
+    Ok((text, read))
+}
+
+/// Both environments read for a plan: the source's entries, the target's, and the target's
+/// files as `opts` keeps them (none for a preview).
+fn read_both(
+    config: &Config,
+    promotion: &Promotion,
+    source_files: &dyn Files,
+    target_files: &dyn Files,
+    opts: &PlanOptions,
+) -> Result<(EnvInventory, EnvInventory, HashMap<String, ReadFile>), PlanError> {
     if let Some(group) = opts.groups.iter().find(|g| !config.knows_group(g)) {
         return Err(PlanError::UnknownGroup {
             group: group.clone(),
@@ -897,47 +1005,66 @@ pub fn build_unrendered(
     };
     substitute::mark_shared(config, promotion, &mut tgt);
     let read = std::mem::take(&mut tgt.files);
-    // One index of the target for the decisions and the edits.
-    let target = Target {
-        env: &tgt.env,
-        by_id: tgt.in_order(),
-    };
-    let mut items = decide_indexed(&src, &target.by_id, gate, opts)?;
-    substitute::settle(config, &src, &tgt, &mut items, target_files)?;
-    if opts.add_missing {
-        add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
+    Ok((src, tgt, read))
+}
+
+/// Every component of `src` decided against `target`, handed to `sink` in the source's order.
+/// Where something must see every item first (components sharing a `substitute-from` pin line
+/// are settled together, `--add-missing` turns new components into changes), they are decided
+/// into a list, settled, then handed on; otherwise each as it is decided.
+#[allow(clippy::too_many_arguments)]
+fn decided(
+    config: &Config,
+    promotion: &Promotion,
+    src: &EnvInventory,
+    tgt: &EnvInventory,
+    target: &Target,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+    target_files: &dyn Files,
+    sink: impl FnMut(Item) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    if !opts.add_missing && !substitute::settles(config, tgt) {
+        return decide::decide_each(src, &target.by_id, gate, opts, sink);
     }
-    let edits = edits(config, &src, &target, read, &items, target_files, opts)?;
-    let mut plan = Plan {
-        schema_version: 1,
-        from: promotion.from.clone(),
-        to: promotion.to.clone(),
-        source_at: src.at,
-        target_at: tgt.at,
-        items,
-        edits,
-        tags: Vec::new(),
-        commit_message: String::new(),
-        pr_title: String::new(),
-        pr_body: String::new(),
-        preview: opts.preview,
-    };
-    let mut tags: Vec<String> = Vec::new();
-    for tag in plan
-        .changes()
-        .filter_map(|i| promotion.tag_name(&i.name, &i.to_version))
-    {
-        // `infra/cilium` and `helm/cilium` at one version make one tag.
-        if !tags.contains(&tag) {
-            tags.push(tag);
+    let mut items = decide_indexed(src, &target.by_id, gate, opts)?;
+    substitute::settle(config, src, tgt, &mut items, target_files)?;
+    if opts.add_missing {
+        add_missing(config, &promotion.to, src, &mut items, gate, target_files)?;
+    }
+    items.into_iter().try_for_each(sink)
+}
+
+/// The tags of a plan's changes, from the promotion's `tag` template, each once:
+/// `infra/cilium` and `helm/cilium` at one version make one tag.
+struct Tags<'p> {
+    /// The promotion, where it has a `tag` template.
+    promotion: Option<&'p Promotion>,
+    tags: Vec<String>,
+}
+
+impl<'p> Tags<'p> {
+    fn new(promotion: &'p Promotion) -> Tags<'p> {
+        Tags {
+            promotion: promotion.tag.is_some().then_some(promotion),
+            tags: Vec::new(),
         }
     }
-    plan.tags = tags;
-    plan.pr_title = promotion.title();
-    let read = Read {
-        _records: (src.components, tgt.components),
-    };
-    Ok((plan, read))
+
+    #[inline]
+    fn note(&mut self, item: &Item) {
+        let Some(promotion) = self.promotion else {
+            return;
+        };
+        if item.action != Action::Change {
+            return;
+        }
+        if let Some(tag) = promotion.tag_name(&item.name, &item.to_version)
+            && !self.tags.contains(&tag)
+        {
+            self.tags.push(tag);
+        }
+    }
 }
 
 /// `--add-missing`: a new component becomes a change where its kind can add it in place.
@@ -1009,51 +1136,87 @@ struct Target<'t> {
     by_id: source::InOrder<'t, Entry>,
 }
 
-/// One `set_versions` per source and target file for all its changes; two sources in one file
-/// (say two tables of a TOML file) edit it one after the other.
-fn edits(
-    config: &Config,
-    src: &EnvInventory,
-    target: &Target,
-    mut read: HashMap<String, ReadFile>,
-    items: &[Item],
-    files: &dyn Files,
-    opts: &PlanOptions,
-) -> Result<Vec<FileEdit>, PlanError> {
-    let pins = &opts.pins;
-    /// Per source of one file: versions to set, and components to add.
-    #[derive(Default)]
-    struct Changes<'a> {
-        set: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
-        add: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
-        /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
-        pinned: std::collections::HashSet<&'a str>,
-        /// For a preview: whether a version in `set` differs from the one the target holds (as
-        /// the decisions compare them: without the source's template).
-        differs: bool,
+/// Per source of one file: versions to set, and components to add.
+#[derive(Default)]
+struct Changes<'t> {
+    set: Vec<(&'t str, Text)>,
+    add: Vec<(&'t str, Text)>,
+    /// Pin lines (variables) in `set` already, for the `substitute-from` pins.
+    pinned: std::collections::HashSet<&'t str>,
+    /// For a preview: whether a version in `set` differs from the one the target holds (as
+    /// the decisions compare them: without the source's template).
+    differs: bool,
+}
+
+/// A plan's edits, gathered a change at a time ([`Edits::change`]) as the items are decided,
+/// then made: one `set_versions` per source and target file for all its changes; two sources in
+/// one file (say two tables of a TOML file) edit it one after the other ([`Edits::finish`]).
+/// What it keeps is borrowed from the inventories (names, paths) or is the version as it will
+/// be stored: no item needs to outlive its change.
+struct Edits<'t> {
+    config: &'t Config,
+    src: &'t EnvInventory,
+    target: &'t Target<'t>,
+    opts: &'t PlanOptions,
+    /// Per file, per source (`None`: the `substitute-from` pins of resolved components), where
+    /// its changes are in `changes`.
+    by_file: BTreeMap<std::borrow::Cow<'t, str>, BTreeMap<Option<usize>, usize>>,
+    changes: Vec<Changes<'t>>,
+    /// The last file (by address and length: a file's entries share its path) and source noted,
+    /// and where its changes are: a file's changes come one after another, found without a
+    /// lookup.
+    last: Option<((*const u8, usize), Option<usize>, usize)>,
+    /// The source's index only for a component the target lacks, or a bad value to name.
+    sources: std::cell::OnceCell<rustc_hash::FxHashMap<&'t str, &'t Entry>>,
+}
+
+impl<'t> Edits<'t> {
+    fn new(
+        config: &'t Config,
+        src: &'t EnvInventory,
+        target: &'t Target<'t>,
+        opts: &'t PlanOptions,
+    ) -> Edits<'t> {
+        Edits {
+            config,
+            src,
+            target,
+            opts,
+            by_file: BTreeMap::new(),
+            changes: Vec::new(),
+            last: None,
+            sources: std::cell::OnceCell::new(),
+        }
     }
-    // Per file, per source (`None`: the `substitute-from` pins of resolved components). Names and
-    // paths are borrowed from the inventories and items: nothing is copied per component.
-    let mut by_file: BTreeMap<&str, BTreeMap<Option<usize>, Changes>> = BTreeMap::new();
-    // The source's index only for a component the target lacks, or a bad value to name.
-    let sources = std::cell::OnceCell::new();
-    let sources = || sources.get_or_init(|| src.index());
-    for item in items.iter().filter(|i| i.action == Action::Change) {
+
+    /// Note one decided item: a change is checked (its value as it will be stored must suit its
+    /// field) and kept for its file; anything else is no edit.
+    fn change(&mut self, item: &Item) -> Result<(), PlanError> {
+        if item.action != Action::Change {
+            return Ok(());
+        }
+        let (config, src, opts) = (self.config, self.src, self.opts);
+        let sources = || self.sources.get_or_init(|| src.index());
         // Where the decisions found its target entry: none is looked up again.
-        let (entry, path, added) = match item.target_position().and_then(|i| target.by_id.at(i)) {
-            Some(t) => (t, &**t.file(), false),
-            None => match (sources().get(item.id.as_str()), &item.file) {
-                (Some(e), Some(path)) => (*e, &**path, true),
-                _ => continue,
-            },
-        };
+        let (entry, path, added) =
+            match item.target_position().and_then(|i| self.target.by_id.at(i)) {
+                Some(t) => (t, std::borrow::Cow::Borrowed(&**t.file()), false),
+                None => match (sources().get(item.id.as_str()), &item.file) {
+                    (Some(e), Some(path)) => (*e, std::borrow::Cow::Owned(path.to_string()), true),
+                    _ => return Ok(()),
+                },
+            };
         let stored = entry
             .source_of(config)
             .version_to_stored(entry.name(), &item.to_version);
         // Before anything is written: the value as it will be stored must suit the field. A bad
         // one is named where it came from: the pin, or the source environment's file.
         if let Err(message) = source::validate_version(entry.rule, &stored) {
-            if let Some((id, _)) = pins.iter().find(|(k, _)| *k == item.id || *k == item.name) {
+            if let Some((id, _)) = opts
+                .pins
+                .iter()
+                .find(|(k, _)| *k == item.id || *k == item.name)
+            {
                 return Err(PlanError::BadPinVersion {
                     pin: format!("{id}={}", source::version::shown(&item.to_version)),
                     message,
@@ -1063,7 +1226,7 @@ fn edits(
             return Err(PlanError::BadSourceVersion(Box::new(BadSource {
                 id: item.id.to_string(),
                 from: src.env.clone(),
-                to: target.env.to_string(),
+                to: self.target.env.to_string(),
                 file: from.file().to_string(),
                 line: from.line as usize,
                 column: from.column as usize,
@@ -1072,13 +1235,37 @@ fn edits(
         }
         // A resolved component's version lives in the pin line that sets its variable.
         let (key, path, name) = match substitute::pin_line(entry).filter(|_| !added) {
-            Some((file, _, via)) => (None, file, via.variable.as_str()),
+            Some((file, _, via)) => (
+                None,
+                std::borrow::Cow::Borrowed(file),
+                via.variable.as_str(),
+            ),
             None => (Some(entry.source as usize), path, entry.name()),
         };
-        let changes = by_file.entry(path).or_default().entry(key).or_default();
+        let borrowed = matches!(path, std::borrow::Cow::Borrowed(_));
+        let here = ((path.as_ptr(), path.len()), key);
+        let at = match self.last {
+            Some((p, k, i)) if borrowed && (p, k) == here => i,
+            _ => {
+                let n = self.changes.len();
+                let i = *self
+                    .by_file
+                    .entry(path)
+                    .or_default()
+                    .entry(key)
+                    .or_insert(n);
+                if i == n {
+                    self.changes.push(Changes::default());
+                }
+                // Only a borrowed path keeps its address until it is looked up again.
+                self.last = borrowed.then_some((here.0, key, i));
+                i
+            }
+        };
+        let changes = &mut self.changes[at];
         // Components sharing one pin line agree (`settle`): it is edited once.
         if key.is_none() && !changes.pinned.insert(name) {
-            continue;
+            return Ok(());
         }
         let list = if added {
             &mut changes.add
@@ -1089,87 +1276,103 @@ fn edits(
                 && entry.source_of(config).version_from_stored(name, &stored) != entry.version;
             &mut changes.set
         };
-        list.push((name, stored));
+        list.push((name, Text::from(stored)));
+        Ok(())
     }
-    let mut out = Vec::new();
-    for (path, by_source) in by_file {
-        let kept = read.remove(path);
-        // The common case: one source setting versions in a file the inventory read.
-        let mut sources = by_source.iter();
-        let one_source = match (sources.next(), sources.next()) {
-            (Some((Some(index), changes)), None) if changes.add.is_empty() => {
-                Some((*index, changes))
-            }
-            _ => None,
-        };
-        let spliced = match one_source {
-            // A preview: the file changes when one of its components gets another version. Every
-            // refusal a splice would make was made above or by the decisions: an unknown or
-            // indirect component is no change, and each version was validated. Nothing is read.
-            Some((_, changes)) if opts.preview => {
-                if changes.differs {
-                    out.push(FileEdit {
-                        path: path.to_string(),
-                        before: Vec::new(),
-                        after: Vec::new(),
-                    });
-                }
-                continue;
-            }
-            // Splice the spans the inventory read, and parse only the result (to verify it).
-            Some((index, changes)) => kept.as_ref().and_then(|kept| {
-                let (_, inv) = kept.sources.iter().find(|(i, _)| *i == index)?;
-                let loc = config.sources[index].locator();
-                Some(source::set_versions_read(
-                    &loc,
-                    path,
-                    &kept.bytes,
-                    inv,
-                    &refs(&changes.set),
-                ))
-            }),
-            None => None,
-        };
-        // A preview kept no bytes: anything else it edits is read again.
-        let before = match kept {
-            Some(kept) if !opts.preview => kept.bytes,
-            _ => files.read(path)?.ok_or_else(|| PlanError::Missing {
-                env: target.env.to_string(),
-                path: path.to_string(),
-                at: files.label(),
-            })?,
-        };
-        let after = match spliced {
-            Some(after) => after?,
-            None => {
-                let mut after = before.clone();
-                for (index, changes) in by_source {
-                    let Some(index) = index else {
-                        after = source::substitute::set_pins(path, &after, &refs(&changes.set))?;
-                        continue;
-                    };
-                    let loc = config.sources[index].locator();
-                    after = source::set_versions(&loc, path, &after, &refs(&changes.set))?;
-                    if !changes.add.is_empty() {
-                        after = insert::insert(&loc, path, &after, &refs(&changes.add))?;
+
+    /// The edits of every change noted: the target's files as `read` keeps them (a preview keeps
+    /// none), anything else read from `files`.
+    fn finish(
+        self,
+        mut read: HashMap<String, ReadFile>,
+        files: &dyn Files,
+    ) -> Result<Vec<FileEdit>, PlanError> {
+        let (config, opts) = (self.config, self.opts);
+        let mut all = self.changes;
+        let mut out = Vec::new();
+        for (path, by_source) in self.by_file {
+            let path = &*path;
+            let by_source: Vec<(Option<usize>, Changes)> = by_source
+                .into_iter()
+                .map(|(key, i)| (key, std::mem::take(&mut all[i])))
+                .collect();
+            let kept = read.remove(path);
+            // The common case: one source setting versions in a file the inventory read.
+            let one_source = match by_source.as_slice() {
+                [(Some(index), changes)] if changes.add.is_empty() => Some((*index, changes)),
+                _ => None,
+            };
+            let spliced = match one_source {
+                // A preview: the file changes when one of its components gets another version.
+                // Every refusal a splice would make was made above or by the decisions: an
+                // unknown or indirect component is no change, and each version was validated.
+                // Nothing is read.
+                Some((_, changes)) if opts.preview => {
+                    if changes.differs {
+                        out.push(FileEdit {
+                            path: path.to_string(),
+                            before: Vec::new(),
+                            after: Vec::new(),
+                        });
                     }
+                    continue;
                 }
-                after
+                // Splice the spans the inventory read, and parse only the result (to verify it).
+                Some((index, changes)) => kept.as_ref().and_then(|kept| {
+                    let (_, inv) = kept.sources.iter().find(|(i, _)| *i == index)?;
+                    let loc = config.sources[index].locator();
+                    Some(source::set_versions_read(
+                        &loc,
+                        path,
+                        &kept.bytes,
+                        inv,
+                        &refs(&changes.set),
+                    ))
+                }),
+                None => None,
+            };
+            // A preview kept no bytes: anything else it edits is read again.
+            let before = match kept {
+                Some(kept) if !opts.preview => kept.bytes,
+                _ => files.read(path)?.ok_or_else(|| PlanError::Missing {
+                    env: self.target.env.to_string(),
+                    path: path.to_string(),
+                    at: files.label(),
+                })?,
+            };
+            let after = match spliced {
+                Some(after) => after?,
+                None => {
+                    let mut after = before.clone();
+                    for (index, changes) in &by_source {
+                        let Some(index) = *index else {
+                            after =
+                                source::substitute::set_pins(path, &after, &refs(&changes.set))?;
+                            continue;
+                        };
+                        let loc = config.sources[index].locator();
+                        after = source::set_versions(&loc, path, &after, &refs(&changes.set))?;
+                        if !changes.add.is_empty() {
+                            after = insert::insert(&loc, path, &after, &refs(&changes.add))?;
+                        }
+                    }
+                    after
+                }
+            };
+            if after != before {
+                out.push(FileEdit {
+                    path: path.to_string(),
+                    before,
+                    after,
+                });
             }
-        };
-        if after != before {
-            out.push(FileEdit {
-                path: path.to_string(),
-                before,
-                after,
-            });
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
-fn refs<'a>(pairs: &'a [(&'a str, std::borrow::Cow<'a, str>)]) -> Vec<(&'a str, &'a str)> {
-    pairs.iter().map(|(n, v)| (*n, v.as_ref())).collect()
+fn refs<'a>(pairs: &'a [(&'a str, Text)]) -> Vec<(&'a str, &'a str)> {
+    pairs.iter().map(|(n, v)| (*n, v.as_str())).collect()
 }
 
 #[cfg(test)]

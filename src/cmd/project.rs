@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Format, ProjectArgs};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Promotion};
 use crate::gate::Eligibility;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::repo::{Files, Repo, WorkTree, matching};
@@ -156,6 +156,33 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
 /// every edit. With the plan comes what it was read from ([`plan::Read`]): a command that exits
 /// after printing forgets both rather than free them record by record.
 pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan, plan::Read)> {
+    let (config, (plan, read)) = with_inputs(args, |config, promotion, source, target| {
+        let (mut plan, read) = plan::build_unrendered(
+            config,
+            promotion,
+            source,
+            target,
+            &Eligibility::all("local run"),
+            &PlanOptions {
+                preview,
+                ..args.options()?
+            },
+        )?;
+        // Only the JSON document prints the commit message and pull request body.
+        if args.format == Format::Json {
+            plan.render_messages(promotion);
+        }
+        Ok((plan, read))
+    })?;
+    Ok((config, plan, read))
+}
+
+/// `f` of what a local plan reads: the config, the promotion picked, and where its source and
+/// target environments' files are. With what `f` gives comes the config.
+fn with_inputs<T>(
+    args: &PlanArgs,
+    f: impl FnOnce(&Config, &Promotion, &dyn Files, &dyn Files) -> anyhow::Result<T>,
+) -> anyhow::Result<(Config, T)> {
     anyhow::ensure!(
         args.event_name.is_none(),
         "`--event-name` replays an event with `promote plan`; `promote run` delivers it"
@@ -172,22 +199,9 @@ pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan, 
         (None, _) => env_files(&config, &promotion.from, root, repo.as_ref())?,
     };
     let target = env_files(&config, &promotion.to, root, repo.as_ref())?;
-    let (mut plan, read) = plan::build_unrendered(
-        &config,
-        &promotion,
-        source.as_ref(),
-        target.as_ref(),
-        &Eligibility::all("local run"),
-        &PlanOptions {
-            preview,
-            ..args.options()?
-        },
-    )?;
-    // Only the JSON document prints the commit message and pull request body.
-    if args.format == Format::Json {
-        plan.render_messages(&promotion);
-    }
-    Ok((config, plan, read))
+    let out = f(&config, &promotion, source.as_ref(), target.as_ref())?;
+    drop((source, target));
+    Ok((config, out))
 }
 
 /// Write data to stdout; a reader that went away (`promote plan | head`) is not an error.
@@ -231,7 +245,24 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
     if args.event_name.is_some() {
         return replay(args);
     }
-    let (config, plan, read) = compute(args, args.format == Format::Text)?;
+    if args.format == Format::Text {
+        // The text plan is a preview, printed as its lines are made: no plan is kept.
+        let (_, (text, read)) = with_inputs(args, |config, promotion, source, target| {
+            Ok(plan::preview_text(
+                config,
+                promotion,
+                source,
+                target,
+                &Eligibility::all("local run"),
+                &args.options()?,
+            )?)
+        })?;
+        emit(&text)?;
+        // The process ends here: freeing tens of thousands of records one by one is wasted work.
+        std::mem::forget((text, read));
+        return Ok(0);
+    }
+    let (config, plan, read) = compute(args, false)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())

@@ -231,6 +231,37 @@ pub(super) fn decide_indexed(
     gate: &Eligibility,
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
+    let mut items = Vec::with_capacity(src.components.len());
+    decide_each(src, targets, gate, opts, |item| {
+        items.push(item);
+        Ok(())
+    })?;
+    Ok(items)
+}
+
+/// The widest id among the components [`decide_each`] decides (the filter's errors are its
+/// errors): what a text plan pads its ids to before the first item is decided.
+pub(super) fn widest_id(src: &EnvInventory, opts: &PlanOptions) -> Result<usize, PlanError> {
+    let filter = Filter::new(opts, src)?;
+    let all = filter.globs.is_none() && filter.groups.is_empty();
+    Ok(src
+        .components
+        .iter()
+        .filter(|e| all || filter.admits(e))
+        .map(|e| e.id.len())
+        .max()
+        .unwrap_or(0))
+}
+
+/// [`decide_indexed`], each item handed to `sink` as it is decided, in the source's order: no
+/// list of items is made. The first error (the sink's or a decision's) ends it.
+pub(super) fn decide_each(
+    src: &EnvInventory,
+    targets: &crate::source::InOrder<'_, Entry>,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+    mut sink: impl FnMut(Item) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
     let filter = Filter::new(opts, src)?;
     let pins: BTreeMap<&str, &str> = opts
         .pins
@@ -247,7 +278,6 @@ pub(super) fn decide_indexed(
             env: src.env.clone(),
         });
     }
-    let mut items = Vec::with_capacity(src.components.len());
     for e in &src.components {
         // Once per component, in file order (`InOrder` walks the target along).
         let at = targets.position(e.id.as_str());
@@ -279,7 +309,7 @@ pub(super) fn decide_indexed(
             None => (None, None),
         };
         let via = target.and_then(Entry::via).or(e.via());
-        items.push(Item {
+        sink(Item {
             id: e.id.clone(),
             name: e.name().into(),
             action,
@@ -290,9 +320,9 @@ pub(super) fn decide_indexed(
             reason,
             via: via.map(|v| v.describe().into_boxed_str()),
             target_at: at.map_or(u32::MAX, super::narrow),
-        });
+        })?;
     }
-    Ok(items)
+    Ok(())
 }
 
 fn judge(

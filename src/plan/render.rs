@@ -100,48 +100,74 @@ fn action_column(a: Action) -> &'static str {
 
 /// The terminal view: one line per component, then a count.
 pub fn text(plan: &Plan) -> String {
-    use std::fmt::Write as _;
-    let mut out = format!(
-        "promote {} -> {} (source at {}, target at {})\n",
-        plan.from,
-        plan.to,
-        short(&plan.source_at),
-        short(&plan.target_at)
-    );
     let w = plan.items.iter().map(|i| i.id.len()).max().unwrap_or(0);
-    // One buffer for every line: no string per line or per part of one.
-    out.reserve(plan.items.len() * (w + 32));
-    // Pieces pushed as they are, padding counted in characters as `{:<w$}` counts it: no
-    // formatting machinery per line.
-    let pad = |out: &mut String, text: &str, width: usize| {
-        out.push_str(text);
-        let n = if text.is_ascii() {
-            text.len()
+    let mut lines = TextLines::new(
+        [&plan.from, &plan.to, &plan.source_at, &plan.target_at],
+        w,
+        plan.items.len(),
+    );
+    for i in &plan.items {
+        lines.line(i);
+    }
+    lines.finish(&plan.tags, plan.is_empty())
+}
+
+/// [`text`], built an item at a time: the header first, then a line per item as it is decided
+/// (ids padded to a width known before the first), then the counts, tags and whether anything
+/// changes. The same bytes as [`text`] of the plan those items make.
+pub struct TextLines {
+    out: String,
+    w: usize,
+    /// Items per action: to change, held, new, unchanged.
+    counts: [usize; 4],
+}
+
+impl TextLines {
+    /// The header of a plan `[from, to, source_at, target_at]` whose ids are at most `w` bytes,
+    /// with room for about `items` lines.
+    pub fn new(header: [&str; 4], w: usize, items: usize) -> TextLines {
+        let [from, to, source_at, target_at] = header;
+        let mut out = format!(
+            "promote {from} -> {to} (source at {}, target at {})\n",
+            short(source_at),
+            short(target_at)
+        );
+        // One buffer for every line: no string per line or per part of one.
+        out.reserve(items * (w + 32));
+        TextLines {
+            out,
+            w,
+            counts: [0; 4],
+        }
+    }
+
+    /// One item's line. Pieces pushed as they are, padding counted in characters as `{:<w$}`
+    /// counts it: no formatting machinery per line.
+    pub fn line(&mut self, i: &Item) {
+        let out = &mut self.out;
+        self.counts[match i.action {
+            Action::Change => 0,
+            Action::Held => 1,
+            Action::New => 2,
+            Action::Unchanged => 3,
+        }] += 1;
+        let from = i.from_version.as_deref().unwrap_or("-");
+        out.push_str(action_column(i.action));
+        // The id padded to `w`, and the two blanks after it: one run of blanks.
+        out.push_str(&i.id);
+        let n = if i.id.is_ascii() {
+            i.id.len()
         } else {
-            text.chars().count()
+            i.id.chars().count()
         };
         // Blanks copied from one run of them, not pushed a char at a time.
         const BLANKS: &str = "                                ";
-        let mut n = width.saturating_sub(n);
+        let mut n = (self.w + 2).saturating_sub(n);
         while n > 0 {
             let run = n.min(BLANKS.len());
             out.push_str(&BLANKS[..run]);
             n -= run;
         }
-    };
-    // Items per action, counted on the way: one pass over the items.
-    let (mut change, mut held, mut new, mut unchanged) = (0, 0, 0, 0);
-    for i in &plan.items {
-        *match i.action {
-            Action::Change => &mut change,
-            Action::Held => &mut held,
-            Action::New => &mut new,
-            Action::Unchanged => &mut unchanged,
-        } += 1;
-        let from = i.from_version.as_deref().unwrap_or("-");
-        out.push_str(action_column(i.action));
-        // The id padded to `w`, and the two blanks after it: one run of blanks.
-        pad(&mut out, &i.id, w + 2);
         out.push_str(from);
         if i.action != Action::Unchanged {
             out.push_str(" -> ");
@@ -158,25 +184,32 @@ pub fn text(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    // Written into the buffer: `fmt::Write` for a `String` cannot fail.
-    let _ = writeln!(
-        out,
-        "{change} to change, {held} held, {new} new, {unchanged} unchanged"
-    );
-    if !plan.tags.is_empty() {
-        out.push_str("tags: ");
-        for (k, tag) in plan.tags.iter().enumerate() {
-            if k > 0 {
-                out.push_str(", ");
+
+    /// The counts, the tags, and "nothing to promote" when no file changes (`empty`).
+    pub fn finish(mut self, tags: &[String], empty: bool) -> String {
+        use std::fmt::Write as _;
+        let out = &mut self.out;
+        let [change, held, new, unchanged] = self.counts;
+        // Written into the buffer: `fmt::Write` for a `String` cannot fail.
+        let _ = writeln!(
+            out,
+            "{change} to change, {held} held, {new} new, {unchanged} unchanged"
+        );
+        if !tags.is_empty() {
+            out.push_str("tags: ");
+            for (k, tag) in tags.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(tag);
             }
-            out.push_str(tag);
+            out.push('\n');
         }
-        out.push('\n');
+        if empty {
+            out.push_str("nothing to promote\n");
+        }
+        self.out
     }
-    if plan.is_empty() {
-        out.push_str("nothing to promote\n");
-    }
-    out
 }
 
 fn table(items: &[&Item], held: bool) -> String {

@@ -73,6 +73,12 @@ pub(super) fn mark_shared(config: &Config, promotion: &Promotion, tgt: &mut EnvI
     }
 }
 
+/// Whether [`settle`] has anything to do: only components read through `substitute-from` have
+/// anything to settle.
+pub(super) fn settles(config: &Config, tgt: &EnvInventory) -> bool {
+    reads_pins(config) && tgt.components.iter().any(|e| e.via().is_some())
+}
+
 /// After deciding: components that would set one pin line to different versions are held, and
 /// an edit that needs a missing `{env}` file of the target is an error.
 pub(super) fn settle(
@@ -82,8 +88,7 @@ pub(super) fn settle(
     items: &mut [Item],
     files: &dyn Files,
 ) -> Result<(), PlanError> {
-    // Only components read through `substitute-from` have anything to settle.
-    if !reads_pins(config) || tgt.components.iter().all(|e| e.via().is_none()) {
+    if !settles(config, tgt) {
         return Ok(());
     }
     let targets = tgt.index();

@@ -939,3 +939,136 @@ fn build_reports_the_source_first() {
         .expect_err("missing target");
     assert!(matches!(err, PlanError::Missing { .. }), "{err}");
 }
+
+/// The text `promote plan` prints, made a line at a time as items are decided
+/// ([`preview_text`]), is the text of the preview plan built whole ([`render::text`] of
+/// [`build_unrendered`]): with held, new, unchanged and changed components, filters, pins, a
+/// gate, tags, ids wider than others and not ASCII, `--add-missing` (decided whole first), and
+/// the same error where a change cannot be made.
+#[test]
+fn the_streamed_preview_is_the_text_of_the_whole_preview_plan() {
+    let config = Config::load(
+        "promote.toml",
+        "environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{env}/versions.env\"\nkind = \"dotenv\"\ngroup = \"apps\"\n[[source]]\npath = \"{env}/images.yaml\"\nkind = \"kustomize-images\"\n[[promotion]]\nfrom = \"stage\"\nto = \"prod\"\ntag = \"{component}-{version}\"\n".as_bytes(),
+    )
+    .expect("config");
+    let files = |env: &str, pins: &str, api: &str| {
+        BTreeMap::from([
+            (format!("{env}/versions.env"), pins.as_bytes().to_vec()),
+            (
+                format!("{env}/images.yaml"),
+                format!("images:\n  - name: ghcr.io/org/api\n    newTag: {api}\n  - name: ghcr.io/org/wéb\n    newTag: v1.0.0\n").into_bytes(),
+            ),
+        ])
+    };
+    let source = Memory(
+        files(
+            "stage",
+            "DEX_TAG=sha-abc12345\nWEB_TAG='v2.0.0'\nOLD=v1.0.0\nA_RATHER_LONG_KEY_OF_A_PIN=1.2.3\n",
+            "v2.0.0",
+        ),
+        "src",
+    );
+    let target = Memory(
+        files(
+            "prod",
+            "DEX_TAG=sha-0000000\nOLD=v2.0.0\nA_RATHER_LONG_KEY_OF_A_PIN=1.2.3\n",
+            "v1.0.0",
+        ),
+        "tgt",
+    );
+    let promotion = config.first_promotion().expect("promotion").clone();
+    let mut gate = Eligibility::all("status success");
+    gate.verdicts.insert(
+        "apps/DEX_TAG".into(),
+        Verdict::Held {
+            reason: "no status".into(),
+        },
+    );
+    let both = |opts: &PlanOptions, gate: &Eligibility| {
+        let opts = PlanOptions {
+            preview: true,
+            ..opts.clone()
+        };
+        let whole = build_unrendered(&config, &promotion, &source, &target, gate, &opts)
+            .map(|(plan, _)| render::text(&plan))
+            .map_err(|e| e.to_string());
+        let streamed = preview_text(&config, &promotion, &source, &target, gate, &opts)
+            .map(|(text, _)| text)
+            .map_err(|e| e.to_string());
+        assert_eq!(streamed, whole);
+        streamed
+    };
+    let all = Eligibility::all("local run");
+    let text = both(&PlanOptions::default(), &gate).expect("plan");
+    // Every kind of line is there: the comparison above is of something.
+    for line in [
+        "  held       apps/DEX_TAG                     sha-0000000 -> sha-abc12345  (not eligible",
+        "  new        apps/WEB_TAG                     - -> v2.0.0  (missing in target",
+        "  unchanged  apps/A_RATHER_LONG_KEY_OF_A_PIN  1.2.3\n",
+        "  change     ghcr.io/org/api                  v1.0.0 -> v2.0.0\n",
+        "  unchanged  ghcr.io/org/wéb                  v1.0.0\n",
+        "tags: ghcr.io/org/api-v2.0.0\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    assert!(text.contains("apps/OLD"), "{text}");
+    let forced = PlanOptions {
+        force: true,
+        ..PlanOptions::default()
+    };
+    let text = both(&forced, &all).expect("plan");
+    assert!(
+        text.ends_with("tags: DEX_TAG-sha-abc12345, OLD-v1.0.0, ghcr.io/org/api-v2.0.0\n"),
+        "{text}"
+    );
+    let opts = [
+        PlanOptions {
+            components: vec!["apps/*".into()],
+            ..PlanOptions::default()
+        },
+        PlanOptions {
+            groups: vec!["apps".into()],
+            force: true,
+            ..PlanOptions::default()
+        },
+        PlanOptions {
+            pins: vec![("OLD".into(), "v3.0.0".into())],
+            ..PlanOptions::default()
+        },
+        PlanOptions {
+            add_missing: true,
+            ..PlanOptions::default()
+        },
+    ];
+    for opts in &opts {
+        both(opts, &all).expect("plan");
+        both(opts, &gate).expect("plan");
+    }
+    // `--add-missing` made its change before the lines were written.
+    let added = both(&opts[3], &all).expect("plan");
+    assert!(
+        added.contains("  change     apps/WEB_TAG                     - -> v2.0.0\n"),
+        "{added}"
+    );
+    // Nothing to promote: both say so.
+    let same = both(
+        &PlanOptions {
+            components: vec!["apps/A_RATHER_LONG_KEY_OF_A_PIN".into()],
+            ..PlanOptions::default()
+        },
+        &all,
+    )
+    .expect("plan");
+    assert!(same.ends_with("nothing to promote\n"), "{same}");
+    // A pin the field cannot take: the same error, after lines were made for the items before it.
+    let err = both(
+        &PlanOptions {
+            pins: vec![("ghcr.io/org/api".into(), "v 2".into())],
+            ..PlanOptions::default()
+        },
+        &all,
+    )
+    .expect_err("refused");
+    assert!(err.contains("v 2"), "{err}");
+}
