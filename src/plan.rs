@@ -862,7 +862,7 @@ pub fn build_unrendered(
         by_id: tgt.in_order(),
     };
     let mut items = Vec::with_capacity(src.components.len());
-    let mut edits = Edits::new(config, &src, &target, opts);
+    let mut edits = Edits::new(config, &src, &tgt, &target, opts);
     let mut tags = Tags::new(promotion);
     decided(
         config,
@@ -928,7 +928,7 @@ pub fn preview_text(
         decide::widest_id(&src, opts)?,
         src.components.len(),
     );
-    let mut edits = Edits::new(config, &src, &target, opts);
+    let mut edits = Edits::new(config, &src, &tgt, &target, opts);
     let mut tags = Tags::new(promotion);
     decided(
         config,
@@ -1168,12 +1168,36 @@ struct Edits<'t> {
     last: Option<((*const u8, usize), Option<usize>, usize)>,
     /// The source's index only for a component the target lacks, or a bad value to name.
     sources: std::cell::OnceCell<rustc_hash::FxHashMap<&'t str, &'t Entry>>,
+    /// Whether the versions to set are kept: a preview of files that one source each edits in
+    /// place tells a changed file from `Changes::differs` alone, and keeps none (15,000 changes
+    /// of one file were a list of 600 KB, grown four times).
+    keep_set: bool,
+}
+
+/// Whether a file of `tgt` holds components of two sources (two tables of one TOML file, say).
+fn shares_files(tgt: &EnvInventory) -> bool {
+    let mut last: Option<(&std::sync::Arc<str>, u32)> = None;
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for e in &tgt.components {
+        // A file's entries of one source come one after another.
+        if last.is_some_and(|(file, source)| {
+            std::sync::Arc::ptr_eq(file, e.file()) && source == e.source
+        }) {
+            continue;
+        }
+        last = Some((e.file(), e.source));
+        if *seen.entry(&**e.file()).or_insert(e.source) != e.source {
+            return true;
+        }
+    }
+    false
 }
 
 impl<'t> Edits<'t> {
     fn new(
         config: &'t Config,
         src: &'t EnvInventory,
+        tgt: &EnvInventory,
         target: &'t Target<'t>,
         opts: &'t PlanOptions,
     ) -> Edits<'t> {
@@ -1186,6 +1210,12 @@ impl<'t> Edits<'t> {
             changes: Vec::new(),
             last: None,
             sources: std::cell::OnceCell::new(),
+            // What else a preview edits (pin lines, added components, a file of two sources)
+            // is spliced from what was kept.
+            keep_set: !opts.preview
+                || opts.add_missing
+                || substitute::reads_pins(config)
+                || shares_files(tgt),
         }
     }
 
@@ -1269,6 +1299,10 @@ impl<'t> Edits<'t> {
         }
         let list = if added {
             &mut changes.add
+        } else if !self.keep_set {
+            changes.differs |=
+                entry.source_of(config).version_from_stored(name, &stored) != entry.version;
+            return Ok(());
         } else {
             // Only a preview asks (an edit compares the spliced bytes instead).
             changes.differs |= opts.preview
@@ -1302,6 +1336,8 @@ impl<'t> Edits<'t> {
                 [(Some(index), changes)] if changes.add.is_empty() => Some((*index, changes)),
                 _ => None,
             };
+            // Without the versions to set, every file is one source's (`Edits::keep_set`).
+            debug_assert!(self.keep_set || one_source.is_some());
             let spliced = match one_source {
                 // A preview: the file changes when one of its components gets another version.
                 // Every refusal a splice would make was made above or by the decisions: an

@@ -11,7 +11,7 @@ use crate::source::substitute::{self, Vars, Via};
 
 /// Whether any source reads `${var}` values through `substitute-from` files: without one, no
 /// component has a pin line, and its environment's components need not be walked for one.
-fn reads_pins(config: &Config) -> bool {
+pub(super) fn reads_pins(config: &Config) -> bool {
     config.sources.iter().any(|s| !s.substitute_from.is_empty())
 }
 

@@ -300,6 +300,30 @@ group = "helm"
     let changed: Vec<&str> = plan.changes().map(|i| i.id.as_str()).collect();
     assert_eq!(changed, ["tools/terraform", "helm/cilium"]);
     assert_eq!(plan.edits.len(), 1);
+    // The preview of a file of two sources keeps the versions to set, and splices them to tell
+    // whether the file changes: it does here, and does not where only an unchanged one differs.
+    let preview = |target: &Memory| {
+        preview_text(
+            &config,
+            &promotion,
+            &source,
+            target,
+            &Eligibility::all("local run"),
+            &PlanOptions::default(),
+        )
+        .expect("preview")
+        .0
+    };
+    let shown = preview(&target);
+    assert!(
+        shown.contains("2 to change, 0 held, 0 new, 1 unchanged\n") && !shown.contains("nothing"),
+        "{shown}"
+    );
+    let same = preview(&files(("1.9.0", "3.19.0"), "1.18.6", "tgt"));
+    assert!(
+        same.ends_with("0 to change, 0 held, 0 new, 3 unchanged\nnothing to promote\n"),
+        "{same}"
+    );
     assert_eq!(
         String::from_utf8_lossy(&plan.edits[0].after),
         String::from_utf8_lossy(&versions_toml(("1.9.0", "3.19.0"), "1.18.6"))
