@@ -861,10 +861,7 @@ pub fn build_unrendered(
         env: &tgt.env,
         by_id: tgt.in_order(),
     };
-    let mut items = Vec::with_capacity(src.components.len());
-    let mut edits = Edits::new(config, &src, &tgt, &target, opts);
-    let mut tags = Tags::new(promotion);
-    decided(
+    let items = decide_all(
         config,
         promotion,
         &src,
@@ -873,13 +870,13 @@ pub fn build_unrendered(
         gate,
         opts,
         target_files,
-        |item| {
-            edits.change(&item)?;
-            tags.note(&item);
-            items.push(item);
-            Ok(())
-        },
     )?;
+    let mut edits = Edits::new(config, &src, &tgt, &target, opts);
+    let mut tags = Tags::new(promotion);
+    for item in &items {
+        edits.change(item)?;
+        tags.note(item);
+    }
     let edits = edits.finish(read, target_files)?;
     let plan = Plan {
         schema_version: 1,
@@ -930,22 +927,37 @@ pub fn preview_text(
     );
     let mut edits = Edits::new(config, &src, &tgt, &target, opts);
     let mut tags = Tags::new(promotion);
-    decided(
-        config,
-        promotion,
-        &src,
-        &tgt,
-        &target,
-        gate,
-        opts,
-        target_files,
-        |item| {
-            edits.change(&item)?;
-            tags.note(&item);
-            lines.line(&item);
-            Ok(())
-        },
-    )?;
+    // Each decided component to the edits, the tags and its line.
+    fn each(
+        d: &impl Decided,
+        edits: &mut Edits,
+        tags: &mut Tags,
+        lines: &mut render::TextLines,
+    ) -> Result<(), PlanError> {
+        edits.change(d)?;
+        tags.note(d);
+        lines.line(d);
+        Ok(())
+    }
+    if streams(config, &tgt, opts) {
+        decide::decide_each(&src, &target.by_id, gate, opts, |d| {
+            each(&d, &mut edits, &mut tags, &mut lines)
+        })?;
+    } else {
+        let items = decide_all(
+            config,
+            promotion,
+            &src,
+            &tgt,
+            &target,
+            gate,
+            opts,
+            target_files,
+        )?;
+        for item in &items {
+            each(item, &mut edits, &mut tags, &mut lines)?;
+        }
+    }
     let edits = edits.finish(read, target_files)?;
     let text = lines.finish(&tags.tags, edits.is_empty());
     let read = Read {
@@ -1008,12 +1020,17 @@ fn read_both(
     Ok((src, tgt, read))
 }
 
-/// Every component of `src` decided against `target`, handed to `sink` in the source's order.
-/// Where something must see every item first (components sharing a `substitute-from` pin line
-/// are settled together, `--add-missing` turns new components into changes), they are decided
-/// into a list, settled, then handed on; otherwise each as it is decided.
+/// Whether each component can be handed on as it is decided: nothing needs to see every item
+/// first (components sharing a `substitute-from` pin line are settled together, `--add-missing`
+/// turns new components into changes).
+fn streams(config: &Config, tgt: &EnvInventory, opts: &PlanOptions) -> bool {
+    !opts.add_missing && !substitute::settles(config, tgt)
+}
+
+/// Every component of `src` decided against `target` into its item, in the source's order;
+/// settled, and with `--add-missing`'s changes.
 #[allow(clippy::too_many_arguments)]
-fn decided(
+fn decide_all(
     config: &Config,
     promotion: &Promotion,
     src: &EnvInventory,
@@ -1022,17 +1039,94 @@ fn decided(
     gate: &Eligibility,
     opts: &PlanOptions,
     target_files: &dyn Files,
-    sink: impl FnMut(Item) -> Result<(), PlanError>,
-) -> Result<(), PlanError> {
-    if !opts.add_missing && !substitute::settles(config, tgt) {
-        return decide::decide_each(src, &target.by_id, gate, opts, sink);
-    }
+) -> Result<Vec<Item>, PlanError> {
     let mut items = decide_indexed(src, &target.by_id, gate, opts)?;
     substitute::settle(config, src, tgt, &mut items, target_files)?;
     if opts.add_missing {
         add_missing(config, &promotion.to, src, &mut items, gate, target_files)?;
     }
-    items.into_iter().try_for_each(sink)
+    Ok(items)
+}
+
+/// What the edits, the tags and the text plan read of a decided component: its [`Item`], or its
+/// [`decide::Decision`] where no item is made.
+pub(crate) trait Decided {
+    fn action(&self) -> Action;
+    fn id(&self) -> &str;
+    /// Its name within its file (the id without its group).
+    fn name(&self) -> &str;
+    /// The target's version, if the target has it.
+    fn current_version(&self) -> Option<&str>;
+    fn to_version(&self) -> &str;
+    fn reason(&self) -> &str;
+    /// The `substitute-from` variable (and its pin line) the version is read through.
+    fn via(&self) -> Option<std::borrow::Cow<'_, str>>;
+    /// Where its target entry is among the target's entries.
+    fn target_position(&self) -> Option<usize>;
+    /// The target file it is set in, where the target has no entry of it (`--add-missing`).
+    fn file(&self) -> Option<&str>;
+}
+
+impl Decided for Item {
+    fn action(&self) -> Action {
+        self.action
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn current_version(&self) -> Option<&str> {
+        self.from_version.as_deref()
+    }
+    fn to_version(&self) -> &str {
+        &self.to_version
+    }
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+    fn via(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.via.as_deref().map(std::borrow::Cow::Borrowed)
+    }
+    fn target_position(&self) -> Option<usize> {
+        Item::target_position(self)
+    }
+    fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+}
+
+impl Decided for decide::Decision<'_> {
+    fn action(&self) -> Action {
+        self.action
+    }
+    fn id(&self) -> &str {
+        &self.entry.id
+    }
+    fn name(&self) -> &str {
+        self.entry.name()
+    }
+    fn current_version(&self) -> Option<&str> {
+        self.target.map(|(_, t)| t.version.as_str())
+    }
+    fn to_version(&self) -> &str {
+        self.pin.unwrap_or(&self.entry.version)
+    }
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+    fn via(&self) -> Option<std::borrow::Cow<'_, str>> {
+        decide::Decision::via(self).map(|v| std::borrow::Cow::Owned(v.describe()))
+    }
+    fn target_position(&self) -> Option<usize> {
+        self.target.map(|(i, _)| i)
+    }
+    fn file(&self) -> Option<&str> {
+        // Only `--add-missing` sets a version in a file where the target has no entry of it,
+        // and it makes items.
+        None
+    }
 }
 
 /// The tags of a plan's changes, from the promotion's `tag` template, each once:
@@ -1052,14 +1146,14 @@ impl<'p> Tags<'p> {
     }
 
     #[inline]
-    fn note(&mut self, item: &Item) {
+    fn note(&mut self, item: &impl Decided) {
         let Some(promotion) = self.promotion else {
             return;
         };
-        if item.action != Action::Change {
+        if item.action() != Action::Change {
             return;
         }
-        if let Some(tag) = promotion.tag_name(&item.name, &item.to_version)
+        if let Some(tag) = promotion.tag_name(item.name(), item.to_version())
             && !self.tags.contains(&tag)
         {
             self.tags.push(tag);
@@ -1221,8 +1315,8 @@ impl<'t> Edits<'t> {
 
     /// Note one decided item: a change is checked (its value as it will be stored must suit its
     /// field) and kept for its file; anything else is no edit.
-    fn change(&mut self, item: &Item) -> Result<(), PlanError> {
-        if item.action != Action::Change {
+    fn change(&mut self, item: &impl Decided) -> Result<(), PlanError> {
+        if item.action() != Action::Change {
             return Ok(());
         }
         let (config, src, opts) = (self.config, self.src, self.opts);
@@ -1231,30 +1325,30 @@ impl<'t> Edits<'t> {
         let (entry, path, added) =
             match item.target_position().and_then(|i| self.target.by_id.at(i)) {
                 Some(t) => (t, std::borrow::Cow::Borrowed(&**t.file()), false),
-                None => match (sources().get(item.id.as_str()), &item.file) {
+                None => match (sources().get(item.id()), item.file()) {
                     (Some(e), Some(path)) => (*e, std::borrow::Cow::Owned(path.to_string()), true),
                     _ => return Ok(()),
                 },
             };
         let stored = entry
             .source_of(config)
-            .version_to_stored(entry.name(), &item.to_version);
+            .version_to_stored(entry.name(), item.to_version());
         // Before anything is written: the value as it will be stored must suit the field. A bad
         // one is named where it came from: the pin, or the source environment's file.
         if let Err(message) = source::validate_version(entry.rule, &stored) {
             if let Some((id, _)) = opts
                 .pins
                 .iter()
-                .find(|(k, _)| *k == item.id || *k == item.name)
+                .find(|(k, _)| k == item.id() || k == item.name())
             {
                 return Err(PlanError::BadPinVersion {
-                    pin: format!("{id}={}", source::version::shown(&item.to_version)),
+                    pin: format!("{id}={}", source::version::shown(item.to_version())),
                     message,
                 });
             }
-            let from = sources().get(item.id.as_str()).copied().unwrap_or(entry);
+            let from = sources().get(item.id()).copied().unwrap_or(entry);
             return Err(PlanError::BadSourceVersion(Box::new(BadSource {
-                id: item.id.to_string(),
+                id: item.id().to_string(),
                 from: src.env.clone(),
                 to: self.target.env.to_string(),
                 file: from.file().to_string(),

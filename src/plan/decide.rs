@@ -232,11 +232,62 @@ pub(super) fn decide_indexed(
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
     let mut items = Vec::with_capacity(src.components.len());
-    decide_each(src, targets, gate, opts, |item| {
-        items.push(item);
+    decide_each(src, targets, gate, opts, |d| {
+        items.push(d.item());
         Ok(())
     })?;
     Ok(items)
+}
+
+/// One component decided, borrowed from the environments it was decided from: what its
+/// [`Item`] says, before (or instead of) making one ([`Decision::item`]).
+pub(super) struct Decision<'a> {
+    /// The source's entry.
+    pub(super) entry: &'a Entry,
+    /// The target's entry, and where it is among the target's entries.
+    pub(super) target: Option<(usize, &'a Entry)>,
+    /// The version pinned for it (`--pin`).
+    pub(super) pin: Option<&'a str>,
+    pub(super) action: Action,
+    pub(super) reason: Text,
+}
+
+impl Decision<'_> {
+    fn target_entry(&self) -> Option<&Entry> {
+        self.target.map(|(_, t)| t)
+    }
+
+    /// The `substitute-from` variable the version is read through.
+    pub(super) fn via(&self) -> Option<&crate::source::substitute::Via> {
+        self.target_entry()
+            .and_then(Entry::via)
+            .or(self.entry.via())
+    }
+
+    /// Its item: what a plan keeps of it.
+    pub(super) fn item(self) -> Item {
+        let (e, target) = (self.entry, self.target_entry());
+        // A version resolved through a pin line is edited there.
+        let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {
+            Some((file, line, _)) => (file.into(), super::narrow(line)),
+            None => (t.file().clone(), t.line),
+        }) {
+            Some((file, line)) => (Some(file), Some(line)),
+            None => (None, None),
+        };
+        Item {
+            id: e.id.clone(),
+            name: e.name().into(),
+            action: self.action,
+            from_version: target.map(|t| t.version.clone()),
+            to_version: self.pin.map_or_else(|| e.version.clone(), Text::from),
+            file,
+            line,
+            via: self.via().map(|v| v.describe().into_boxed_str()),
+            reason: self.reason,
+            target_at: self.target.map_or(u32::MAX, |(i, _)| super::narrow(i)),
+        }
+    }
 }
 
 /// The widest id among the components [`decide_each`] decides (the filter's errors are its
@@ -253,14 +304,15 @@ pub(super) fn widest_id(src: &EnvInventory, opts: &PlanOptions) -> Result<usize,
         .unwrap_or(0))
 }
 
-/// [`decide_indexed`], each item handed to `sink` as it is decided, in the source's order: no
-/// list of items is made. The first error (the sink's or a decision's) ends it.
-pub(super) fn decide_each(
-    src: &EnvInventory,
-    targets: &crate::source::InOrder<'_, Entry>,
+/// [`decide_indexed`], each component handed to `sink` as it is decided, in the source's order,
+/// as a [`Decision`] borrowed from the environments: no item is made. The first error (the
+/// sink's or a decision's) ends it.
+pub(super) fn decide_each<'a, 't: 'a>(
+    src: &'a EnvInventory,
+    targets: &crate::source::InOrder<'t, Entry>,
     gate: &Eligibility,
-    opts: &PlanOptions,
-    mut sink: impl FnMut(Item) -> Result<(), PlanError>,
+    opts: &'a PlanOptions,
+    mut sink: impl FnMut(Decision<'a>) -> Result<(), PlanError>,
 ) -> Result<(), PlanError> {
     let filter = Filter::new(opts, src)?;
     let pins: BTreeMap<&str, &str> = opts
@@ -300,26 +352,12 @@ pub(super) fn decide_each(
             continue;
         }
         let (action, reason) = judge(e, target, pin, gate, opts);
-        // A version resolved through a pin line is edited there.
-        let (file, line) = match target.map(|t| match super::substitute::pin_line(t) {
-            Some((file, line, _)) => (file.into(), super::narrow(line)),
-            None => (t.file().clone(), t.line),
-        }) {
-            Some((file, line)) => (Some(file), Some(line)),
-            None => (None, None),
-        };
-        let via = target.and_then(Entry::via).or(e.via());
-        sink(Item {
-            id: e.id.clone(),
-            name: e.name().into(),
+        sink(Decision {
+            entry: e,
+            target: at.zip(target),
+            pin,
             action,
-            from_version: target.map(|t| t.version.clone()),
-            to_version: pin.map_or_else(|| e.version.clone(), Text::from),
-            file,
-            line,
             reason,
-            via: via.map(|v| v.describe().into_boxed_str()),
-            target_at: at.map_or(u32::MAX, super::narrow),
         })?;
     }
     Ok(())

@@ -143,22 +143,24 @@ impl TextLines {
 
     /// One item's line. Pieces pushed as they are, padding counted in characters as `{:<w$}`
     /// counts it: no formatting machinery per line.
-    pub fn line(&mut self, i: &Item) {
+    pub(crate) fn line(&mut self, i: &impl super::Decided) {
         let out = &mut self.out;
-        self.counts[match i.action {
+        let action = i.action();
+        self.counts[match action {
             Action::Change => 0,
             Action::Held => 1,
             Action::New => 2,
             Action::Unchanged => 3,
         }] += 1;
-        let from = i.from_version.as_deref().unwrap_or("-");
-        out.push_str(action_column(i.action));
+        let from = i.current_version().unwrap_or("-");
+        out.push_str(action_column(action));
         // The id padded to `w`, and the two blanks after it: one run of blanks.
-        out.push_str(&i.id);
-        let n = if i.id.is_ascii() {
-            i.id.len()
+        let id = i.id();
+        out.push_str(id);
+        let n = if id.is_ascii() {
+            id.len()
         } else {
-            i.id.chars().count()
+            id.chars().count()
         };
         // Blanks copied from one run of them, not pushed a char at a time.
         const BLANKS: &str = "                                ";
@@ -169,17 +171,17 @@ impl TextLines {
             n -= run;
         }
         out.push_str(from);
-        if i.action != Action::Unchanged {
+        if action != Action::Unchanged {
             out.push_str(" -> ");
-            out.push_str(&i.to_version);
+            out.push_str(i.to_version());
         }
-        if let Some(v) = &i.via {
+        if let Some(v) = i.via() {
             out.push_str("  via ");
-            out.push_str(v);
+            out.push_str(&v);
         }
-        if matches!(i.action, Action::Held | Action::New) {
+        if matches!(action, Action::Held | Action::New) {
             out.push_str("  (");
-            out.push_str(&i.reason);
+            out.push_str(i.reason());
             out.push(')');
         }
         out.push('\n');
