@@ -861,16 +861,11 @@ pub fn build_unrendered(
         env: &tgt.env,
         by_id: tgt.in_order(),
     };
-    let items = decide_all(
-        config,
-        promotion,
-        &src,
-        &tgt,
-        &target,
-        gate,
-        opts,
-        target_files,
-    )?;
+    let mut items = decide_indexed(&src, &target.by_id, gate, opts)?;
+    substitute::settle(config, &src, &tgt, &mut items, target_files)?;
+    if opts.add_missing {
+        add_missing(config, &promotion.to, &src, &mut items, gate, target_files)?;
+    }
     let mut edits = Edits::new(config, &src, &tgt, &target, opts);
     let mut tags = Tags::new(promotion);
     for item in &items {
@@ -915,6 +910,13 @@ pub fn preview_text(
         preview: true,
         ..opts.clone()
     };
+    // Components sharing a `substitute-from` pin line are settled together, and `--add-missing`
+    // turns new components into changes: both on the whole list of items.
+    if opts.add_missing || substitute::reads_pins(config) {
+        let (plan, read) =
+            build_unrendered(config, promotion, source_files, target_files, gate, opts)?;
+        return Ok((render::text(&plan), read));
+    }
     let (src, tgt, read) = read_both(config, promotion, source_files, target_files, opts)?;
     let target = Target {
         env: &tgt.env,
@@ -927,37 +929,12 @@ pub fn preview_text(
     );
     let mut edits = Edits::new(config, &src, &tgt, &target, opts);
     let mut tags = Tags::new(promotion);
-    // Each decided component to the edits, the tags and its line.
-    fn each(
-        d: &impl Decided,
-        edits: &mut Edits,
-        tags: &mut Tags,
-        lines: &mut render::TextLines,
-    ) -> Result<(), PlanError> {
-        edits.change(d)?;
-        tags.note(d);
-        lines.line(d);
+    decide::decide_each(&src, &target.by_id, gate, opts, |d| {
+        edits.change(&d)?;
+        tags.note(&d);
+        lines.line(&d);
         Ok(())
-    }
-    if streams(config, &tgt, opts) {
-        decide::decide_each(&src, &target.by_id, gate, opts, |d| {
-            each(&d, &mut edits, &mut tags, &mut lines)
-        })?;
-    } else {
-        let items = decide_all(
-            config,
-            promotion,
-            &src,
-            &tgt,
-            &target,
-            gate,
-            opts,
-            target_files,
-        )?;
-        for item in &items {
-            each(item, &mut edits, &mut tags, &mut lines)?;
-        }
-    }
+    })?;
     let edits = edits.finish(read, target_files)?;
     let text = lines.finish(&tags.tags, edits.is_empty());
     let read = Read {
@@ -1018,34 +995,6 @@ fn read_both(
     substitute::mark_shared(config, promotion, &mut tgt);
     let read = std::mem::take(&mut tgt.files);
     Ok((src, tgt, read))
-}
-
-/// Whether each component can be handed on as it is decided: nothing needs to see every item
-/// first (components sharing a `substitute-from` pin line are settled together, `--add-missing`
-/// turns new components into changes).
-fn streams(config: &Config, tgt: &EnvInventory, opts: &PlanOptions) -> bool {
-    !opts.add_missing && !substitute::settles(config, tgt)
-}
-
-/// Every component of `src` decided against `target` into its item, in the source's order;
-/// settled, and with `--add-missing`'s changes.
-#[allow(clippy::too_many_arguments)]
-fn decide_all(
-    config: &Config,
-    promotion: &Promotion,
-    src: &EnvInventory,
-    tgt: &EnvInventory,
-    target: &Target,
-    gate: &Eligibility,
-    opts: &PlanOptions,
-    target_files: &dyn Files,
-) -> Result<Vec<Item>, PlanError> {
-    let mut items = decide_indexed(src, &target.by_id, gate, opts)?;
-    substitute::settle(config, src, tgt, &mut items, target_files)?;
-    if opts.add_missing {
-        add_missing(config, &promotion.to, src, &mut items, gate, target_files)?;
-    }
-    Ok(items)
 }
 
 /// What the edits, the tags and the text plan read of a decided component: its [`Item`], or its
