@@ -922,14 +922,15 @@ pub fn preview_text(
         env: &tgt.env,
         by_id: tgt.in_order(),
     };
+    let filter = decide::Filter::new(opts, &src)?;
     let mut lines = render::TextLines::new(
         [&promotion.from, &promotion.to, &src.at, &tgt.at],
-        decide::widest_id(&src, opts)?,
+        decide::widest_id(&src, &filter),
         src.components.len(),
     );
     let mut edits = Edits::new(config, &src, &tgt, &target, opts);
     let mut tags = Tags::new(promotion);
-    decide::decide_each(&src, &target.by_id, gate, opts, |d| {
+    decide::decide_each(&src, &target.by_id, gate, opts, &filter, |d| {
         edits.change(&d)?;
         tags.note(&d);
         lines.line(&d);

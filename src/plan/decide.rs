@@ -160,13 +160,14 @@ pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
     })
 }
 
-struct Filter {
+/// The components a plan decides: `--component` globs and `--group`s.
+pub(super) struct Filter {
     globs: Option<globset::GlobSet>,
     groups: Vec<String>,
 }
 
 impl Filter {
-    fn new(opts: &PlanOptions, src: &EnvInventory) -> Result<Filter, PlanError> {
+    pub(super) fn new(opts: &PlanOptions, src: &EnvInventory) -> Result<Filter, PlanError> {
         let globs = if opts.components.is_empty() {
             None
         } else {
@@ -232,7 +233,8 @@ pub(super) fn decide_indexed(
     opts: &PlanOptions,
 ) -> Result<Vec<Item>, PlanError> {
     let mut items = Vec::with_capacity(src.components.len());
-    decide_each(src, targets, gate, opts, |d| {
+    let filter = Filter::new(opts, src)?;
+    decide_each(src, targets, gate, opts, &filter, |d| {
         items.push(d.item());
         Ok(())
     })?;
@@ -290,18 +292,16 @@ impl Decision<'_> {
     }
 }
 
-/// The widest id among the components [`decide_each`] decides (the filter's errors are its
-/// errors): what a text plan pads its ids to before the first item is decided.
-pub(super) fn widest_id(src: &EnvInventory, opts: &PlanOptions) -> Result<usize, PlanError> {
-    let filter = Filter::new(opts, src)?;
+/// The widest id among the components of `src` that `filter` admits, as [`decide_each`] decides
+/// them: what a text plan pads its ids to before the first item is decided.
+pub(super) fn widest_id(src: &EnvInventory, filter: &Filter) -> usize {
     let all = filter.globs.is_none() && filter.groups.is_empty();
-    Ok(src
-        .components
+    src.components
         .iter()
         .filter(|e| all || filter.admits(e))
         .map(|e| e.id.len())
         .max()
-        .unwrap_or(0))
+        .unwrap_or(0)
 }
 
 /// [`decide_indexed`], each component handed to `sink` as it is decided, in the source's order,
@@ -312,9 +312,9 @@ pub(super) fn decide_each<'a, 't: 'a>(
     targets: &crate::source::InOrder<'t, Entry>,
     gate: &Eligibility,
     opts: &'a PlanOptions,
+    filter: &Filter,
     mut sink: impl FnMut(Decision<'a>) -> Result<(), PlanError>,
 ) -> Result<(), PlanError> {
-    let filter = Filter::new(opts, src)?;
     let pins: BTreeMap<&str, &str> = opts
         .pins
         .iter()
