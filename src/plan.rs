@@ -71,7 +71,7 @@ pub enum PlanError {
     BadFilter(String, String),
     #[error(
         "component filter `{filter}` matches no component of `{env}`\nhint: components of `{env}`: {}",
-        known.join(", ")
+        some_of(known)
     )]
     UnknownFilter {
         filter: String,
@@ -80,7 +80,7 @@ pub enum PlanError {
     },
     #[error(
         "promotion `{promotion}`: `components` entry `{pattern}` matches no component of `{env}`\nhint: components of `{env}`: {}",
-        known.join(", ")
+        some_of(known)
     )]
     UnknownCarried {
         promotion: String,
@@ -114,6 +114,22 @@ impl PlanError {
             _ => None,
         }
     }
+}
+
+/// The first names of `known` for a hint, and how many more there are: an environment of
+/// 30,000 components is not listed whole in one error line.
+fn some_of(known: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out = known
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if known.len() > SHOWN {
+        out.push_str(&format!(", and {} more", known.len() - SHOWN));
+    }
+    out
 }
 
 /// A version in the source environment that the target's field cannot take, where it is.

@@ -1096,3 +1096,31 @@ fn the_streamed_preview_is_the_text_of_the_whole_preview_plan() {
     .expect_err("refused");
     assert!(err.contains("v 2"), "{err}");
 }
+
+/// A filter that names nothing lists some of the environment's components, not all 30,000 of
+/// them; a short environment is listed whole.
+#[test]
+fn a_hint_lists_at_most_twenty_components() {
+    let known: Vec<String> = (0..30).map(|i| format!("TOOL_{i}")).collect();
+    let err = PlanError::UnknownFilter {
+        filter: "NOPE".into(),
+        env: "integration".into(),
+        known: known.clone(),
+    }
+    .to_string();
+    assert!(
+        err.ends_with("hint: components of `integration`: TOOL_0, TOOL_1, TOOL_2, TOOL_3, TOOL_4, TOOL_5, TOOL_6, TOOL_7, TOOL_8, TOOL_9, TOOL_10, TOOL_11, TOOL_12, TOOL_13, TOOL_14, TOOL_15, TOOL_16, TOOL_17, TOOL_18, TOOL_19, and 10 more"),
+        "{err}"
+    );
+    let err = PlanError::UnknownCarried {
+        promotion: "integration -> live".into(),
+        pattern: "NOPE".into(),
+        env: "integration".into(),
+        known: known[..3].to_vec(),
+    }
+    .to_string();
+    assert!(
+        err.ends_with("hint: components of `integration`: TOOL_0, TOOL_1, TOOL_2"),
+        "{err}"
+    );
+}
