@@ -149,13 +149,11 @@ fn worktree(config: &Config, env: &str, root: &Path, repo: Option<&Repo>) -> Wor
     }
 }
 
-/// Compute the plan `plan`/`apply` print or write.
-///
-/// `preview`: the plan is only shown as text (no bytes, no diff), so its edits are not re-read
-/// ([`PlanOptions::preview`]); `apply` and the JSON and markdown plans (which carry diffs) re-read
-/// every edit. With the plan comes what it was read from ([`plan::Read`]): a command that exits
-/// after printing forgets both rather than free them record by record.
-pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan, plan::Read)> {
+/// Compute the plan `apply` and the JSON and markdown `plan` print or write: every edit
+/// re-read, with its bytes (the text `plan` is a preview, [`plan::preview_text`]). With the plan
+/// comes what it was read from ([`plan::Read`]): a command that exits after printing forgets both
+/// rather than free them record by record.
+pub fn compute(args: &PlanArgs) -> anyhow::Result<(Config, Plan, plan::Read)> {
     let (config, (plan, read)) = with_inputs(args, |config, promotion, source, target| {
         let (mut plan, read) = plan::build_unrendered(
             config,
@@ -163,10 +161,7 @@ pub fn compute(args: &PlanArgs, preview: bool) -> anyhow::Result<(Config, Plan, 
             source,
             target,
             &Eligibility::all("local run"),
-            &PlanOptions {
-                preview,
-                ..args.options()?
-            },
+            &args.options()?,
         )?;
         // Only the JSON document prints the commit message and pull request body.
         if args.format == Format::Json {
@@ -262,7 +257,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<i32> {
         std::mem::forget((text, read));
         return Ok(0);
     }
-    let (config, plan, read) = compute(args, false)?;
+    let (config, plan, read) = compute(args)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
@@ -291,7 +286,7 @@ fn replay(args: &PlanArgs) -> anyhow::Result<i32> {
 }
 
 pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
-    let (config, plan, _) = compute(&args.plan, false)?;
+    let (config, plan, _) = compute(&args.plan)?;
     let checklist = config
         .promotion(&plan.from, &plan.to)
         .map(|p| p.checklist.clone())
