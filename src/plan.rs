@@ -159,9 +159,9 @@ pub struct Entry {
     pub id: Text,
     /// The version, with the source's template stripped.
     pub version: Text,
-    /// Its file and group, shared by every component of the file. An `Arc`: an environment may
-    /// be parsed on a thread of its own ([`parse_both`]).
-    pub origin: std::sync::Arc<Origin>,
+    /// Its file and group, shared by every component of the file: one [`Origin::of`] each, so
+    /// that making (and dropping) an entry counts no reference.
+    pub origin: &'static Origin,
     /// The variable the value is set through and how `substitute-from` resolved it; `None`
     /// for a plain value.
     pub indirection: Option<Box<Indirection>>,
@@ -179,6 +179,38 @@ pub struct Origin {
     /// Shared with the plan's items that name it.
     pub file: std::sync::Arc<str>,
     pub group: Option<std::sync::Arc<str>>,
+}
+
+impl Origin {
+    /// The one `Origin` of `file` and `group` in this process: made the first time a run reads
+    /// the file, and kept (interned) for every later read of it, so a process holds one per
+    /// file and group it ever read. Entries point at it without counting references: an atomic
+    /// increment per entry (a full barrier, behind the entry list's stores to fresh memory) was
+    /// a tenth of a 30,000-pin read.
+    pub fn of(file: &str, group: Option<&str>) -> &'static Origin {
+        use std::hash::BuildHasher;
+        static ORIGINS: std::sync::Mutex<hashbrown::HashTable<&'static Origin>> =
+            std::sync::Mutex::new(hashbrown::HashTable::new());
+        let hasher = rustc_hash::FxBuildHasher;
+        let hash = |file: &str, group: Option<&str>| hasher.hash_one((file, group));
+        let mut origins = ORIGINS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = origins.find(hash(file, group), |o| {
+            &*o.file == file && o.group.as_deref() == group
+        });
+        if let Some(origin) = found {
+            return origin;
+        }
+        let origin: &'static Origin = Box::leak(Box::new(Origin {
+            file: file.into(),
+            group: group.map(Into::into),
+        }));
+        origins.insert_unique(hash(file, group), origin, |o| {
+            hash(&o.file, o.group.as_deref())
+        });
+        origin
+    }
 }
 
 /// A value set through a variable, and how (or whether) it was resolved.
@@ -472,10 +504,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             };
             let loc = src.locator();
             let group = src.group_for(&captures);
-            let origin = std::sync::Arc::new(Origin {
-                file: path.as_str().into(),
-                group: group.as_deref().map(Into::into),
-            });
+            let origin = Origin::of(&path, group.as_deref());
             let entry = |f: source::Found| Entry {
                 // `Source::id_in`, with the group rendered once per file. Its name is the id's
                 // end (`Entry::name`).
@@ -484,7 +513,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                     None => f.name,
                 },
                 version: f.version,
-                origin: origin.clone(),
+                origin,
                 indirection: f.indirect.map(|v| {
                     Box::new(Indirection {
                         indirect: Some(v),

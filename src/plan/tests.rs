@@ -24,10 +24,7 @@ fn entry(id: &str, version: &str) -> Entry {
     Entry {
         id: id.into(),
         version: version.into(),
-        origin: std::sync::Arc::new(super::Origin {
-            file: "f.yaml".into(),
-            group: group.map(Into::into),
-        }),
+        origin: super::Origin::of("f.yaml", group),
         indirection: None,
         line: 1,
         column: 1,
@@ -200,10 +197,7 @@ fn the_same_substitution_on_both_sides_is_unchanged() {
 #[test]
 fn one_id_from_two_sources_is_an_error() {
     let mut components = inv("dev", &[("cilium", "1.0.0"), ("cilium", "1.0.1")]).components;
-    components[1].origin = std::sync::Arc::new(super::Origin {
-        file: "g.yaml".into(),
-        group: None,
-    });
+    components[1].origin = super::Origin::of("g.yaml", None);
     components[1].line = 7;
     let err = check_unique(&components).expect_err("duplicate");
     assert!(
