@@ -1389,8 +1389,10 @@ impl<'t> Edits<'t> {
         let list = if added {
             &mut changes.add
         } else if !self.keep_set {
-            changes.differs |=
-                entry.source_of(config).version_from_stored(name, &stored) != entry.version;
+            changes.differs |= !source::same(
+                &entry.source_of(config).version_from_stored(name, &stored),
+                &entry.version,
+            );
             return Ok(());
         } else {
             // Only a preview asks (an edit compares the spliced bytes instead).

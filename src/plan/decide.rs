@@ -371,14 +371,16 @@ fn judge(
     opts: &PlanOptions,
 ) -> (Action, Text) {
     let held = |r: Text| (Action::Held, r);
-    let same = |t: &Entry| t.indirect().is_none() && t.version == pin.unwrap_or(&e.version);
+    let same = |t: &Entry| {
+        t.indirect().is_none() && crate::source::same(&t.version, pin.unwrap_or(&e.version))
+    };
     if e.indirect().is_none() && target.is_some_and(same) {
         return (Action::Unchanged, "already at this version".into());
     }
     // The same substitution on both sides (no `substitute-from` to resolve it) is no change.
     if let (None, None, Some(var), Some(t)) = (pin, e.via(), e.indirect(), target)
         && t.indirect() == Some(var)
-        && t.version == e.version
+        && crate::source::same(&t.version, &e.version)
     {
         return (
             Action::Unchanged,
@@ -417,7 +419,7 @@ fn judge(
             shown_reference(var, &t.version)
         ));
     }
-    if t.version == wanted {
+    if crate::source::same(&t.version, wanted) {
         return (Action::Unchanged, "already at this version".into());
     }
     if let Some(why) = t.via().and_then(Via::not_editable) {

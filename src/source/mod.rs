@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::Text;
 use crate::edit::{self, EditError, QuoteStyle, Splice};
 pub use image_ref::Part;
-pub use in_order::InOrder;
+pub use in_order::{InOrder, same};
 pub use version::{Rule, validate_version};
 
 /// Which kind of file a source is, and so where its versions are.
