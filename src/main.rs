@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::project::check(args),
         Command::Run(args) => cmd::run::dispatch(args),
     };
+    promote::exiting();
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
