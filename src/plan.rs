@@ -1389,10 +1389,12 @@ impl<'t> Edits<'t> {
         let list = if added {
             &mut changes.add
         } else if !self.keep_set {
-            changes.differs |= !source::same(
-                &entry.source_of(config).version_from_stored(name, &stored),
-                &entry.version,
-            );
+            // Once one of its components changes, the file does: nothing more to compare.
+            changes.differs = changes.differs
+                || !source::same(
+                    &entry.source_of(config).version_from_stored(name, &stored),
+                    &entry.version,
+                );
             return Ok(());
         } else {
             // Only a preview asks (an edit compares the spliced bytes instead).
