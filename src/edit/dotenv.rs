@@ -197,17 +197,19 @@ fn bare_line(bytes: &[u8], start: usize) -> Option<(usize, usize, usize)> {
     if !first.is_ascii_alphabetic() && first != b'_' {
         return None;
     }
-    let mut eq = start + 1;
-    while eq < bytes.len() && key_byte(1, bytes[eq]) {
-        eq += 1;
-    }
+    // Each run found as a position in a slice: one table lookup per byte, no bounds check.
+    let after = |from: usize, table: &[bool; 256]| {
+        let rest = bytes.get(from..).unwrap_or_default();
+        from + rest
+            .iter()
+            .position(|&b| !table[usize::from(b)])
+            .unwrap_or(rest.len())
+    };
+    let eq = after(start + 1, &KEY);
     if bytes.get(eq) != Some(&b'=') {
         return None;
     }
-    let mut end = eq + 1;
-    while end < bytes.len() && VALUE[usize::from(bytes[end])] {
-        end += 1;
-    }
+    let end = after(eq + 1, &VALUE);
     match bytes.get(end) {
         None => Some((eq, end, end)),
         Some(b'\n') => Some((eq, end, end + 1)),
@@ -270,18 +272,20 @@ type LineError = (usize, String);
 /// A key character: ASCII letters, digits and `_`, and after the first one `.` and `-`.
 fn key_byte(i: usize, b: u8) -> bool {
     // A table lookup per byte, not a chain of range tests.
-    const KEY: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
-            b += 1;
-        }
-        table
-    };
     KEY[usize::from(b)] && (i > 0 || !matches!(b, b'.' | b'-'))
 }
+
+/// The bytes a key may hold after its first: ASCII letters, digits, `_`, `.` and `-`.
+const KEY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
+        b += 1;
+    }
+    table
+};
 
 /// The first `needle` in `s`: a plain loop on a short slice (a key or a value), where the
 /// setup of `memchr` costs more than the scan; `memchr` on a long one.
