@@ -505,40 +505,13 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             let loc = src.locator();
             let group = src.group_for(&captures);
             let origin = Origin::of(&path, group.as_deref());
-            let entry = |f: source::Found| Entry {
-                // `Source::id_in`, with the group rendered once per file. Its name is the id's
-                // end (`Entry::name`).
-                id: match &group {
-                    Some(g) => compact_str::format_compact!("{g}/{}", f.name),
-                    None => f.name,
-                },
-                version: f.version,
-                origin,
-                indirection: f.indirect.map(|v| {
-                    Box::new(Indirection {
-                        indirect: Some(v),
-                        via: None,
-                    })
-                }),
-                line: narrow(f.line),
-                column: narrow(f.column),
-                source: narrow(index),
-                rule: f.rule,
-            };
-            // The version without the source's template, if it has one.
-            let stripped = |mut f: source::Found| {
-                if src.template.is_some() {
-                    f.version = src.version_from_stored(&f.name, &f.version);
-                }
-                f
-            };
             if keep == Keep::Nothing && filter.admits_all() && source::streams(&loc) {
                 // Nothing kept and nothing filtered out: each component becomes its entry as it
                 // is read, and no list of components is made. At most one per line.
                 let first = components.len();
                 components.reserve(memchr::memchr_iter(b'\n', &bytes).count() + 1);
                 let mut file_notes = source::read_each(&loc, &path, &bytes, |f| {
-                    components.push(entry(stripped(f)));
+                    components.push(entry_of(src, index, origin, f));
                 })?;
                 // The repeats `source::read` refuses, found among the entries instead.
                 source::check_repeats(&path, &components[first..], |e| {
@@ -558,13 +531,13 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 for c in &mut inv.components {
                     let f = source::Found::take(c);
                     if filter.admits(&f.name) {
-                        components.push(entry(stripped(f)));
+                        components.push(entry_of(src, index, origin, f));
                     }
                 }
             } else {
                 for c in &inv.components {
                     if filter.admits(&c.name) {
-                        components.push(entry(stripped(source::Found::of(c))));
+                        components.push(entry_of(src, index, origin, source::Found::of(c)));
                     }
                 }
             }
@@ -587,6 +560,41 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
         },
         inventories,
     })
+}
+
+/// The entry of one component that source `index` read from `origin`'s file: its id rendered
+/// with the file's group, its version without the source's template. Strings `f` holds move in;
+/// borrowed ones are copied once, here.
+fn entry_of<S: Into<Text> + AsRef<str>>(
+    src: &crate::config::Source,
+    index: usize,
+    origin: &'static Origin,
+    f: source::Found<S>,
+) -> Entry {
+    let version = match &src.template {
+        Some(_) => src.version_from_stored(f.name.as_ref(), f.version.as_ref()),
+        None => f.version.into(),
+    };
+    Entry {
+        // `Source::id_in`, with the group rendered once per file. Its name is the id's end
+        // (`Entry::name`).
+        id: match &origin.group {
+            Some(g) => compact_str::format_compact!("{g}/{}", f.name.as_ref()),
+            None => f.name.into(),
+        },
+        version,
+        origin,
+        indirection: f.indirect.map(|v| {
+            Box::new(Indirection {
+                indirect: Some(v),
+                via: None,
+            })
+        }),
+        line: narrow(f.line),
+        column: narrow(f.column),
+        source: narrow(index),
+        rule: f.rule,
+    }
 }
 
 /// Two environments parsed at once when the second is large enough to be worth a thread too (the

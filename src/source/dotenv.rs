@@ -18,9 +18,13 @@ pub fn read(_loc: &Locator, file: &str, text: &str) -> Result<Inventory, EditErr
 }
 
 /// [`read`], each component handed to `sink` as its line is read: no list is made, and none of
-/// what only an edit needs (span, quoting, address). A bare line's key and value are copied
-/// once, into what `sink` gets.
-pub fn read_each(file: &str, text: &str, mut sink: impl FnMut(Found)) -> Result<(), EditError> {
+/// what only an edit needs (span, quoting, address). Its key and value are borrowed (a bare
+/// line's from the text, a quoted one's from its decoded entry): `sink` copies what it keeps.
+pub fn read_each(
+    file: &str,
+    text: &str,
+    mut sink: impl FnMut(Found<&str>),
+) -> Result<(), EditError> {
     dotenv::each(file, text, |read| match read {
         dotenv::Read::Bare {
             key,
@@ -31,16 +35,16 @@ pub fn read_each(file: &str, text: &str, mut sink: impl FnMut(Found)) -> Result<
         } => sink(Found {
             // Plain: not single-quoted, so a `${VAR}` is one.
             indirect: edit::indirect_variable(value).map(Into::into),
-            name: key.into(),
-            version: value.into(),
+            name: key,
+            version: value,
             line,
             column,
             rule: super::Rule::Dotenv,
         }),
         dotenv::Read::Parsed(e) => sink(Found {
             indirect: indirect(&e),
-            name: e.key,
-            version: e.value,
+            name: &e.key,
+            version: &e.value,
             line: e.line,
             column: e.column,
             rule: super::Rule::Dotenv,

@@ -287,11 +287,13 @@ pub fn streams(loc: &Locator) -> bool {
 }
 
 /// What [`read_each`] hands on of a component: what an inventory's entry of it keeps (no span,
-/// quoting or address: nothing is edited through it).
-pub struct Found {
-    pub name: Text,
+/// quoting or address: nothing is edited through it). Its name and version are `S`: strings of
+/// a component ([`Found::of`], [`Found::take`]), or borrowed from the line [`read_each`] read
+/// (copied once, into whatever the caller makes of them).
+pub struct Found<S = Text> {
+    pub name: S,
     /// As written (the source's template not stripped).
-    pub version: Text,
+    pub version: S,
     pub indirect: Option<Text>,
     pub line: usize,
     pub column: usize,
@@ -332,7 +334,7 @@ pub fn read_each(
     loc: &Locator,
     file: &str,
     bytes: &[u8],
-    sink: impl FnMut(Found),
+    sink: impl FnMut(Found<&str>),
 ) -> Result<Vec<String>, EditError> {
     debug_assert!(streams(loc), "`{}` does not stream", loc.kind);
     let text = edit::decode(file, bytes)?;
