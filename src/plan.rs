@@ -323,6 +323,9 @@ pub struct EnvInventory {
     /// Per file, what was read, when kept for the plan's edits (the target's): they splice the
     /// spans read here instead of reading and parsing the file again.
     pub files: HashMap<String, ReadFile>,
+    /// Streamed files whose names are not compared for repeats yet (a preview's target): each
+    /// one's path and where its entries are. [`EnvInventory::check_repeats`] compares them.
+    pub unchecked: Vec<(String, std::ops::Range<usize>)>,
 }
 
 /// One file as an inventory read it: its bytes and, per source (index), every component in it
@@ -338,6 +341,9 @@ pub struct ReadFile {
 enum Keep {
     /// Nothing: the entries are all a preview needs to tell which files change.
     Nothing,
+    /// Nothing, and a streamed file's names are left for [`EnvInventory::check_repeats`] (a
+    /// preview's target: its decisions may show them distinct without comparing them).
+    Unchecked,
     /// The inventories and the bytes: what the edits splice.
     Bytes,
 }
@@ -355,6 +361,24 @@ impl EnvInventory {
     /// Entries by id for lookups made in about the order they were read ([`source::InOrder`]).
     pub fn in_order(&self) -> source::InOrder<'_, Entry> {
         source::InOrder::new(&self.components, |e| &e.id)
+    }
+
+    /// The first name repeated in a file left [`EnvInventory::unchecked`], as `source::read`
+    /// refuses it.
+    pub fn check_repeats(&self) -> Result<(), PlanError> {
+        for (path, entries) in &self.unchecked {
+            let entries = self.components.get(entries.clone()).unwrap_or_default();
+            source::check_repeats(path, entries, |e| {
+                (e.name(), e.line as usize, e.column as usize)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `error`, unless a file left unchecked repeats a name: that is the error then, as it
+    /// would have been when the file was read, before anything after it.
+    fn repeat_first(&self, error: PlanError) -> PlanError {
+        self.check_repeats().err().unwrap_or(error)
     }
 }
 
@@ -476,6 +500,7 @@ struct Parsed {
 fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, PlanError> {
     let mut kept: HashMap<String, ReadFile> = HashMap::new();
     let mut components = Vec::new();
+    let mut unchecked = Vec::new();
     let mut inventories = 0;
     let mut notes = Vec::new();
     for (index, read) in gathered.files {
@@ -505,7 +530,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             let loc = src.locator();
             let group = src.group_for(&captures);
             let origin = Origin::of(&path, group.as_deref());
-            if keep == Keep::Nothing && filter.admits_all() && source::streams(&loc) {
+            if keep != Keep::Bytes && filter.admits_all() && source::streams(&loc) {
                 // Nothing kept and nothing filtered out: each component becomes its entry as it
                 // is read, and no list of components is made. At most one per line.
                 let first = components.len();
@@ -513,10 +538,15 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 let mut file_notes = source::read_each(&loc, &path, &bytes, |f| {
                     components.push(entry_of(src, index, origin, f));
                 })?;
-                // The repeats `source::read` refuses, found among the entries instead.
-                source::check_repeats(&path, &components[first..], |e| {
-                    (e.name(), e.line as usize, e.column as usize)
-                })?;
+                // The repeats `source::read` refuses, found among the entries instead (now, or
+                // left for `EnvInventory::check_repeats`).
+                if keep == Keep::Unchecked {
+                    unchecked.push((path, first..components.len()));
+                } else {
+                    source::check_repeats(&path, &components[first..], |e| {
+                        (e.name(), e.line as usize, e.column as usize)
+                    })?;
+                }
                 inventories += 1;
                 notes.append(&mut file_notes);
                 continue;
@@ -525,7 +555,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             inventories += 1;
             notes.append(&mut inv.notes);
             components.reserve(inv.components.len());
-            if keep == Keep::Nothing {
+            if keep != Keep::Bytes {
                 // Not kept: each component's strings move into its entry, where they are, and
                 // the emptied components are dropped with the inventory.
                 for c in &mut inv.components {
@@ -557,6 +587,7 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             components,
             notes,
             files: kept,
+            unchecked,
         },
         inventories,
     })
@@ -669,10 +700,14 @@ fn finish_env(
         mut inv,
         inventories,
     } = parsed;
-    substitute::resolve(config, &inv.env, files, &mut inv.components)?;
+    // A name repeated in a file left unchecked is the error before any of these.
+    if let Err(e) = substitute::resolve(config, &inv.env, files, &mut inv.components) {
+        return Err(inv.repeat_first(e));
+    }
     // One file of one source: `source::read` refused a name twice, and the file's ids are its
     // names under one group, so only several inventories can share an id.
     if inventories > 1 {
+        inv.check_repeats()?;
         check_unique(&inv.components)?;
     }
     Ok(inv)
@@ -909,6 +944,7 @@ pub fn build_unrendered(
     opts: &PlanOptions,
 ) -> Result<(Plan, Read), PlanError> {
     let (src, tgt, read) = read_both(config, promotion, source_files, target_files, opts)?;
+    tgt.check_repeats()?;
     // One index of the target for the decisions and the edits.
     let target = Target {
         env: &tgt.env,
@@ -975,22 +1011,32 @@ pub fn preview_text(
         env: &tgt.env,
         by_id: tgt.in_order(),
     };
-    let filter = decide::Filter::new(opts, &src)?;
-    let mut lines = render::TextLines::new(
-        [&promotion.from, &promotion.to, &src.at, &tgt.at],
-        decide::widest_id(&src, &filter),
-        src.components.len(),
-    );
-    let mut edits = Edits::new(config, &src, &tgt, &target, opts);
-    let mut tags = Tags::new(promotion);
-    decide::decide_each(&src, &target.by_id, gate, opts, &filter, |d| {
-        edits.change(&d)?;
-        tags.note(&d);
-        lines.line(&d);
-        Ok(())
-    })?;
-    let edits = edits.finish(read, target_files)?;
-    let text = lines.finish(&tags.tags, edits.is_empty());
+    let text = (|| {
+        let filter = decide::Filter::new(opts, &src)?;
+        let mut lines = render::TextLines::new(
+            [&promotion.from, &promotion.to, &src.at, &tgt.at],
+            decide::widest_id(&src, &filter),
+            src.components.len(),
+        );
+        let mut edits = Edits::new(config, &src, &tgt, &target, opts);
+        let mut tags = Tags::new(promotion);
+        let found = decide::decide_each(&src, &target.by_id, gate, opts, &filter, |d| {
+            edits.change(&d)?;
+            tags.note(&d);
+            lines.line(&d);
+            Ok(())
+        })?;
+        let edits = edits.finish(read, target_files)?;
+        // The target's names left unchecked are distinct when the walk found every one of its
+        // entries in step, each for another of the source's ids (themselves distinct): the
+        // target's ids are then the source's. Otherwise they are compared now.
+        if target.by_id.indexed() || found < tgt.components.len() {
+            tgt.check_repeats()?;
+        }
+        Ok(lines.finish(&tags.tags, edits.is_empty()))
+    })()
+    // A repeat in the target is the error before anything found after its file was read.
+    .map_err(|e| tgt.repeat_first(e))?;
     let read = Read {
         _records: (src.components, tgt.components),
     };
@@ -1012,9 +1058,10 @@ fn read_both(
             known: config.groups(),
         });
     }
-    // A preview tells which files change from the target's entries alone: nothing kept.
+    // A preview tells which files change from the target's entries alone: nothing kept, and
+    // a streamed file's names left for `EnvInventory::check_repeats` (the caller's to call).
     let keep = if opts.preview {
-        Keep::Nothing
+        Keep::Unchecked
     } else {
         Keep::Bytes
     };

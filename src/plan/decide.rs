@@ -306,7 +306,7 @@ pub(super) fn widest_id(src: &EnvInventory, filter: &Filter) -> usize {
 
 /// [`decide_indexed`], each component handed to `sink` as it is decided, in the source's order,
 /// as a [`Decision`] borrowed from the environments: no item is made. The first error (the
-/// sink's or a decision's) ends it.
+/// sink's or a decision's) ends it. Returns how many of the source's components the target has.
 pub(super) fn decide_each<'a, 't: 'a>(
     src: &'a EnvInventory,
     targets: &crate::source::InOrder<'t, Entry>,
@@ -314,7 +314,7 @@ pub(super) fn decide_each<'a, 't: 'a>(
     opts: &'a PlanOptions,
     filter: &Filter,
     mut sink: impl FnMut(Decision<'a>) -> Result<(), PlanError>,
-) -> Result<(), PlanError> {
+) -> Result<usize, PlanError> {
     let pins: BTreeMap<&str, &str> = opts
         .pins
         .iter()
@@ -330,9 +330,11 @@ pub(super) fn decide_each<'a, 't: 'a>(
             env: src.env.clone(),
         });
     }
+    let mut found = 0;
     for e in &src.components {
         // Once per component, in file order (`InOrder` walks the target along).
         let at = targets.position(e.id.as_str());
+        found += usize::from(at.is_some());
         let target = at.and_then(|i| targets.at(i));
         let pin = pins
             .get(e.id.as_str())
@@ -360,7 +362,7 @@ pub(super) fn decide_each<'a, 't: 'a>(
             reason,
         })?;
     }
-    Ok(())
+    Ok(found)
 }
 
 fn judge(

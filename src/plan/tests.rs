@@ -52,6 +52,7 @@ fn inv(env: &str, entries: &[(&str, &str)]) -> EnvInventory {
         components: entries.iter().map(|(id, v)| entry(id, v)).collect(),
         notes: Vec::new(),
         files: Default::default(),
+        unchecked: Vec::new(),
     }
 }
 

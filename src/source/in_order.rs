@@ -72,8 +72,8 @@ impl<'t, T> InOrder<'t, T> {
         Some(i)
     }
 
-    /// Whether the index was built (a lookup left the order).
-    #[cfg(test)]
+    /// Whether the index was built (a lookup left the order, or found nothing): until then,
+    /// each item found was found after the one before it.
     pub fn indexed(&self) -> bool {
         self.index.get().is_some()
     }

@@ -1026,6 +1026,17 @@ fn a_repeated_pin_is_refused_alike_streamed_or_kept() {
     let (code, out, err) = run_in(dir.path(), &["plan"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("TOOL_4_VERSION"), "{out}");
+    // Errors found after both environments are read (an unknown pin, an unknown component):
+    // without the repeat, each is the error.
+    let later: [(&[&str], &str); 2] = [
+        (&["plan", "--pin", "NOPE_VERSION=v1.0.0"], "NOPE_VERSION"),
+        (&["plan", "--component", "NOPE_*"], "NOPE_*"),
+    ];
+    for (args, named) in later {
+        let (code, out, err) = run_in(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
     let mut text = std::fs::read_to_string(&live).expect("read");
     // Pin `i` is on line `3 + 2i`; this is line 42.
     text.push_str("TOOL_3_VERSION=v9.9.9\n");
@@ -1035,6 +1046,14 @@ fn a_repeated_pin_is_refused_alike_streamed_or_kept() {
         let (code, out, err) = run_in(dir.path(), args);
         assert_eq!(code, 1, "{args:?}: {out}{err}");
         assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    // The preview compares the target's names after its decisions (where they do not show
+    // them distinct): the repeat is still the error before those found after the file was read.
+    for (args, named) in later {
+        let (code, out, err) = run_in(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains(named), "{args:?}: {err}");
     }
     assert_eq!(std::fs::read_to_string(&live).expect("read"), text);
     // A line that is no pin, after the repeat: the file does not parse, and that is the error,
@@ -1096,4 +1115,79 @@ fn app_files_read_as_they_are_parsed_name_the_first_broken_one() {
         snapshot_tree(root) == before,
         "a failed run wrote something"
     );
+}
+
+/// A preview of one dotenv file per environment leaves the target's names uncompared while it
+/// decides, and compares them after unless the decisions showed them distinct (every target
+/// entry found in step, each for another source id): a repeat anywhere in the target is still
+/// refused, named where it is, and before any error found after the file was read.
+#[test]
+fn a_repeated_pin_in_a_streamed_target_is_the_error_before_later_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let write = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        ".github/promote.toml",
+        "environments = [\"integration\", \"live\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
+    );
+    let pins = |patch: u32| -> String {
+        let mut text = String::from("# pinned\n");
+        for i in 0..10 {
+            text.push_str(&format!("TOOL_{i}=v1.{i}.{patch}\n"));
+        }
+        text
+    };
+    write("pins/integration/versions.env", &pins(1));
+    let live = pins(0);
+    write("pins/live/versions.env", &live);
+    let later: [(&[&str], &str); 2] = [
+        (&["plan", "--pin", "NOPE=v1.0.0"], "NOPE"),
+        (&["plan", "--component", "NOPE_*"], "NOPE_*"),
+    ];
+    // The positive controls: the plan runs, and each later error is the error.
+    let (code, out, err) = run_in(root, &["plan"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("10 to change"), "{out}");
+    for (args, named) in later {
+        let (code, out, err) = run_in(root, args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(named) && !err.contains("duplicate"),
+            "{args:?}: {err}"
+        );
+    }
+    // The repeat after the pins (every source id found in step, one target entry left over),
+    // and before them (the walk finds the second `TOOL_3` in step, and the first is left over).
+    let after = format!("{live}TOOL_3=v9.9.9\n");
+    let before = live.replacen("# pinned\n", "# pinned\nTOOL_3=v9.9.9\n", 1);
+    for (text, expected) in [
+        (
+            &after,
+            "pins/live/versions.env:12:8: duplicate component `TOOL_3` (first defined at line 5)",
+        ),
+        (
+            &before,
+            "pins/live/versions.env:6:8: duplicate component `TOOL_3` (first defined at line 2)",
+        ),
+    ] {
+        write("pins/live/versions.env", text);
+        let mut runs: Vec<(&[&str], Option<&str>)> = vec![(&["plan"], None), (&["apply"], None)];
+        runs.extend(later.iter().map(|(args, named)| (*args, Some(*named))));
+        for (args, named) in runs {
+            let (code, out, err) = run_in(root, args);
+            assert_eq!(code, 1, "{args:?}: {out}{err}");
+            assert!(err.contains(expected), "{args:?}: {err}");
+            if let Some(named) = named {
+                assert!(!err.contains(named), "{args:?}: {err}");
+            }
+        }
+        assert_eq!(
+            std::fs::read_to_string(root.join("pins/live/versions.env")).expect("read"),
+            *text
+        );
+    }
 }
