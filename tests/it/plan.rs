@@ -825,6 +825,13 @@ fn the_text_plan_says_what_the_verified_plan_does() {
     assert!(compared >= 10, "too few changes compared: {compared}");
 }
 
+/// Write `text` to `rel` under `root`, making its folders.
+fn write_file(root: &std::path::Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
 /// A repository of `pins` dotenv pins (each under a Renovate comment) and 30 HelmReleases per
 /// environment, half of them a version ahead in integration: at 10,000 pins each environment is
 /// over the MiB `plan` parses side by side. `broken` puts a bad line in each environment's pin
@@ -832,11 +839,7 @@ fn the_text_plan_says_what_the_verified_plan_does() {
 fn pins_repo(pins: usize, broken: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    let write = |rel: &str, text: &str| {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| write_file(root, rel, text);
     write(
         ".github/promote.toml",
         r#"environments = ["integration", "live"]
@@ -1125,11 +1128,7 @@ fn app_files_read_as_they_are_parsed_name_the_first_broken_one() {
 fn a_repeated_pin_in_a_streamed_target_is_the_error_before_later_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    let write = |rel: &str, text: &str| {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| write_file(root, rel, text);
     write(
         ".github/promote.toml",
         "environments = [\"integration\", \"live\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
