@@ -67,6 +67,7 @@ pub fn entries<'t>(
                     at,
                     line,
                     column,
+                    ..
                 } => Entry {
                     key: key.into(),
                     value: value.into(),
@@ -89,6 +90,9 @@ pub enum Read<'t> {
     Bare {
         key: &'t str,
         value: &'t str,
+        /// Whether the value holds `$`, `{` or `<`: where no variable can be named
+        /// ([`crate::edit::indirect_variable`] is `None` without one).
+        opens: bool,
         at: usize,
         line: usize,
         column: usize,
@@ -135,11 +139,18 @@ impl<'t> Lines<'t> {
             self.number += 1;
             let start = self.start;
             // Most lines are `KEY=value` with nothing to trim, quote or decode: read in one pass.
-            if let Some((eq, end, next)) = bare_line(text.as_bytes(), start) {
+            if let Some(Bare {
+                eq,
+                end,
+                next,
+                opens,
+            }) = bare_line(text.as_bytes(), start)
+            {
                 self.start = next;
                 return Some(Ok(Read::Bare {
                     key: &text[start..eq],
                     value: &text[eq + 1..end],
+                    opens,
                     at: eq + 1,
                     line: self.number,
                     // The key and `=` are ASCII: one column per byte.
@@ -173,48 +184,140 @@ impl<'t> Lines<'t> {
 }
 
 /// The line at `start` when it is a bare `KEY=value` (a key of key characters, no blanks, no
-/// quote, no `\r`): where its `=` is, where its value ends and where the next line starts, in
-/// one pass over its bytes and without the line cut out first. `None` for anything else, which
-/// [`parse_line`] reads (the same entry for a line both read: the tests hold them to the
-/// oracle).
+/// quote, no control byte): where its `=` is, where its value ends, where the next line starts
+/// and whether the value holds `$`, `{` or `<` (where [`crate::edit::indirect_variable`] looks
+/// for a variable), in one pass over its bytes, eight at a time, and without the line cut out
+/// first. `None` for anything else, which [`parse_line`] reads (the same entry for a line both
+/// read: the tests hold them to the oracle).
 #[inline(always)]
-fn bare_line(bytes: &[u8], start: usize) -> Option<(usize, usize, usize)> {
-    /// Bytes a bare value may hold: all but blanks, line ends and quotes (`#` only starts a
-    /// comment after a blank). Bytes of non-ASCII characters pass: the scan stops only at ASCII.
-    const VALUE: [bool; 256] = {
-        let mut table = [true; 256];
-        table[b' ' as usize] = false;
-        table[b'\t' as usize] = false;
-        table[b'\n' as usize] = false;
-        table[b'\r' as usize] = false;
-        table[b'"' as usize] = false;
-        table[b'\'' as usize] = false;
-        table
-    };
+fn bare_line(bytes: &[u8], start: usize) -> Option<Bare> {
     // A key starts with a letter or `_`: anything else is a comment, a blank, `export`'s
     // spacing or an error, all for the general reader.
     let first = *bytes.get(start)?;
     if !first.is_ascii_alphabetic() && first != b'_' {
         return None;
     }
-    // Each run found as a position in a slice: one table lookup per byte, no bounds check.
-    let after = |from: usize, table: &[bool; 256]| {
-        let rest = bytes.get(from..).unwrap_or_default();
-        from + rest
-            .iter()
-            .position(|&b| !table[usize::from(b)])
-            .unwrap_or(rest.len())
-    };
-    let eq = after(start + 1, &KEY);
+    let eq = key_end(bytes, start + 1);
     if bytes.get(eq) != Some(&b'=') {
         return None;
     }
-    let end = after(eq + 1, &VALUE);
-    match bytes.get(end) {
-        None => Some((eq, end, end)),
-        Some(b'\n') => Some((eq, end, end + 1)),
-        Some(_) => None,
+    let (end, opens) = value_end(bytes, eq + 1);
+    let next = match bytes.get(end) {
+        None => end,
+        Some(b'\n') => end + 1,
+        Some(_) => return None,
+    };
+    Some(Bare {
+        eq,
+        end,
+        next,
+        opens,
+    })
+}
+
+/// Where [`bare_line`] found a bare line's pieces.
+struct Bare {
+    eq: usize,
+    end: usize,
+    next: usize,
+    opens: bool,
+}
+
+/// Byte-parallel tests on a word of eight bytes (the first byte in the low bits), safe code.
+mod swar {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = ONES * 0x80;
+
+    /// The eight bytes of `bytes` from `at`, if there are eight.
+    #[inline(always)]
+    pub fn word(bytes: &[u8], at: usize) -> Option<u64> {
+        let w: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(w))
     }
+
+    /// The high bit of each byte of `x` below `n` (`n` at most 0x80; a byte of 0x80 or more is
+    /// never below). Exact at the lowest such byte: a borrow reaches only the bytes above one.
+    #[inline(always)]
+    pub fn below(x: u64, n: u8) -> u64 {
+        x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH
+    }
+
+    /// The high bit of each byte of `x` equal to `b`; exact at the lowest, as [`below`].
+    #[inline(always)]
+    pub fn equal(x: u64, b: u8) -> u64 {
+        below(x ^ (ONES * u64::from(b)), 1)
+    }
+
+    /// The high bit of each byte of `x` in `lo..=hi` (both ASCII), exact at every byte: on the
+    /// low seven bits, where no sum carries into the next byte; a byte of 0x80 or more is out.
+    #[inline(always)]
+    pub fn within(x: u64, lo: u8, hi: u8) -> u64 {
+        let t = x & !HIGH;
+        (t + ONES * u64::from(0x80 - lo)) & !(t + ONES * u64::from(0x7f - hi)) & !x & HIGH
+    }
+
+    /// The high bit of each byte of `x` that is not a key byte (ASCII letter, digit, `_`, `.`
+    /// or `-`), exact at every byte. Letters are folded to lower case (`| 0x20`) first.
+    #[inline(always)]
+    pub fn not_key(x: u64) -> u64 {
+        let key = within(x | (ONES * 0x20), b'a', b'z')
+            | within(x, b'0', b'9')
+            | within(x, b'-', b'.')
+            | equal(x, b'_');
+        !key & HIGH
+    }
+
+    /// The offset of the byte a mask from the tests above marks first.
+    #[inline(always)]
+    pub fn first(mask: u64) -> usize {
+        (mask.trailing_zeros() / 8) as usize
+    }
+}
+
+/// Where the run of key bytes from `at` ends.
+#[inline(always)]
+fn key_end(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(x) = swar::word(bytes, at) {
+        let other = swar::not_key(x);
+        if other != 0 {
+            return at + swar::first(other);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    at + rest
+        .iter()
+        .position(|&b| !KEY[usize::from(b)])
+        .unwrap_or(rest.len())
+}
+
+/// Where a bare value from `at` ends (its first blank, control byte or quote; `#` starts a
+/// comment only after a blank) and whether it holds `$`, `{` or `<` before that.
+#[inline(always)]
+fn value_end(bytes: &[u8], mut at: usize) -> (usize, bool) {
+    let mut opens = 0;
+    while let Some(x) = swar::word(bytes, at) {
+        let stop = swar::below(x, 0x21) | swar::equal(x, b'"') | swar::equal(x, b'\'');
+        let open = swar::equal(x, b'$') | swar::equal(x, b'{') | swar::equal(x, b'<');
+        if stop != 0 {
+            // A byte marked below the stop is a true one: a test marks a byte wrongly only
+            // above a true one of its own.
+            let before = (1u64 << stop.trailing_zeros()) - 1;
+            return (at + swar::first(stop), opens | (open & before) != 0);
+        }
+        opens |= open;
+        at += 8;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    for (k, &b) in rest.iter().enumerate() {
+        if b < 0x21 || b == b'"' || b == b'\'' {
+            return (at + k, opens != 0);
+        }
+        if matches!(b, b'$' | b'{' | b'<') {
+            opens = 1;
+        }
+    }
+    (bytes.len(), opens != 0)
 }
 
 /// Whether `b` is a whitespace character on its own (`char::is_whitespace` on ASCII).
@@ -660,11 +763,68 @@ mod tests {
             prop_assert_eq!(new, old);
         }
 
+        /// Keys and values long enough to cross the eight-byte words of the one-pass scan, with
+        /// a byte it stops at (control, blank, quote, non-key, non-ASCII) anywhere in them.
+        #[test]
+        fn word_scanned_lines_read_as_the_char_reader(
+            text in "([A-Za-z_][A-Za-z0-9_.-]{0,20}[\\x00-\\x1f =é€@\\[`{~\\x7f]?[A-Za-z0-9_.-]{0,4}=[a-z0-9.#$<{}é/]{0,20}[\\x00-\\x1f \"'\\x7f€]?[a-z0-9.$]{0,12}(\n|\r\n)?){0,5}"
+        ) {
+            let new: Vec<_> = entries("f", &text).collect();
+            let old: Vec<_> = oracle::entries("f", &text).collect();
+            prop_assert_eq!(new, old);
+        }
+
         #[test]
         fn byte_reader_reads_any_text_as_the_char_reader(text in "(\\PC|[ \t\r\n='\"#\\\\])*") {
             let new: Vec<_> = entries("f", &text).collect();
             let old: Vec<_> = oracle::entries("f", &text).collect();
             prop_assert_eq!(new, old);
+        }
+    }
+
+    /// Each word test marks the bytes a byte-at-a-time test names, at every place in the word:
+    /// exactly so for `not_key`, and at the first marked byte for the others (all their users
+    /// read).
+    #[test]
+    fn word_tests_mark_the_bytes_a_byte_test_names() {
+        let naive_first = |w: [u8; 8], hit: &dyn Fn(u8) -> bool| w.iter().position(|&b| hit(b));
+        let first = |mask: u64| (mask != 0).then(|| swar::first(mask));
+        for filler in [b'a', b'Z', b'0', b'.', 0xa9] {
+            for at in 0..8 {
+                for b in 0..=255u8 {
+                    let mut w = [filler; 8];
+                    w[at] = b;
+                    // A second marked byte above the first must not move it.
+                    if at < 7 {
+                        w[7] = b' ';
+                    }
+                    let x = u64::from_le_bytes(w);
+                    let key = |b: u8| KEY[usize::from(b)];
+                    for k in 0..8 {
+                        let marked = swar::not_key(x) >> (8 * k + 7) & 1 == 1;
+                        assert_eq!(marked, !key(w[k]), "{w:?} byte {k}");
+                    }
+                    for n in [1, 0x21, 0x80] {
+                        assert_eq!(
+                            first(swar::below(x, n)),
+                            naive_first(w, &|b| b < n),
+                            "{w:?} < {n}"
+                        );
+                    }
+                    for c in [b'"', b'$', 0] {
+                        assert_eq!(
+                            first(swar::equal(x, c)),
+                            naive_first(w, &|b| b == c),
+                            "{w:?} == {c}"
+                        );
+                    }
+                    assert_eq!(
+                        first(swar::within(x, b'0', b'9')),
+                        naive_first(w, &|b| b.is_ascii_digit()),
+                        "{w:?}"
+                    );
+                }
+            }
         }
     }
 

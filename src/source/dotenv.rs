@@ -29,12 +29,17 @@ pub fn read_each(
         dotenv::Read::Bare {
             key,
             value,
+            opens,
             line,
             column,
             ..
         } => sink(Found {
-            // Plain: not single-quoted, so a `${VAR}` is one.
-            indirect: edit::indirect_variable(value).map(Into::into),
+            // Plain: not single-quoted, so a `${VAR}` is one (none without an opening byte).
+            indirect: if opens {
+                edit::indirect_variable(value).map(Into::into)
+            } else {
+                None
+            },
             name: key,
             version: value,
             line,
@@ -80,5 +85,70 @@ fn of_entry(e: dotenv::Entry) -> Component {
         style: e.style,
         syntax: Syntax::Dotenv,
         rule: super::Rule::Dotenv,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What each reader says of a component: name, version, variable, line and column.
+    type Seen = (String, String, Option<String>, usize, usize);
+
+    fn listed(text: &str) -> Result<Vec<Seen>, String> {
+        let loc = Locator::new(super::super::Kind::Dotenv);
+        let inv = read(&loc, "f", text).map_err(|e| e.to_string())?;
+        Ok(inv
+            .components
+            .into_iter()
+            .map(|c| {
+                let indirect = c.indirect.map(|v| v.to_string());
+                (c.name.into(), c.version.into(), indirect, c.line, c.column)
+            })
+            .collect())
+    }
+
+    fn streamed(text: &str) -> Result<Vec<Seen>, String> {
+        let mut seen = Vec::new();
+        read_each("f", text, |f| {
+            let indirect = f.indirect.map(|v| v.to_string());
+            seen.push((f.name.into(), f.version.into(), indirect, f.line, f.column));
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn a_streamed_variable_is_the_listed_one() {
+        let text = "A=${TAG}\nB=v1.2.3\nC=<<tag>>\nD={{x}}\nE='${Q}'\nF=1.0$(G)\nLONG_ENOUGH_KEY=abcdefgh${VAR}\n";
+        let got = streamed(text).expect("streamed");
+        assert_eq!(got, listed(text).expect("listed"));
+        let vars: Vec<_> = got.iter().map(|s| s.2.as_deref()).collect();
+        assert_eq!(
+            vars,
+            [
+                Some("TAG"),
+                None,
+                Some("tag"),
+                Some("x"),
+                None,
+                Some("G"),
+                Some("VAR")
+            ]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_024))]
+
+        /// A line streamed reads as the listed reader reads it, its variable included, on keys
+        /// and values that cross the one-pass scan's words.
+        #[test]
+        fn streamed_lines_read_as_listed(
+            text in "([A-Za-z_][A-Za-z0-9_]{0,12}=[a-z0-9.$<>{}é]{0,18}( #x| y|')?\n){0,6}"
+        ) {
+            prop_assert_eq!(streamed(&text), listed(&text));
+        }
     }
 }
