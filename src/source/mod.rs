@@ -246,38 +246,124 @@ fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
 
 /// The first component of `items` (all of one file, in file order) whose name an earlier one
 /// has, as [`read`] refuses it; `at` gives each item's name, line and column.
+///
+/// Two passes, so that only a few names are compared. The first marks each name's hash in a
+/// bitset of at most 2^18 slots, and a second bitset the slots met twice: a repeated name's
+/// slot is one of those, a unique name's mostly not (about one in nine at 30,000 names). The
+/// second pass sorts the items of those slots (in the first bitset's room) and compares names
+/// only within a slot. Measured on a 30,000-pin dotenv plan against one hash table of every
+/// name: 51.6M -> 50.8M instructions, and peak RSS 20.0 -> 18.3 MiB (the table, and the fresh
+/// pages its growth took after the source's entries, pushed the target's entries onto a fresh
+/// 2 MiB page).
 pub fn check_repeats<T>(
     file: &str,
     items: &[T],
     at: impl Fn(&T) -> (&str, usize, usize),
 ) -> Result<(), EditError> {
-    use std::hash::BuildHasher;
-    // Indices into the items, hashed by name: a table of 4-byte slots stays in cache where
-    // one of `(&str, line)` pairs would not. A file has fewer than 2^32 components: it is under
-    // 4 GiB (`edit::decode` refuses larger ones).
-    let hasher = rustc_hash::FxBuildHasher;
-    let name = |i: u32| at(&items[i as usize]).0;
-    let hash = |i: &u32| hasher.hash_one(name(*i));
-    let mut seen = hashbrown::HashTable::<u32>::with_capacity(items.len());
+    // Eight slots a name up to the cap: few unique names share one.
+    let bits = items
+        .len()
+        .saturating_mul(8)
+        .clamp(64, 1 << 18)
+        .next_power_of_two()
+        .trailing_zeros();
+    let slot = |name: &str| (spread(name.as_bytes()) >> (64 - bits)) as usize;
+    let (mut once, mut twice) = (vec![0u64; (1 << bits) / 64], vec![0u64; (1 << bits) / 64]);
+    let mut shared = false;
+    for item in items {
+        let s = slot(at(item).0);
+        let (word, bit) = (s / 64, 1u64 << (s % 64));
+        if once[word] & bit != 0 {
+            twice[word] |= bit;
+            shared = true;
+        }
+        once[word] |= bit;
+    }
+    if !shared {
+        return Ok(());
+    }
+    // The items of slots met twice, a word each (slot, then index: a file has fewer than 2^32
+    // components, being under 4 GiB), in the first bitset's room: no allocation for the few
+    // thousand of 30,000 names. Sorted, each slot's items are side by side in file order.
+    const INDEX: u64 = u32::MAX as u64;
+    let mut met = once;
+    met.clear();
     for (i, item) in items.iter().enumerate() {
-        let (this, line, column) = at(item);
-        let h = hasher.hash_one(this);
-        match seen.entry(h, |j| name(*j) == this, hash) {
-            hashbrown::hash_table::Entry::Occupied(first) => {
-                return Err(EditError::Duplicate {
-                    file: file.to_string(),
-                    line,
-                    column,
-                    component: this.to_string(),
-                    first_line: at(&items[*first.get() as usize]).1,
-                });
+        let s = slot(at(item).0);
+        if twice[s / 64] & (1u64 << (s % 64)) != 0 {
+            met.push((s as u64) << 32 | i as u64);
+        }
+    }
+    met.sort_unstable();
+    // The first repeat in file order: the least index whose name an earlier item of its slot
+    // has, and the first of those (every item of that name is in the slot).
+    let mut first: Option<(usize, usize)> = None;
+    for group in met.chunk_by(|a, b| a >> 32 == b >> 32) {
+        let index = |w: &u64| (w & INDEX) as usize;
+        let name = |w: &u64| at(&items[index(w)]).0;
+        // Many names in one slot are an unlucky (or made) hash: compared through a table, not
+        // each against each.
+        let mut table = (group.len() > 32).then(|| {
+            rustc_hash::FxHashMap::<&str, usize>::with_capacity_and_hasher(
+                group.len(),
+                Default::default(),
+            )
+        });
+        for (k, w) in group.iter().enumerate() {
+            let later = index(w);
+            if first.is_some_and(|(repeat, _)| repeat <= later) {
+                break;
             }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(u32::try_from(i).unwrap_or(u32::MAX));
+            let earlier = match &mut table {
+                Some(table) => match table.entry(name(w)) {
+                    std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(later);
+                        None
+                    }
+                },
+                None => group[..k].iter().find(|e| name(e) == name(w)).map(index),
+            };
+            if let Some(earlier) = earlier {
+                first = Some((later, earlier));
+                break;
             }
         }
     }
-    Ok(())
+    match first {
+        None => Ok(()),
+        Some((repeat, earlier)) => {
+            let (component, line, column) = at(&items[repeat]);
+            Err(EditError::Duplicate {
+                file: file.to_string(),
+                line,
+                column,
+                component: component.to_string(),
+                first_line: at(&items[earlier]).1,
+            })
+        }
+    }
+}
+
+/// A hash of `s` whose high bits [`check_repeats`] takes: up to 16 bytes (most names) read as
+/// two overlapping words and multiplied once, longer ones through `FxHash`. Equal strings get
+/// equal hashes; what else collides only costs an exact comparison.
+fn spread(s: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    let n = s.len();
+    let word = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            s[at..at + 4].try_into().unwrap_or([0; 4]),
+        ))
+    };
+    let (a, b) = match n {
+        0..4 => (s.iter().fold(0, |h, &c| h << 8 | u64::from(c)), 0),
+        4..8 => (half(0), half(n - 4)),
+        8..=16 => (word(0), word(n - 8)),
+        _ => (rustc_hash::FxBuildHasher.hash_one(s), 0),
+    };
+    (a ^ b.rotate_left(29) ^ (n as u64).rotate_left(58)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Whether [`read_each`] streams `loc`'s components: a dotenv file's lines, each its own
@@ -485,4 +571,65 @@ fn verify(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The first name an earlier one has, and that earlier one's line: the plain definition.
+    fn first_repeat(names: &[String]) -> Option<(String, usize, usize)> {
+        let mut seen = std::collections::HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            if let Some(&first) = seen.get(n.as_str()) {
+                return Some((n.clone(), i + 1, first + 1));
+            }
+            seen.insert(n.as_str(), i);
+        }
+        None
+    }
+
+    fn checked(names: &[String]) -> Option<(String, usize, usize)> {
+        // Item `i` is on line `i + 1`, column 1.
+        let items: Vec<(usize, &String)> = names.iter().enumerate().collect();
+        match check_repeats("f", &items, |(i, n)| (n.as_str(), i + 1, 1)) {
+            Ok(()) => None,
+            Err(EditError::Duplicate {
+                component,
+                line,
+                first_line,
+                ..
+            }) => Some((component, line, first_line)),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn the_first_repeat_is_found_among_many_names() {
+        // 40,000 names fill the slots: many share one, and only one name repeats, late.
+        let mut names: Vec<String> = (0..40_000).map(|i| format!("TOOL_{i}")).collect();
+        assert_eq!(checked(&names), None);
+        names.push("TOOL_17".into());
+        names.push("TOOL_3".into());
+        assert_eq!(checked(&names), Some(("TOOL_17".into(), 40_001, 18)));
+        // One name 40 times: a slot of more than 32 items, compared through a table.
+        let mut same: Vec<String> = vec!["x".into(); 40];
+        same.insert(0, "y".into());
+        assert_eq!(checked(&same), Some(("x".into(), 3, 2)));
+        assert_eq!(checked(&[]), None);
+        assert_eq!(checked(&["a".into()]), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Short names from a small alphabet repeat often; long lists share slots.
+        #[test]
+        fn repeats_are_found_as_the_plain_definition_finds_them(
+            names in proptest::collection::vec("[a-c]{0,3}|[A-Z_0-9]{1,20}", 0..400)
+        ) {
+            prop_assert_eq!(checked(&names), first_repeat(&names));
+        }
+    }
 }
