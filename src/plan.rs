@@ -222,6 +222,13 @@ pub struct Indirection {
     pub via: Option<source::substitute::Via>,
 }
 
+impl source::Keyed for Entry {
+    /// Its id: entries are looked up by id.
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
 impl Entry {
     /// Its name within its file (`cilium`): the id without its group.
     pub fn name(&self) -> &str {
@@ -360,7 +367,7 @@ impl EnvInventory {
 
     /// Entries by id for lookups made in about the order they were read ([`source::InOrder`]).
     pub fn in_order(&self) -> source::InOrder<'_, Entry> {
-        source::InOrder::new(&self.components, |e| &e.id)
+        source::InOrder::new(&self.components)
     }
 
     /// The first name repeated in a file left [`EnvInventory::unchecked`], as `source::read`

@@ -330,6 +330,7 @@ pub(super) fn decide_each<'a, 't: 'a>(
             env: src.env.clone(),
         });
     }
+    let all = filter.globs.is_none() && filter.groups.is_empty();
     let mut found = 0;
     for e in &src.components {
         // Once per component, in file order (`InOrder` walks the target along).
@@ -350,7 +351,7 @@ pub(super) fn decide_each<'a, 't: 'a>(
             super::check_pin(key, v, rule)?;
         }
         // Outside the filter: not part of this run at all (not held, not counted).
-        if !filter.admits(e) {
+        if !all && !filter.admits(e) {
             continue;
         }
         let (action, reason) = judge(e, target, pin, gate, opts);

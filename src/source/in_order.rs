@@ -8,23 +8,33 @@ use rustc_hash::FxHashMap;
 /// How many items after the last one found a lookup tries before it turns to the index.
 const AHEAD: usize = 8;
 
+/// An item of a list found by a name of its own (a component's name, an entry's id).
+pub trait Keyed {
+    fn key(&self) -> &str;
+}
+
+impl Keyed for String {
+    fn key(&self) -> &str {
+        self
+    }
+}
+
 /// Items of a list by a unique key: a lookup first tries the few items after the last one found,
 /// and only the first miss builds the index (once). With unique keys both find the same item; the
-/// inventories' are (`source::read` refuses a name twice, `plan` an id twice).
+/// inventories' are (`source::read` refuses a name twice, `plan` an id twice). The key is the
+/// items' [`Keyed::key`]: read in line, not through a function pointer, on every lookup.
 pub struct InOrder<'t, T> {
     items: &'t [T],
-    key: fn(&T) -> &str,
     next: Cell<usize>,
     /// Whether the last lookup found its item in step (else the window is one item).
     in_step: Cell<bool>,
     index: OnceCell<FxHashMap<&'t str, usize>>,
 }
 
-impl<'t, T> InOrder<'t, T> {
-    pub fn new(items: &'t [T], key: fn(&T) -> &str) -> Self {
+impl<'t, T: Keyed> InOrder<'t, T> {
+    pub fn new(items: &'t [T]) -> Self {
         InOrder {
             items,
-            key,
             next: Cell::new(0),
             in_step: Cell::new(true),
             index: OnceCell::new(),
@@ -42,6 +52,7 @@ impl<'t, T> InOrder<'t, T> {
     }
 
     /// Where in the list the item whose key is `key` is.
+    #[inline]
     pub fn position(&self, key: &str) -> Option<usize> {
         let at = self.next.get();
         // A few items ahead: a walk that skips some (unchanged components) stays in step. Once
@@ -51,19 +62,25 @@ impl<'t, T> InOrder<'t, T> {
         if let Some(i) = ahead
             .iter()
             .take(window)
-            .position(|item| same((self.key)(item), key))
+            .position(|item| same(item.key(), key))
         {
             self.next.set(at + i + 1);
             self.in_step.set(true);
             return Some(at + i);
         }
+        self.by_index(key)
+    }
+
+    /// [`InOrder::position`] out of step: through the index, built on the first miss.
+    #[cold]
+    fn by_index(&self, key: &str) -> Option<usize> {
         self.in_step.set(false);
         let index = self.index.get_or_init(|| {
             let mut index =
                 FxHashMap::with_capacity_and_hasher(self.items.len(), Default::default());
             for (i, item) in self.items.iter().enumerate() {
                 // The first of equal keys, as the walk in order finds it.
-                index.entry((self.key)(item)).or_insert(i);
+                index.entry(item.key()).or_insert(i);
             }
             index
         });
@@ -104,14 +121,10 @@ mod tests {
     use super::{InOrder, same};
     use proptest::prelude::*;
 
-    fn key(s: &String) -> &str {
-        s
-    }
-
     #[test]
     fn in_order_lookups_need_no_index() {
         let items: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-        let by = InOrder::new(&items, key);
+        let by = InOrder::new(&items);
         assert_eq!(by.get("a").map(String::as_str), Some("a"));
         // `b` skipped: still in step.
         assert_eq!(by.get("c").map(String::as_str), Some("c"));
@@ -123,12 +136,12 @@ mod tests {
         assert_eq!(by.get("x"), None);
         // Further ahead than the window: the index.
         let many: Vec<String> = (0..20).map(|i| i.to_string()).collect();
-        let far = InOrder::new(&many, key);
+        let far = InOrder::new(&many);
         assert_eq!(far.get("7").map(String::as_str), Some("7"));
         assert!(!far.indexed());
         assert_eq!(far.get("19").map(String::as_str), Some("19"));
         assert!(far.indexed());
-        let fresh = InOrder::new(&items, key);
+        let fresh = InOrder::new(&items);
         for k in ["a", "b", "c"] {
             assert_eq!(fresh.get(k).map(String::as_str), Some(k));
         }
@@ -182,9 +195,9 @@ mod tests {
             asks in proptest::collection::vec("[a-e]{1,2}", 0..24),
         ) {
             let items: Vec<String> = keys.into_iter().collect();
-            let by = InOrder::new(&items, key);
+            let by = InOrder::new(&items);
             // The same lookups as positions, kept and read back later with `at`.
-            let by_position = InOrder::new(&items, key);
+            let by_position = InOrder::new(&items);
             let mut kept = Vec::new();
             for ask in &asks {
                 let want = items.iter().find(|k| *k == ask);

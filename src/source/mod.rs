@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::Text;
 use crate::edit::{self, EditError, QuoteStyle, Splice};
 pub use image_ref::Part;
-pub use in_order::{InOrder, same};
+pub use in_order::{InOrder, Keyed, same};
 pub use version::{Rule, validate_version};
 
 /// Which kind of file a source is, and so where its versions are.
@@ -136,6 +136,13 @@ pub struct Component {
     /// The grammar a new version must follow here (an image tag, a chart version, ...).
     #[serde(skip)]
     pub rule: Rule,
+}
+
+impl Keyed for Component {
+    /// Its name: a file's components are looked up by name.
+    fn key(&self) -> &str {
+        &self.name
+    }
 }
 
 /// The components of one file, in file order.
@@ -505,7 +512,7 @@ pub fn changed_components<'i, 'c>(
 ) -> Result<Vec<(&'i Component, &'c str)>, EditError> {
     // Changes come in the order of the source's file, usually the order of this one: looked up
     // in step, with one index for all if they are not (a big file stays linear either way).
-    let by_name = InOrder::new(&before.components, |c| &c.name);
+    let by_name = InOrder::new(&before.components);
     let mut out = Vec::with_capacity(changes.len());
     for &(name, version) in changes {
         let c = by_name
