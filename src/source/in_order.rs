@@ -55,6 +55,14 @@ impl<'t, T: Keyed> InOrder<'t, T> {
     #[inline]
     pub fn position(&self, key: &str) -> Option<usize> {
         let at = self.next.get();
+        // Most lookups of a walk in step find the very next item.
+        if let Some(next) = self.items.get(at)
+            && same(next.key(), key)
+        {
+            self.next.set(at + 1);
+            self.in_step.set(true);
+            return Some(at);
+        }
         // A few items ahead: a walk that skips some (unchanged components) stays in step. Once
         // out of step, only the next item is tried until a lookup finds its item there again.
         let ahead = self.items.get(at..).unwrap_or_default();
