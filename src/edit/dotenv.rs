@@ -292,13 +292,14 @@ fn key_end(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Where a bare value from `at` ends (its first blank, control byte or quote; `#` starts a
-/// comment only after a blank) and whether it holds `$`, `{` or `<` before that.
+/// comment only after a blank) and whether it holds one of [`super::VARIABLE_OPENS`] before.
 #[inline(always)]
 fn value_end(bytes: &[u8], mut at: usize) -> (usize, bool) {
+    let [open_a, open_b, open_c] = super::VARIABLE_OPENS;
     let mut opens = 0;
     while let Some(x) = swar::word(bytes, at) {
         let stop = swar::below(x, 0x21) | swar::equal(x, b'"') | swar::equal(x, b'\'');
-        let open = swar::equal(x, b'$') | swar::equal(x, b'{') | swar::equal(x, b'<');
+        let open = swar::equal(x, open_a) | swar::equal(x, open_b) | swar::equal(x, open_c);
         if stop != 0 {
             // A byte marked below the stop is a true one: a test marks a byte wrongly only
             // above a true one of its own.
@@ -313,7 +314,7 @@ fn value_end(bytes: &[u8], mut at: usize) -> (usize, bool) {
         if b < 0x21 || b == b'"' || b == b'\'' {
             return (at + k, opens != 0);
         }
-        if matches!(b, b'$' | b'{' | b'<') {
+        if b == open_a || b == open_b || b == open_c {
             opens = 1;
         }
     }

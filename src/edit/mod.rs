@@ -238,17 +238,24 @@ fn check_size(file: &str, len: usize) -> Result<(), EditError> {
     Ok(())
 }
 
+/// The bytes every form [`indirect_variable`] recognises opens with: a value holding none of
+/// them names no variable (the dotenv reader notes them as it scans a bare value).
+pub const VARIABLE_OPENS: [u8; 3] = [b'$', b'{', b'<'];
+
 /// A value that is a substitution or template, not a version: returns the variable it names.
 ///
 /// Recognises `${var}`, `${var:-default}`, `{{ .x }}`, `<< inputs.x >>` and `$(VAR)`.
 pub fn indirect_variable(value: &str) -> Option<String> {
-    // Every form below opens with `$`, `{` or `<`: most versions hold none of them. They are
-    // ASCII, so a byte loop finds them (cheaper than a char walk, or `memchr3` on a short value).
+    // Every form below opens with one of `VARIABLE_OPENS`: most versions hold none of them.
+    // They are ASCII, so a byte loop finds them (cheaper than a char walk, or `memchr3` on a
+    // short value).
     const OPENS: [bool; 256] = {
         let mut table = [false; 256];
-        table[b'$' as usize] = true;
-        table[b'{' as usize] = true;
-        table[b'<' as usize] = true;
+        let mut i = 0;
+        while i < VARIABLE_OPENS.len() {
+            table[VARIABLE_OPENS[i] as usize] = true;
+            i += 1;
+        }
         table
     };
     if !value.bytes().any(|b| OPENS[usize::from(b)]) {
