@@ -343,6 +343,54 @@ fn dispatch_with_force_promotes_without_statuses_and_dry_run_writes_nothing() {
     assert!(!held.contains("infra/"), "{held}");
 }
 
+/// Without `PROMOTE_LOG` a run prints its warnings (a retried read), in the formatter's words,
+/// and nothing below them; with it, the run's information too.
+#[test]
+fn warnings_are_printed_without_promote_log_and_information_only_with_it() {
+    let gh = FakeGitHub::start("acme/homelab");
+    seed(&gh, "main", "flux-terragrunt", &[]);
+    let workspace = workspace_for("flux-terragrunt");
+    let dispatch = json!({"inputs": {"force": "true", "components": "helm/*"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": ".github/workflows/promote.yaml"});
+    let bad_gateway = || json!({"message": "Bad Gateway"});
+    gh.fail_graphql("", 502, bad_gateway(), 1);
+    let quiet = run_action(
+        &gh,
+        workspace.path(),
+        "workflow_dispatch",
+        dispatch.clone(),
+        &[("dry-run", "true")],
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    let warning = quiet
+        .stderr
+        .lines()
+        .find(|l| l.contains("failed; retrying in"))
+        .unwrap_or_else(|| panic!("the retry is a warning: {}", quiet.stderr));
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(!quiet.stderr.contains(" INFO "), "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("decision:"), "{}", quiet.stderr);
+    // Positive control: the same run with `PROMOTE_LOG=info` says what it decided, and warns
+    // in the same words.
+    gh.fail_graphql("", 502, bad_gateway(), 1);
+    let told = run_action_at(
+        gh.url(),
+        workspace.path(),
+        "workflow_dispatch",
+        dispatch,
+        &[("dry-run", "true")],
+        &[("PROMOTE_LOG", "info")],
+    );
+    assert_eq!(told.code, 0, "{}", told.stderr);
+    assert!(told.stderr.contains("decision:"), "{}", told.stderr);
+    assert!(
+        told.stderr
+            .lines()
+            .any(|l| l.contains(" WARN ") && l.contains("failed; retrying in")),
+        "{}",
+        told.stderr
+    );
+}
+
 #[test]
 fn dispatch_naming_what_does_not_exist_fails_and_writes_nothing() {
     let gh = FakeGitHub::start("acme/homelab");
