@@ -149,9 +149,9 @@ pub struct BadSource {
 
 /// One component of one environment. Kept small (tens of thousands are read per environment,
 /// and writing their records is much of a large plan's time): what its source's config says of
-/// it (`status-names`) is asked of the config when needed ([`Entry::subject`]), its file and
-/// group are one shared [`Origin`], and what only some components have (a `${var}`, how it was
-/// resolved) sits behind one pointer ([`Indirection`]). 80 bytes.
+/// it (`status-names`) is asked of the config when needed ([`Entry::subject`]), its file, group,
+/// source and version rule are one shared [`Origin`], and what only some components have (a
+/// `${var}`, how it was resolved) sits behind one pointer ([`Indirection`]). 72 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// `group/name`, or the name where its source has no group; the name is its end
@@ -159,45 +159,50 @@ pub struct Entry {
     pub id: Text,
     /// The version, with the source's template stripped.
     pub version: Text,
-    /// Its file and group, shared by every component of the file: one [`Origin::of`] each, so
-    /// that making (and dropping) an entry counts no reference.
+    /// Its file, group, source and rule, shared by every component of the file that follows
+    /// the rule: one [`Origin::of`] each, so that making (and dropping) an entry counts no
+    /// reference.
     pub origin: &'static Origin,
     /// The variable the value is set through and how `substitute-from` resolved it; `None`
     /// for a plain value.
     pub indirection: Option<Box<Indirection>>,
     pub line: u32,
     pub column: u32,
+}
+
+/// The file of a component, its source's group there, the source, and the grammar its version
+/// follows: what every component of a file of one source shares, but for the rule (a
+/// HelmRelease's chart version and its image tags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Shared with the plan's items that name it.
+    pub file: std::sync::Arc<str>,
+    pub group: Option<std::sync::Arc<str>>,
     /// Its source's index in the config.
     pub source: u32,
     /// The grammar its version follows (image tag, chart version, ...).
     pub rule: source::Rule,
 }
 
-/// The file of a component and its source's group there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// Shared with the plan's items that name it.
-    pub file: std::sync::Arc<str>,
-    pub group: Option<std::sync::Arc<str>>,
-}
-
 impl Origin {
-    /// The one `Origin` of `file` and `group` in this process: made the first time a run reads
-    /// the file, and kept (interned) for every later read of it, so a process holds one per
-    /// file and group it ever read. Entries point at it without counting references: an atomic
+    /// The one `Origin` of `file`, `group`, `source` and `rule` in this process: made the
+    /// first time a run reads the file, and kept (interned) for every later read of it, so a
+    /// process holds one per file, group, source and rule it ever read. Entries point at it without counting references: an atomic
     /// increment per entry (a full barrier, behind the entry list's stores to fresh memory) was
     /// 6% of the wall time of a 30,000-pin plan.
-    pub fn of(file: &str, group: Option<&str>) -> &'static Origin {
+    pub fn of(file: &str, group: Option<&str>, source: u32, rule: source::Rule) -> &'static Origin {
         use std::hash::BuildHasher;
         static ORIGINS: std::sync::Mutex<hashbrown::HashTable<&'static Origin>> =
             std::sync::Mutex::new(hashbrown::HashTable::new());
         let hasher = rustc_hash::FxBuildHasher;
-        let hash = |file: &str, group: Option<&str>| hasher.hash_one((file, group));
+        let hash = |file: &str, group: Option<&str>, source: u32, rule: source::Rule| {
+            hasher.hash_one((file, group, source, rule))
+        };
         let mut origins = ORIGINS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let found = origins.find(hash(file, group), |o| {
-            &*o.file == file && o.group.as_deref() == group
+        let found = origins.find(hash(file, group, source, rule), |o| {
+            &*o.file == file && o.group.as_deref() == group && o.source == source && o.rule == rule
         });
         if let Some(origin) = found {
             return origin;
@@ -205,11 +210,38 @@ impl Origin {
         let origin: &'static Origin = Box::leak(Box::new(Origin {
             file: file.into(),
             group: group.map(Into::into),
+            source,
+            rule,
         }));
-        origins.insert_unique(hash(file, group), origin, |o| {
-            hash(&o.file, o.group.as_deref())
+        origins.insert_unique(hash(file, group, source, rule), origin, |o| {
+            hash(&o.file, o.group.as_deref(), o.source, o.rule)
         });
         origin
+    }
+}
+
+/// The origins of one file's components, one per rule met: asked of [`Origin::of`] once per
+/// rule, not once per component.
+struct Origins<'f> {
+    file: &'f str,
+    group: Option<&'f str>,
+    source: u32,
+    by_rule: [Option<&'static Origin>; source::Rule::COUNT],
+}
+
+impl<'f> Origins<'f> {
+    fn new(file: &'f str, group: Option<&'f str>, source: usize) -> Self {
+        Origins {
+            file,
+            group,
+            source: narrow(source),
+            by_rule: [None; source::Rule::COUNT],
+        }
+    }
+
+    fn of(&mut self, rule: source::Rule) -> &'static Origin {
+        self.by_rule[rule as usize]
+            .get_or_insert_with(|| Origin::of(self.file, self.group, self.source, rule))
     }
 }
 
@@ -246,6 +278,16 @@ impl Entry {
     /// Its source's group in its file.
     pub fn group(&self) -> Option<&std::sync::Arc<str>> {
         self.origin.group.as_ref()
+    }
+
+    /// Its source's index in the config.
+    pub fn source(&self) -> u32 {
+        self.origin.source
+    }
+
+    /// The grammar its version follows (image tag, chart version, ...).
+    pub fn rule(&self) -> source::Rule {
+        self.origin.rule
     }
 
     /// The variable its value is set through, while unresolved.
@@ -292,7 +334,7 @@ impl Entry {
 
     /// Its source's config.
     pub fn source_of<'c>(&self, config: &'c Config) -> &'c crate::config::Source {
-        &config.sources[self.source as usize]
+        &config.sources[self.source() as usize]
     }
 
     /// The component as the gate sees it.
@@ -536,14 +578,14 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
             };
             let loc = src.locator();
             let group = src.group_for(&captures);
-            let origin = Origin::of(&path, group.as_deref());
+            let mut origins = Origins::new(&path, group.as_deref(), index);
             if keep != Keep::Bytes && filter.admits_all() && source::streams(&loc) {
                 // Nothing kept and nothing filtered out: each component becomes its entry as it
                 // is read, and no list of components is made. At most one per line.
                 let first = components.len();
                 components.reserve(memchr::memchr_iter(b'\n', &bytes).count() + 1);
                 let mut file_notes = source::read_each(&loc, &path, &bytes, |f| {
-                    components.push(entry_of(src, index, origin, f));
+                    components.push(entry_of(src, &mut origins, f));
                 })?;
                 // The repeats `source::read` refuses, found among the entries instead (now, or
                 // left for `EnvInventory::check_repeats`).
@@ -568,13 +610,13 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
                 for c in &mut inv.components {
                     let f = source::Found::take(c);
                     if filter.admits(&f.name) {
-                        components.push(entry_of(src, index, origin, f));
+                        components.push(entry_of(src, &mut origins, f));
                     }
                 }
             } else {
                 for c in &inv.components {
                     if filter.admits(&c.name) {
-                        components.push(entry_of(src, index, origin, source::Found::of(c)));
+                        components.push(entry_of(src, &mut origins, source::Found::of(c)));
                     }
                 }
             }
@@ -600,15 +642,15 @@ fn parse_env(config: &Config, gathered: Gathered, keep: Keep) -> Result<Parsed, 
     })
 }
 
-/// The entry of one component that source `index` read from `origin`'s file: its id rendered
-/// with the file's group, its version without the source's template. Strings `f` holds move in;
-/// borrowed ones are copied once, here.
+/// The entry of one component that source `src` read from the file of `origins`: its id
+/// rendered with the file's group, its version without the source's template. Strings `f` holds
+/// move in; borrowed ones are copied once, here.
 fn entry_of<S: Into<Text> + AsRef<str>>(
     src: &crate::config::Source,
-    index: usize,
-    origin: &'static Origin,
+    origins: &mut Origins,
     f: source::Found<S>,
 ) -> Entry {
+    let origin = origins.of(f.rule);
     let version = match &src.template {
         Some(_) => src.version_from_stored(f.name.as_ref(), f.version.as_ref()),
         None => f.version.into(),
@@ -630,8 +672,6 @@ fn entry_of<S: Into<Text> + AsRef<str>>(
         }),
         line: narrow(f.line),
         column: narrow(f.column),
-        source: narrow(index),
-        rule: f.rule,
     }
 }
 
@@ -1332,12 +1372,12 @@ fn shares_files(tgt: &EnvInventory) -> bool {
     for e in &tgt.components {
         // A file's entries of one source come one after another.
         if last.is_some_and(|(file, source)| {
-            std::sync::Arc::ptr_eq(file, e.file()) && source == e.source
+            (std::sync::Arc::ptr_eq(file, e.file()) || file == e.file()) && source == e.source()
         }) {
             continue;
         }
-        last = Some((e.file(), e.source));
-        if *seen.entry(&**e.file()).or_insert(e.source) != e.source {
+        last = Some((e.file(), e.source()));
+        if *seen.entry(&**e.file()).or_insert(e.source()) != e.source() {
             return true;
         }
     }
@@ -1392,7 +1432,7 @@ impl<'t> Edits<'t> {
             .version_to_stored(entry.name(), item.to_version());
         // Before anything is written: the value as it will be stored must suit the field. A bad
         // one is named where it came from: the pin, or the source environment's file.
-        if let Err(message) = source::validate_version(entry.rule, &stored) {
+        if let Err(message) = source::validate_version(entry.rule(), &stored) {
             if let Some((id, _)) = opts
                 .pins
                 .iter()
@@ -1421,7 +1461,7 @@ impl<'t> Edits<'t> {
                 std::borrow::Cow::Borrowed(file),
                 via.variable.as_str(),
             ),
-            None => (Some(entry.source as usize), path, entry.name()),
+            None => (Some(entry.source() as usize), path, entry.name()),
         };
         let borrowed = matches!(path, std::borrow::Cow::Borrowed(_));
         let here = ((path.as_ptr(), path.len()), key);

@@ -342,7 +342,7 @@ pub(super) fn decide_each<'a, 't: 'a>(
             .or_else(|| pins.get(e.name()))
             .copied();
         if let Some(v) = pin {
-            let rule = target.map_or(e.rule, |t| t.rule);
+            let rule = target.map_or(e.rule(), |t| t.rule());
             let key = if pins.contains_key(e.id.as_str()) {
                 &e.id
             } else {

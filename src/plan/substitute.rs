@@ -36,7 +36,7 @@ pub(super) fn resolve(
         let Some(r) = substitute::reference(&e.version) else {
             continue;
         };
-        let vars = match loaded.entry(e.source as usize) {
+        let vars = match loaded.entry(e.source() as usize) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let mut vars = Vars::default();
@@ -46,7 +46,7 @@ pub(super) fn resolve(
                 v.insert(vars)
             }
         };
-        let (value, via) = substitute::resolve(vars, &r, e.rule);
+        let (value, via) = substitute::resolve(vars, &r, e.rule());
         if let Some(v) = value {
             e.version = src.version_from_stored(e.name(), &v);
             e.set_indirect(None);

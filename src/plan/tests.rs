@@ -24,12 +24,10 @@ fn entry(id: &str, version: &str) -> Entry {
     Entry {
         id: id.into(),
         version: version.into(),
-        origin: super::Origin::of("f.yaml", group),
+        origin: super::Origin::of("f.yaml", group, 0, source::Rule::Any),
         indirection: None,
         line: 1,
         column: 1,
-        source: 0,
-        rule: source::Rule::Any,
     }
 }
 
@@ -39,9 +37,10 @@ fn entry(id: &str, version: &str) -> Entry {
 fn per_component_records_stay_small() {
     // 200 and 184 bytes before `status-names` were asked of the config instead of copied into
     // each entry, lines, columns and source indices were made `u32`, and an entry's name became
-    // the end of its id instead of a copy.
+    // the end of its id instead of a copy; 80 before its source and rule joined its file and
+    // group in the shared `Origin`.
     let (entry, item) = (std::mem::size_of::<Entry>(), std::mem::size_of::<Item>());
-    assert!(entry <= 80, "an Entry is {entry} bytes");
+    assert!(entry <= 72, "an Entry is {entry} bytes");
     assert!(item <= 168, "an Item is {item} bytes");
 }
 
@@ -198,7 +197,7 @@ fn the_same_substitution_on_both_sides_is_unchanged() {
 #[test]
 fn one_id_from_two_sources_is_an_error() {
     let mut components = inv("dev", &[("cilium", "1.0.0"), ("cilium", "1.0.1")]).components;
-    components[1].origin = super::Origin::of("g.yaml", None);
+    components[1].origin = super::Origin::of("g.yaml", None, 0, source::Rule::Any);
     components[1].line = 7;
     let err = check_unique(&components).expect_err("duplicate");
     assert!(

@@ -262,20 +262,36 @@ fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
 /// name: 51.6M -> 50.8M instructions, and peak RSS 20.0 -> 18.3 MiB (the table, and the fresh
 /// pages its growth took after the source's entries, pushed the target's entries onto a fresh
 /// 2 MiB page).
+///
+/// The bitsets (32 KiB each at the cap) are on the stack: from the heap, two blocks of that
+/// size took a 512 KiB page of the allocator's of their own, placed after the source's entries,
+/// and the target's entries went after it, 1 MiB further on.
 pub fn check_repeats<T>(
     file: &str,
     items: &[T],
     at: impl Fn(&T) -> (&str, usize, usize),
 ) -> Result<(), EditError> {
+    const MAX_BITS: u32 = 18;
+    const WORDS: usize = (1 << MAX_BITS) / 64;
     // Eight slots a name up to the cap: few unique names share one.
     let bits = items
         .len()
         .saturating_mul(8)
-        .clamp(64, 1 << 18)
+        .clamp(64, 1 << MAX_BITS)
         .next_power_of_two()
         .trailing_zeros();
     let slot = |name: &str| (spread(name.as_bytes()) >> (64 - bits)) as usize;
-    let (mut once, mut twice) = (vec![0u64; (1 << bits) / 64], vec![0u64; (1 << bits) / 64]);
+    let words = (1 << bits) / 64;
+    let mut small = [0u64; 2 * 64];
+    let mut large;
+    let room: &mut [u64] = if words <= 64 {
+        &mut small
+    } else {
+        large = [0u64; 2 * WORDS];
+        &mut large
+    };
+    let (once, twice) = room.split_at_mut(room.len() / 2);
+    let (once, twice) = (&mut once[..words], &mut twice[..words]);
     let mut shared = false;
     for item in items {
         let s = slot(at(item).0);
@@ -290,17 +306,30 @@ pub fn check_repeats<T>(
         return Ok(());
     }
     // The items of slots met twice, a word each (slot, then index: a file has fewer than 2^32
-    // components, being under 4 GiB), in the first bitset's room: no allocation for the few
-    // thousand of 30,000 names. Sorted, each slot's items are side by side in file order.
+    // components, being under 4 GiB), in the first bitset's room (a list only for more than
+    // it holds): no allocation for the few thousand of 30,000 names. Sorted, each slot's items
+    // are side by side in file order.
     const INDEX: u64 = u32::MAX as u64;
-    let mut met = once;
-    met.clear();
+    let (mut held, mut more) = (0, Vec::new());
     for (i, item) in items.iter().enumerate() {
         let s = slot(at(item).0);
         if twice[s / 64] & (1u64 << (s % 64)) != 0 {
-            met.push((s as u64) << 32 | i as u64);
+            let w = (s as u64) << 32 | i as u64;
+            match once.get_mut(held) {
+                Some(room) => {
+                    *room = w;
+                    held += 1;
+                }
+                None => more.push(w),
+            }
         }
     }
+    let met: &mut [u64] = if more.is_empty() {
+        &mut once[..held]
+    } else {
+        more.extend_from_slice(&once[..held]);
+        &mut more
+    };
     met.sort_unstable();
     // The first repeat in file order: the least index whose name an earlier item of its slot
     // has, and the first of those (every item of that name is in the slot).
@@ -628,13 +657,28 @@ mod tests {
         assert_eq!(checked(&["a".into()]), None);
     }
 
+    #[test]
+    fn more_items_of_shared_slots_than_the_bitsets_room_holds() {
+        // 6,000 names, then each again in reverse: 12,000 items in slots met twice, more than
+        // the 2,048 words of the first bitset's room (2^17 slots), and the same for 300 names
+        // in 64 words. The first repeat is the last name of the first half, met again at once.
+        for n in [300, 6_000] {
+            let mut names: Vec<String> = (0..n).map(|i| format!("TOOL_{i}")).collect();
+            names.extend(names.clone().into_iter().rev());
+            let last = format!("TOOL_{}", n - 1);
+            assert_eq!(checked(&names), Some((last, n + 1, n)));
+            assert_eq!(checked(&names), first_repeat(&names));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        /// Short names from a small alphabet repeat often; long lists share slots.
+        /// Short names from a small alphabet repeat often; long lists share slots. Up to 512
+        /// names the bitsets are in the small room, beyond it in the large one.
         #[test]
         fn repeats_are_found_as_the_plain_definition_finds_them(
-            names in proptest::collection::vec("[a-c]{0,3}|[A-Z_0-9]{1,20}", 0..400)
+            names in proptest::collection::vec("[a-c]{0,3}|[A-Z_0-9]{1,20}", 0..700)
         ) {
             prop_assert_eq!(checked(&names), first_repeat(&names));
         }

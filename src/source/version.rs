@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// The grammar a version field follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// Any non-empty text without whitespace or control characters.
@@ -37,6 +37,9 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// How many rules there are: `rule as usize` is below it.
+    pub const COUNT: usize = Rule::VersionConstraint as usize + 1;
+
     pub fn describe(self) -> &'static str {
         match self {
             Rule::Any => "a version",

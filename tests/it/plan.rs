@@ -1190,3 +1190,51 @@ fn a_repeated_pin_in_a_streamed_target_is_the_error_before_later_ones() {
         );
     }
 }
+
+/// One file, two rules: a kustomization's digest follows the digest grammar and its tag the
+/// tag grammar, whichever comes first in the file.
+#[test]
+fn each_component_of_a_file_keeps_its_own_version_rule() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let write = |path: &str, text: &str| {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    };
+    write(
+        ".github/promote.toml",
+        "environments = [\"dev\", \"live\"]\n[[source]]\npath = \"apps/{env}/kustomization.yaml\"\nkind = \"kustomize-images\"\n[[promotion]]\nfrom = \"dev\"\nto = \"live\"\n",
+    );
+    let kustomization = |digest: &str, tag: &str| {
+        format!(
+            "images:\n  - name: ghcr.io/acme/api\n    digest: {digest}\n  - name: ghcr.io/acme/web\n    newTag: {tag}\n"
+        )
+    };
+    let (old, new) = (
+        format!("sha256:{}", "a".repeat(64)),
+        format!("sha256:{}", "b".repeat(64)),
+    );
+    write(
+        "apps/live/kustomization.yaml",
+        &kustomization(&old, "v1.2.3"),
+    );
+    write(
+        "apps/dev/kustomization.yaml",
+        &kustomization(&new, "v1.2.4"),
+    );
+    let (code, out, err) = run_in(dir.path(), &["plan", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 to change"), "{out}");
+    // A tag where the digest goes is refused by the digest's rule.
+    write(
+        "apps/dev/kustomization.yaml",
+        &kustomization("v1.2.4", "v1.2.4"),
+    );
+    let (code, out, err) = run_in(dir.path(), &["plan", "--force"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("apps/dev/kustomization.yaml:3:13: `ghcr.io/acme/api` cannot be promoted"),
+        "{err}"
+    );
+    assert!(err.contains("an image digest"), "{err}");
+}
