@@ -307,12 +307,17 @@ fn failure_status_and_foreign_events_promote_nothing() {
     assert_eq!(gh.head("main").as_deref(), Some(head.as_str()));
 }
 
+/// A `workflow_dispatch` of main with `force` for the `helm/*` components.
+fn force_helm_dispatch() -> serde_json::Value {
+    json!({"inputs": {"force": "true", "components": "helm/*"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": ".github/workflows/promote.yaml"})
+}
+
 #[test]
 fn dispatch_with_force_promotes_without_statuses_and_dry_run_writes_nothing() {
     let gh = FakeGitHub::start("acme/homelab");
     let head = seed(&gh, "main", "flux-terragrunt", &[]);
     let workspace = workspace_for("flux-terragrunt");
-    let dispatch = json!({"inputs": {"force": "true", "components": "helm/*"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": ".github/workflows/promote.yaml"});
+    let dispatch = force_helm_dispatch();
     let dry = run_action(
         &gh,
         workspace.path(),
@@ -350,7 +355,7 @@ fn warnings_are_printed_without_promote_log_and_information_only_with_it() {
     let gh = FakeGitHub::start("acme/homelab");
     seed(&gh, "main", "flux-terragrunt", &[]);
     let workspace = workspace_for("flux-terragrunt");
-    let dispatch = json!({"inputs": {"force": "true", "components": "helm/*"}, "ref": "refs/heads/main", "repository": {"full_name": "acme/homelab"}, "sender": {"login": "alice"}, "workflow": ".github/workflows/promote.yaml"});
+    let dispatch = force_helm_dispatch();
     let bad_gateway = || json!({"message": "Bad Gateway"});
     gh.fail_graphql("", 502, bad_gateway(), 1);
     let quiet = run_action(

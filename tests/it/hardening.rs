@@ -287,11 +287,7 @@ fn promote_log_debug_lists_api_calls_with_their_timing() {
 #[test]
 fn a_json_plan_shows_file_text_neutralized() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let write = |path: &str, text: &str| {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
+    let write = |path: &str, text: &str| crate::support::write_file(dir.path(), path, text);
     write(
         ".github/promote.toml",
         "environments = [\"dev\", \"prod\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"dev\"\nto = \"prod\"\n",

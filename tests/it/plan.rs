@@ -1196,11 +1196,7 @@ fn a_repeated_pin_in_a_streamed_target_is_the_error_before_later_ones() {
 #[test]
 fn each_component_of_a_file_keeps_its_own_version_rule() {
     let dir = tempfile::tempdir().expect("tmp");
-    let write = |path: &str, text: &str| {
-        let full = dir.path().join(path);
-        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-        std::fs::write(full, text).expect("write");
-    };
+    let write = |path: &str, text: &str| crate::support::write_file(dir.path(), path, text);
     write(
         ".github/promote.toml",
         "environments = [\"dev\", \"live\"]\n[[source]]\npath = \"apps/{env}/kustomization.yaml\"\nkind = \"kustomize-images\"\n[[promotion]]\nfrom = \"dev\"\nto = \"live\"\n",

@@ -117,6 +117,13 @@ pub fn example_repo(name: &str) -> tempfile::TempDir {
 }
 
 /// Run `promote` with `args` in `dir`; returns (exit code, stdout, stderr).
+/// Write `text` to `path` under `root`, making its folders.
+pub fn write_file(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
 pub fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     run_in_with(dir, &[], args)
 }
