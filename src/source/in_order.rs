@@ -51,11 +51,11 @@ impl<'t, T: Keyed> InOrder<'t, T> {
         self.items.get(i)
     }
 
-    /// Where in the list the item whose key is `key` is.
-    #[inline]
+    /// Where in the list the item whose key is `key` is. Most lookups of a walk in step find
+    /// the very next item: that test is made in line, the rest out of it.
+    #[inline(always)]
     pub fn position(&self, key: &str) -> Option<usize> {
         let at = self.next.get();
-        // Most lookups of a walk in step find the very next item.
         if let Some(next) = self.items.get(at)
             && same(next.key(), key)
         {
@@ -63,6 +63,12 @@ impl<'t, T: Keyed> InOrder<'t, T> {
             self.in_step.set(true);
             return Some(at);
         }
+        self.beyond_next(at, key)
+    }
+
+    /// [`InOrder::position`] when the next item is not it.
+    #[inline(never)]
+    fn beyond_next(&self, at: usize, key: &str) -> Option<usize> {
         // A few items ahead: a walk that skips some (unchanged components) stays in step. Once
         // out of step, only the next item is tried until a lookup finds its item there again.
         let ahead = self.items.get(at..).unwrap_or_default();
