@@ -187,9 +187,9 @@ pub struct Origin {
 impl Origin {
     /// The one `Origin` of `file`, `group`, `source` and `rule` in this process: made the
     /// first time a run reads the file, and kept (interned) for every later read of it, so a
-    /// process holds one per file, group, source and rule it ever read. Entries point at it without counting references: an atomic
-    /// increment per entry (a full barrier, behind the entry list's stores to fresh memory) was
-    /// 6% of the wall time of a 30,000-pin plan.
+    /// process holds one per file, group, source and rule it ever read. Entries point at it
+    /// without counting references: an atomic increment per entry (a full barrier, behind the
+    /// entry list's stores to fresh memory) was 6% of the wall time of a 30,000-pin plan.
     pub fn of(file: &str, group: Option<&str>, source: u32, rule: source::Rule) -> &'static Origin {
         use std::hash::BuildHasher;
         static ORIGINS: std::sync::Mutex<hashbrown::HashTable<&'static Origin>> =
