@@ -660,8 +660,9 @@ mod tests {
     #[test]
     fn more_items_of_shared_slots_than_the_bitsets_room_holds() {
         // 6,000 names, then each again in reverse: 12,000 items in slots met twice, more than
-        // the 2,048 words of the first bitset's room (2^17 slots), and the same for 300 names
-        // in 64 words. The first repeat is the last name of the first half, met again at once.
+        // the 2,048 words of the first bitset's room (2^17 slots); 300 names, 600 items past its
+        // 128 words (2^13 slots). The first repeat is the last name of the first half, met again
+        // at once. (The small room's spill: 41 items in 8 words, in the test above.)
         for n in [300, 6_000] {
             let mut names: Vec<String> = (0..n).map(|i| format!("TOOL_{i}")).collect();
             names.extend(names.clone().into_iter().rev());
