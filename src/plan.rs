@@ -7,6 +7,7 @@
 mod carry;
 mod decide;
 mod insert;
+mod lockstep;
 pub mod render;
 mod substitute;
 
@@ -1053,7 +1054,25 @@ pub fn preview_text(
             build_unrendered(config, promotion, source_files, target_files, gate, opts)?;
         return Ok((render::text(&plan), read));
     }
-    let (src, tgt, read) = read_both(config, promotion, source_files, target_files, opts)?;
+    check_groups(config, opts)?;
+    let src = gather(config, &promotion.from, source_files)?;
+    // One file a side, in step: decided as the target's lines are read, with no entries made.
+    let gathered = match lockstep::preview(config, promotion, src, target_files, gate, opts) {
+        lockstep::Preview::Done(text) => {
+            let read = Read {
+                _records: (Vec::new(), Vec::new()),
+            };
+            return Ok((text, read));
+        }
+        lockstep::Preview::Declined(src, tgt) => (src, tgt),
+    };
+    let (src, tgt, read) = read_gathered(
+        config,
+        promotion,
+        gathered,
+        (source_files, target_files),
+        opts,
+    )?;
     let target = Target {
         env: &tgt.env,
         by_id: tgt.in_order(),
@@ -1099,12 +1118,39 @@ fn read_both(
     target_files: &dyn Files,
     opts: &PlanOptions,
 ) -> Result<(EnvInventory, EnvInventory, HashMap<String, ReadFile>), PlanError> {
-    if let Some(group) = opts.groups.iter().find(|g| !config.knows_group(g)) {
-        return Err(PlanError::UnknownGroup {
+    check_groups(config, opts)?;
+    let src = gather(config, &promotion.from, source_files)?;
+    read_gathered(
+        config,
+        promotion,
+        (src, None),
+        (source_files, target_files),
+        opts,
+    )
+}
+
+/// `--group`s the config does not know: the first error of a plan.
+fn check_groups(config: &Config, opts: &PlanOptions) -> Result<(), PlanError> {
+    match opts.groups.iter().find(|g| !config.knows_group(g)) {
+        Some(group) => Err(PlanError::UnknownGroup {
             group: group.clone(),
             known: config.groups(),
-        });
+        }),
+        None => Ok(()),
     }
+}
+
+/// [`read_both`] from the source's files already gathered, and the target's too where
+/// `gathered.1` has them (read, or failed to be: the error comes where reading them would have
+/// failed, after the source's).
+fn read_gathered(
+    config: &Config,
+    promotion: &Promotion,
+    gathered: (Gathered, Option<Result<Gathered, PlanError>>),
+    (source_files, target_files): (&dyn Files, &dyn Files),
+    opts: &PlanOptions,
+) -> Result<(EnvInventory, EnvInventory, HashMap<String, ReadFile>), PlanError> {
+    let (src, mut pre) = gathered;
     // A preview tells which files change from the target's entries alone: nothing kept, and
     // a streamed file's names left for `EnvInventory::check_repeats` (the caller's to call).
     let keep = if opts.preview {
@@ -1117,9 +1163,11 @@ fn read_both(
     // thread). Errors come in the order a read of
     // one environment after the other gives: the source's files, its `substitute-from` pins, the
     // promotion's `components`, then the target's.
-    let src = gather(config, &promotion.from, source_files)?;
     let (src, tgt) = if src.bytes >= PARALLEL_PARSE_BYTES && parallel() {
-        match gather(config, &promotion.to, target_files) {
+        match pre
+            .take()
+            .unwrap_or_else(|| gather(config, &promotion.to, target_files))
+        {
             Ok(tgt) => {
                 let (src, tgt) = parse_both(config, (src, Keep::Nothing), (tgt, keep));
                 (src, Some(tgt))
@@ -1136,9 +1184,12 @@ fn read_both(
         (parse_env(config, src, Keep::Nothing), None)
     };
     let src = carried(config, promotion, finish_env(config, source_files, src?)?)?;
-    let mut tgt = match tgt {
-        Some(tgt) => finish_env(config, target_files, tgt?)?,
-        None => read_env(config, &promotion.to, target_files, keep)?,
+    let mut tgt = match (tgt, pre) {
+        (Some(tgt), _) => finish_env(config, target_files, tgt?)?,
+        (None, Some(gathered)) => {
+            finish_env(config, target_files, parse_env(config, gathered?, keep)?)?
+        }
+        (None, None) => read_env(config, &promotion.to, target_files, keep)?,
     };
     substitute::mark_shared(config, promotion, &mut tgt);
     let read = std::mem::take(&mut tgt.files);

@@ -428,13 +428,27 @@ fn judge(
     if let Some(why) = t.via().and_then(Via::not_editable) {
         return held(why.into());
     }
-    let eligible = match gate.verdict(&e.id) {
+    judge_move(&e.id, wanted, &t.version, pin.is_some(), gate, opts)
+}
+
+/// The end of [`judge`], for a component the target sets in place at another version than
+/// `wanted`: the gate's verdict on `id`, then a pin, `--force`, and the order of the versions.
+pub(super) fn judge_move(
+    id: &str,
+    wanted: &str,
+    current: &str,
+    pinned: bool,
+    gate: &Eligibility,
+    opts: &PlanOptions,
+) -> (Action, Text) {
+    let held = |r: Text| (Action::Held, r);
+    let eligible = match gate.verdict(id) {
         Verdict::Held { reason } => {
             return held(compact_str::format_compact!("not eligible: {reason}"));
         }
         Verdict::Eligible { reason } => Text::from(reason.as_str()),
     };
-    if pin.is_some() {
+    if pinned {
         return (
             Action::Change,
             compact_str::format_compact!("pinned to {wanted}"),
@@ -443,11 +457,10 @@ fn judge(
     if opts.force {
         return (Action::Change, eligible);
     }
-    match compare_versions(wanted, &t.version) {
+    match compare_versions(wanted, current) {
         Some(Ordering::Less) => held("downgrade: pass `--force`, or `--pin` to roll back".into()),
-        None if !gate.newer.contains(e.id.as_str()) => held(compact_str::format_compact!(
-            "cannot order `{wanted}` against `{}`, and no promotion record shows which is newer; use `pin` or `force`",
-            t.version
+        None if !gate.newer.contains(id) => held(compact_str::format_compact!(
+            "cannot order `{wanted}` against `{current}`, and no promotion record shows which is newer; use `pin` or `force`"
         )),
         _ => (Action::Change, eligible),
     }

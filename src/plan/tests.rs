@@ -1118,3 +1118,176 @@ fn a_hint_lists_at_most_twenty_components() {
         "{err}"
     );
 }
+
+/// Versions a lockstep test's rows take: bare, quoted both ways, unordered, a pre-release, a
+/// `${var}` reference (declined), and one the dotenv field refuses once it is to be set.
+const LOCKSTEP_VERSIONS: [&str; 9] = [
+    "v1.0.0",
+    "v1.2.0",
+    "v2.0.0",
+    "1.2",
+    "sha-abc1234",
+    "\"v1.2.0\"",
+    "'v2.0.0'",
+    "${TAG}",
+    "\"has space\"",
+];
+
+/// One lockstep case: the text of `preview_text` (the lockstep path where it takes the files)
+/// against the general path's ([`render::text`] of [`build_unrendered`]), the same text or the
+/// same error; and whether the lockstep path made it.
+fn lockstep_case(
+    rows: &[(usize, usize, bool)],
+    shape: u8,
+    force: bool,
+    tag: bool,
+    held: u32,
+) -> (Result<String, String>, bool) {
+    let config = Config::load(
+        "promote.toml",
+        format!(
+            "environments = [\"stage\", \"prod\"]\n[[source]]\npath = \"{{env}}/versions.env\"\nkind = \"dotenv\"\n[[promotion]]\nfrom = \"stage\"\nto = \"prod\"\n{}",
+            if tag { "tag = \"{component}-{version}\"\n" } else { "" }
+        )
+        .as_bytes(),
+    )
+    .expect("config");
+    let promotion = config.first_promotion().expect("promotion").clone();
+    // Shape 4 repeats the first name on the second row (both sides).
+    let name = |i: usize| format!("APP_{}", if shape == 4 && i == 1 { 0 } else { i });
+    let mut src = String::from("# stage\n");
+    let mut tgt = Vec::new();
+    for (i, &(s, t, comment)) in rows.iter().enumerate() {
+        src.push_str(&format!("{}={}\n", name(i), LOCKSTEP_VERSIONS[s]));
+        let mut line = String::new();
+        if comment {
+            line.push_str("# pinned by hand\n\n");
+        }
+        line.push_str(&format!("export {}={}\n", name(i), LOCKSTEP_VERSIONS[t]));
+        tgt.push(line);
+    }
+    match shape {
+        // The last two out of order, one missing, one the source lacks.
+        1 if tgt.len() > 1 => {
+            let n = tgt.len();
+            tgt.swap(n - 1, n - 2);
+        }
+        2 => {
+            tgt.pop();
+        }
+        3 => tgt.push("EXTRA=v1.0.0\n".into()),
+        _ => {}
+    }
+    let source = Memory(
+        BTreeMap::from([("stage/versions.env".to_string(), src.into_bytes())]),
+        "src",
+    );
+    let target = Memory(
+        BTreeMap::from([("prod/versions.env".to_string(), tgt.concat().into_bytes())]),
+        "tgt",
+    );
+    let mut gate = Eligibility::all("local run");
+    for i in (0..rows.len()).filter(|i| held & (1 << (i % 32)) != 0) {
+        gate.verdicts.insert(
+            name(i),
+            Verdict::Held {
+                reason: "no status".into(),
+            },
+        );
+    }
+    let opts = PlanOptions {
+        force,
+        preview: true,
+        ..PlanOptions::default()
+    };
+    let whole = build_unrendered(&config, &promotion, &source, &target, &gate, &opts)
+        .map(|(plan, _)| render::text(&plan))
+        .map_err(|e| e.to_string());
+    let shown = preview_text(&config, &promotion, &source, &target, &gate, &opts)
+        .map(|(text, _)| text)
+        .map_err(|e| e.to_string());
+    assert_eq!(shown, whole);
+    let gathered = gather(&config, "stage", &source).expect("gather");
+    let took = matches!(
+        lockstep::preview(&config, &promotion, gathered, &target, &gate, &opts),
+        lockstep::Preview::Done(_)
+    );
+    (shown, took)
+}
+
+/// Two `versions.env` listing the same names in the same order are previewed line by line
+/// (`lockstep`), with the general path's text: changes, downgrades held or forced, versions
+/// that cannot be ordered, the gate's holds, quoted values, comments and `export`, tags.
+#[test]
+fn the_lockstep_preview_is_taken_in_step_and_gives_the_general_text() {
+    let rows = [
+        (1, 0, false),
+        (0, 1, true),
+        (4, 3, false),
+        (5, 2, false),
+        (6, 6, true),
+        (2, 0, false),
+    ];
+    let (text, took) = lockstep_case(&rows, 0, false, true, 1 << 5);
+    assert!(took, "in step, the lockstep path plans it");
+    let text = text.expect("plan");
+    for line in [
+        "  change     APP_0  v1.0.0 -> v1.2.0\n",
+        "  held       APP_1  v1.2.0 -> v1.0.0  (downgrade",
+        "  held       APP_2  1.2 -> sha-abc1234  (cannot order",
+        "  held       APP_3  v2.0.0 -> v1.2.0  (downgrade",
+        "  unchanged  APP_4  v2.0.0\n",
+        "  held       APP_5  v1.0.0 -> v2.0.0  (not eligible: no status)\n",
+        "1 to change, 4 held, 0 new, 1 unchanged\ntags: APP_0-v1.2.0\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    // Nothing to change: the same words as the general path's.
+    let (text, took) = lockstep_case(&[(0, 0, false), (1, 2, false)], 0, false, false, 0);
+    assert!(took);
+    assert!(text.expect("plan").ends_with("nothing to promote\n"));
+    // Out of step, a name twice, a `${var}`, a value its field refuses: the general path's plan
+    // or error.
+    for (rows, shape) in [
+        (&rows[..], 1),
+        (&rows[..], 2),
+        (&rows[..], 3),
+        (&rows[..], 4),
+        (&[(7, 0, false)][..], 0),
+        (&[(8, 0, false)][..], 0),
+    ] {
+        let (shown, took) = lockstep_case(rows, shape, true, false, 0);
+        assert!(!took, "{rows:?} {shape}: {shown:?}");
+    }
+    let (refused, _) = lockstep_case(&[(8, 0, false)], 0, true, false, 0);
+    assert!(refused.is_err(), "{refused:?}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// Any two files, in step or not: the text (or error) of the general path, and the lockstep
+    /// path whenever they are in step with nothing it declines.
+    #[test]
+    fn the_lockstep_preview_matches_the_general_path(
+        rows in proptest::collection::vec(
+            (0..LOCKSTEP_VERSIONS.len(), 0..LOCKSTEP_VERSIONS.len(), proptest::bool::ANY),
+            0..24,
+        ),
+        shape in 0..5u8,
+        force in proptest::bool::ANY,
+        tag in proptest::bool::ANY,
+        held in proptest::num::u32::ANY,
+    ) {
+        let (shown, took) = lockstep_case(&rows, shape, force, tag, held);
+        let declined = rows.iter().any(|&(s, t, _)| s == 7 || t == 7)
+            || (shape == 1 && rows.len() > 1)
+            || (shape == 2 && !rows.is_empty())
+            || shape == 3
+            || (shape == 4 && rows.len() > 1);
+        // A value the field refuses declines only where it would be set (a change).
+        let refused = rows.iter().any(|&(s, _, _)| s == 8);
+        if !refused || declined {
+            proptest::prop_assert_eq!(took, !declined, "{:?}", shown);
+        }
+    }
+}

@@ -266,10 +266,10 @@ fn check_duplicates(file: &str, inv: &Inventory) -> Result<(), EditError> {
 /// The bitsets (32 KiB each at the cap) are on the stack: from the heap, two blocks of that
 /// size took a 512 KiB page of the allocator's of their own, placed after the source's entries,
 /// and the target's entries went after it, 1 MiB further on.
-pub fn check_repeats<T>(
+pub fn check_repeats<'s, T>(
     file: &str,
-    items: &[T],
-    at: impl Fn(&T) -> (&str, usize, usize),
+    items: &'s [T],
+    at: impl Fn(&'s T) -> (&'s str, usize, usize),
 ) -> Result<(), EditError> {
     const MAX_BITS: u32 = 18;
     const WORDS: usize = (1 << MAX_BITS) / 64;
@@ -458,8 +458,19 @@ pub fn read_each(
     bytes: &[u8],
     sink: impl FnMut(Found<&str>),
 ) -> Result<Vec<String>, EditError> {
-    debug_assert!(streams(loc), "`{}` does not stream", loc.kind);
     let text = edit::decode(file, bytes)?;
+    read_each_decoded(loc, file, text, sink)
+}
+
+/// [`read_each`] of a file's text (`edit::decode`d): a bare line's name and value are borrowed
+/// from `text`, a quoted one's from its decoded entry.
+pub fn read_each_decoded(
+    loc: &Locator,
+    file: &str,
+    text: &str,
+    sink: impl FnMut(Found<&str>),
+) -> Result<Vec<String>, EditError> {
+    debug_assert!(streams(loc), "`{}` does not stream", loc.kind);
     dotenv::read_each(file, text, sink)?;
     Ok(Vec::new())
 }
