@@ -44,7 +44,19 @@ pub(super) fn preview(
         && opts.groups.is_empty()
         && promotion.components.is_empty()
         && !substitute::reads_pins(config);
-    let Some(index) = plain.then(|| one_file(config, &src)).flatten() else {
+    let declined = |why: &str| {
+        tracing::debug!(
+            "previewing `{}` -> `{}` from the entries: {why}",
+            promotion.from,
+            promotion.to
+        );
+    };
+    if !plain {
+        declined("the options or the config ask for them");
+        return Preview::Declined(src, None);
+    }
+    let Some(index) = one_file(config, &src) else {
+        declined("the source is not one file of a streaming kind");
         return Preview::Declined(src, None);
     };
     let mut tgt = match gather(config, &promotion.to, target_files) {
@@ -52,11 +64,22 @@ pub(super) fn preview(
         Err(e) => return Preview::Declined(src, Some(Err(e))),
     };
     if one_file(config, &tgt) != Some(index) || !load(&mut src) || !load(&mut tgt) {
+        declined("the target is not one file of the source's");
         return Preview::Declined(src, Some(Ok(tgt)));
     }
     match walk(config, promotion, index, (&src, &tgt), gate, opts) {
-        Some(text) => Preview::Done(text),
-        None => Preview::Declined(src, Some(Ok(tgt))),
+        Some(text) => {
+            tracing::debug!(
+                "previewed `{}` -> `{}` line by line: one file each, in step",
+                promotion.from,
+                promotion.to
+            );
+            Preview::Done(text)
+        }
+        None => {
+            declined("the files are not in step, or a line needs them");
+            Preview::Declined(src, Some(Ok(tgt)))
+        }
     }
 }
 

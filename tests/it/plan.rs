@@ -1,6 +1,6 @@
 //! `promote plan` / `apply` / `check` / `versions` on the seed 002 example repository.
 
-use crate::support::{example_repo, git, run_in, snapshot_tree};
+use crate::support::{example_repo, git, run_in, run_in_with, snapshot_tree};
 
 /// A snapshot with commit shas redacted (the example repository is committed afresh per test).
 macro_rules! snap {
@@ -888,7 +888,7 @@ to = "live"
 
 /// `promote` in `dir` with `PROMOTE_THREADS=threads` and debug logs: (code, stdout, stderr).
 fn run_threads(dir: &std::path::Path, threads: &str, args: &[&str]) -> (i32, String, String) {
-    crate::support::run_in_with(
+    run_in_with(
         dir,
         &[
             ("PROMOTE_THREADS", threads),
@@ -1233,4 +1233,63 @@ fn each_component_of_a_file_keeps_its_own_version_rule() {
         "{err}"
     );
     assert!(err.contains("an image digest"), "{err}");
+}
+
+/// `promote plan` on two `versions.env` in step decides them line by line (`plan::lockstep`, said
+/// at `PROMOTE_LOG=debug`), read from the working tree; out of step, or with `--pin`, it plans
+/// from the entries. The text is the same either way: the lines of the two runs compared.
+#[test]
+fn a_plan_of_pins_in_step_is_decided_line_by_line_and_reads_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let write = |rel: &str, text: &str| write_file(root, rel, text);
+    write(
+        ".github/promote.toml",
+        "environments = [\"integration\", \"live\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
+    );
+    write(
+        "pins/integration/versions.env",
+        "# pinned\nDEX=v2.41.0\nCILIUM=\"1.19.0\"\nTRIVY=v0.60.0\nFLUX=sha-abc1234\n",
+    );
+    let live = "# pinned\nexport DEX=v2.40.0\nCILIUM=\"1.18.6\"\nTRIVY=v0.61.0 # ahead\nFLUX=sha-0000000\n";
+    write("pins/live/versions.env", live);
+    let debug = [("PROMOTE_LOG", "debug")];
+    let (code, in_step, err) = run_in_with(root, &debug, &["plan"]);
+    assert_eq!(code, 0, "{in_step}{err}");
+    assert!(
+        err.contains("line by line: one file each, in step"),
+        "{err}"
+    );
+    for line in [
+        "  change     DEX     v2.40.0 -> v2.41.0\n",
+        "  change     CILIUM  1.18.6 -> 1.19.0\n",
+        "  held       TRIVY   v0.61.0 -> v0.60.0  (downgrade",
+        "  held       FLUX    sha-0000000 -> sha-abc1234  (cannot order",
+        "2 to change, 2 held, 0 new, 0 unchanged\n",
+    ] {
+        assert!(in_step.contains(line), "{line:?} in\n{in_step}");
+    }
+    // Out of step (the last two lines swapped): declined, the same lines in the source's order.
+    let swapped = live.replace(
+        "TRIVY=v0.61.0 # ahead\nFLUX=sha-0000000\n",
+        "FLUX=sha-0000000\nTRIVY=v0.61.0 # ahead\n",
+    );
+    write("pins/live/versions.env", &swapped);
+    let (code, out, err) = run_in_with(root, &debug, &["plan"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("not in step"), "{err}");
+    assert_eq!(out, in_step);
+    // A pin: declined before the target is read.
+    write("pins/live/versions.env", live);
+    let (code, out, err) = run_in_with(root, &debug, &["plan", "--pin", "DEX=v2.42.0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("the options or the config ask for them"),
+        "{err}"
+    );
+    assert!(
+        out.contains("  change     DEX     v2.40.0 -> v2.42.0\n"),
+        "{out}"
+    );
+    assert!(!err.contains("line by line"), "{err}");
 }
