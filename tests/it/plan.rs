@@ -1120,19 +1120,27 @@ fn app_files_read_as_they_are_parsed_name_the_first_broken_one() {
     );
 }
 
+/// A folder with a config of one `dotenv` source, `pins/{env}/versions.env`, promoted from
+/// integration to live; the pins are the caller's to write.
+fn dotenv_pins_config() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_file(
+        dir.path(),
+        ".github/promote.toml",
+        "environments = [\"integration\", \"live\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
+    );
+    dir
+}
+
 /// A preview of one dotenv file per environment leaves the target's names uncompared while it
 /// decides, and compares them after unless the decisions showed them distinct (every target
 /// entry found in step, each for another source id): a repeat anywhere in the target is still
 /// refused, named where it is, and before any error found after the file was read.
 #[test]
 fn a_repeated_pin_in_a_streamed_target_is_the_error_before_later_ones() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dotenv_pins_config();
     let root = dir.path();
     let write = |rel: &str, text: &str| write_file(root, rel, text);
-    write(
-        ".github/promote.toml",
-        "environments = [\"integration\", \"live\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
-    );
     let pins = |patch: u32| -> String {
         let mut text = String::from("# pinned\n");
         for i in 0..10 {
@@ -1240,13 +1248,9 @@ fn each_component_of_a_file_keeps_its_own_version_rule() {
 /// from the entries. The text is the same either way: the lines of the two runs compared.
 #[test]
 fn a_plan_of_pins_in_step_is_decided_line_by_line_and_reads_the_same() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dotenv_pins_config();
     let root = dir.path();
     let write = |rel: &str, text: &str| write_file(root, rel, text);
-    write(
-        ".github/promote.toml",
-        "environments = [\"integration\", \"live\"]\n\n[[source]]\npath = \"pins/{env}/versions.env\"\nkind = \"dotenv\"\n\n[[promotion]]\nfrom = \"integration\"\nto = \"live\"\n",
-    );
     write(
         "pins/integration/versions.env",
         "# pinned\nDEX=v2.41.0\nCILIUM=\"1.19.0\"\nTRIVY=v0.60.0\nFLUX=sha-abc1234\n",
