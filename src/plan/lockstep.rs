@@ -1,15 +1,17 @@
 //! The text preview of a promotion whose environments are one file each, of one source that
-//! [`source::streams`] (a `versions.env`), listing the same names in the same order: the usual
-//! shape of pins that Renovate bumps in place. Each component is decided as the target's line
-//! is read, against the source's line at the same place, and no entry is made on either side:
-//! the source is kept as spans of its text, the target not at all.
+//! [`source::streams`] (a `versions.env`): the usual shape of pins that Renovate bumps in place.
+//! The source is kept as spans of its text; each component is decided as the target's line is
+//! read, against the source's line at the same place, while the two list the same names in the
+//! same order. From the first target line that is not the source's next, the rest of the target
+//! is kept as spans too and looked up by name for the source's components left. No entry is made
+//! on either side.
 //!
 //! Anything else is declined and planned by the general path from the same files (already read,
 //! not read again): options that need the entries (`--pin`, `--component`, `--group`,
-//! `--add-missing`), a promotion's `components`, a source with `substitute-from`, a template,
-//! a name filter or groups, a name or a `${var}` reference out of step, a name twice, a parse
-//! error, a version its field refuses. The general path then gives the plan or the error, so
-//! this one never has a text of its own to get right: `tests` compares the two.
+//! `--add-missing`), a promotion's `components`, a source with `substitute-from`, a template, a
+//! name filter or groups, a `${var}` reference on either side, a name twice on either side, a
+//! parse error, a version its field refuses. The general path then gives the plan or the error,
+//! so this one never has a text of its own to get right: `tests` compares the two.
 
 use super::decide;
 use super::render::TextLines;
@@ -18,7 +20,7 @@ use super::{Content, Decided, Gathered, GatheredFile, Tags, gather, substitute};
 use crate::config::{Config, Promotion};
 use crate::gate::Eligibility;
 use crate::repo::Files;
-use crate::source::{self, same};
+use crate::source::{self, InOrder, same};
 
 /// What [`preview`] made of the source's files.
 pub(super) enum Preview {
@@ -70,14 +72,14 @@ pub(super) fn preview(
     match walk(config, promotion, index, (&src, &tgt), gate, opts) {
         Some(text) => {
             tracing::debug!(
-                "previewed `{}` -> `{}` line by line: one file each, in step",
+                "previewed `{}` -> `{}` line by line: one file each",
                 promotion.from,
                 promotion.to
             );
             Preview::Done(text)
         }
         None => {
-            declined("the files are not in step, or a line needs them");
+            declined("a `${var}`, a name twice or a value its field refuses");
             Preview::Declined(src, Some(Ok(tgt)))
         }
     }
@@ -237,65 +239,149 @@ fn walk(
         (strings.get(name), 0, 0)
     })
     .ok()?;
-    let mut lines = TextLines::new(
-        [&promotion.from, &promotion.to, &src.at, &tgt.at],
-        widest,
-        pairs.len(),
-    );
-    let mut tags = Tags::new(promotion);
-    let mut next = 0;
-    let mut changes = false;
+    let mut decider = Decider {
+        cfg,
+        gate,
+        opts,
+        lines: TextLines::new(
+            [&promotion.from, &promotion.to, &src.at, &tgt.at],
+            widest,
+            pairs.len(),
+        ),
+        tags: Tags::new(promotion),
+        changes: false,
+    };
     let target = crate::edit::decode(&tgt_file.path, tgt_bytes).ok()?;
+    let mut targets = Strings {
+        text: target,
+        owned: Vec::new(),
+    };
+    // Out of step from the first target line that is not the source's next: the rest of the
+    // target's lines are kept as spans (name, version, rule) and looked up by name after.
+    let mut rest: Vec<(Span, Span, source::Rule)> = Vec::new();
+    let lines = memchr::memchr_iter(b'\n', tgt_bytes).count() + 1;
+    let mut next = 0;
+    let mut fine = true;
     source::read_each_decoded(&loc, &tgt_file.path, target, |t| {
-        if !in_step {
+        if !fine {
             return;
         }
-        let Some(&(name, version)) = pairs.get(next) else {
-            in_step = false;
-            return;
-        };
-        let (name, wanted) = (strings.get(name), strings.get(version));
-        if !same(t.name, name) || t.indirect.is_some() {
-            in_step = false;
+        if t.indirect.is_some() {
+            fine = false;
             return;
         }
-        next += 1;
-        // `judge`, for two entries set in place (no pin, no `${var}`).
-        let moved;
-        let (action, reason) = if same(t.version, wanted) {
-            (Action::Unchanged, "already at this version")
-        } else {
-            moved = decide::judge_move(name, wanted, t.version, false, gate, opts);
-            (moved.0, moved.1.as_str())
-        };
-        if action == Action::Change {
-            // `Edits::change`: the value as it will be stored must suit its field.
-            let stored = cfg.version_to_stored(name, wanted);
-            if source::validate_version(t.rule, &stored).is_err() {
-                in_step = false;
-                return;
+        if rest.is_empty()
+            && let Some(&(name, version)) = pairs.get(next)
+            && same(t.name, strings.get(name))
+        {
+            next += 1;
+            fine = decider.decide(
+                strings.get(name),
+                strings.get(version),
+                Some((t.version, t.rule)),
+            );
+            return;
+        }
+        if rest.is_empty() {
+            // Once: room for the lines left (one component a line at most).
+            rest.reserve(lines.saturating_sub(t.line) + 1);
+        }
+        rest.push((targets.span(t.name), targets.span(t.version), t.rule));
+    })
+    .ok()?;
+    if !fine {
+        return None;
+    }
+    if next < pairs.len() || !rest.is_empty() {
+        // The source's components left, in its order, each against the target's line of its
+        // name, looked up as the general path looks the target up (`InOrder`: in step first).
+        let names: Vec<&str> = rest.iter().map(|&(name, _, _)| targets.get(name)).collect();
+        let by_name = InOrder::new(&names);
+        let mut found = 0;
+        for &(name, version) in &pairs[next..] {
+            let name = strings.get(name);
+            let target = by_name.position(name).map(|i| {
+                found += 1;
+                let (_, version, rule) = rest[i];
+                (targets.get(version), rule)
+            });
+            if !decider.decide(name, strings.get(version), target) {
+                return None;
             }
-            changes = changes || !same(&stored, t.version);
+        }
+        // Every line left found in step, each for another of the source's names: the target's
+        // names are the source's, distinct. Otherwise a name twice in the target is its error,
+        // the general path's to give.
+        if by_name.indexed() || found < names.len() {
+            let all: Vec<&str> = pairs[..next]
+                .iter()
+                .map(|&(name, _)| strings.get(name))
+                .chain(names.iter().copied())
+                .collect();
+            source::check_repeats(&tgt_file.path, &all, |name| (name, 0, 0)).ok()?;
+        }
+    }
+    Some(decider.lines.finish(&decider.tags.tags, !decider.changes))
+}
+
+/// What the walk decides with: the general path's pieces, a component at a time.
+struct Decider<'c> {
+    cfg: &'c crate::config::Source,
+    gate: &'c Eligibility,
+    opts: &'c PlanOptions,
+    lines: TextLines,
+    tags: Tags<'c>,
+    /// Whether a change changes the file (`Edits::change`).
+    changes: bool,
+}
+
+impl Decider<'_> {
+    /// Decide the source's `name` at `wanted` against the target's version (and its field's
+    /// rule) where it has the name, and write its line: false where the general path must (a
+    /// change whose value its field refuses).
+    fn decide(&mut self, name: &str, wanted: &str, target: Option<(&str, source::Rule)>) -> bool {
+        // `judge`, for entries set in place (no pin, no `${var}`).
+        let moved;
+        let (action, reason) = match target {
+            Some((current, _)) if same(current, wanted) => {
+                (Action::Unchanged, "already at this version")
+            }
+            Some((current, _)) => {
+                moved = decide::judge_move(name, wanted, current, false, self.gate, self.opts);
+                (moved.0, moved.1.as_str())
+            }
+            None => (
+                Action::New,
+                "missing in target: pass `--add-missing` to try",
+            ),
+        };
+        if action == Action::Change
+            && let Some((current, rule)) = target
+        {
+            // `Edits::change`: the value as it will be stored must suit its field.
+            let stored = self.cfg.version_to_stored(name, wanted);
+            if source::validate_version(rule, &stored).is_err() {
+                return false;
+            }
+            self.changes = self.changes || !same(&stored, current);
         }
         let d = Line {
             name,
-            current: t.version,
+            current: target.map(|(current, _)| current),
             wanted,
             action,
             reason,
         };
-        tags.note(&d);
-        lines.line(&d);
-    })
-    .ok()?;
-    // Every target line matched, in order, one of the source's: both list the same names.
-    (in_step && next == pairs.len()).then(|| lines.finish(&tags.tags, !changes))
+        self.tags.note(&d);
+        self.lines.line(&d);
+        true
+    }
 }
 
-/// One component decided in step: what its line and its tag read.
+/// One component decided: what its line and its tag read.
 struct Line<'a> {
     name: &'a str,
-    current: &'a str,
+    current: Option<&'a str>,
     wanted: &'a str,
     action: Action,
     reason: &'a str,
@@ -313,7 +399,7 @@ impl Decided for Line<'_> {
         self.name
     }
     fn current_version(&self) -> Option<&str> {
-        Some(self.current)
+        self.current
     }
     fn to_version(&self) -> &str {
         self.wanted

@@ -1176,6 +1176,14 @@ fn lockstep_case(
             tgt.pop();
         }
         3 => tgt.push("EXTRA=v1.0.0\n".into()),
+        // Reversed; the first line missing; a name of the source twice in the target only; a
+        // name the source lacks twice.
+        5 => tgt.reverse(),
+        6 if !tgt.is_empty() => {
+            tgt.remove(0);
+        }
+        7 if !tgt.is_empty() => tgt.push(format!("{}=v9.9.9\n", name(0))),
+        8 => tgt.extend(["EXTRA=v1.0.0\n".into(), "EXTRA=v2.0.0\n".into()]),
         _ => {}
     }
     let source = Memory(
@@ -1219,7 +1227,7 @@ fn lockstep_case(
 /// (`lockstep`), with the general path's text: changes, downgrades held or forced, versions
 /// that cannot be ordered, the gate's holds, quoted values, comments and `export`, tags.
 #[test]
-fn the_lockstep_preview_is_taken_in_step_and_gives_the_general_text() {
+fn the_lockstep_preview_gives_the_general_text() {
     let rows = [
         (1, 0, false),
         (0, 1, true),
@@ -1246,14 +1254,29 @@ fn the_lockstep_preview_is_taken_in_step_and_gives_the_general_text() {
     let (text, took) = lockstep_case(&[(0, 0, false), (1, 2, false)], 0, false, false, 0);
     assert!(took);
     assert!(text.expect("plan").ends_with("nothing to promote\n"));
-    // Out of step, a name twice, a `${var}`, a value its field refuses: the general path's plan
-    // or error.
+    // Out of step: two lines swapped, one missing (new), one the source lacks. The rest of the
+    // target is looked up by name.
+    for shape in [1, 2, 3] {
+        let (shown, took) = lockstep_case(&rows, shape, true, false, 0);
+        assert!(took, "{shape}: {shown:?}");
+        let shown = shown.expect("plan");
+        let new = usize::from(shape == 2);
+        assert!(
+            shown.contains(&format!("held, {new} new, ")),
+            "{shape}: {shown}"
+        );
+    }
+    let (shown, _) = lockstep_case(&rows, 2, true, false, 0);
+    assert!(
+        shown
+            .expect("plan")
+            .contains("  new        APP_5  - -> v2.0.0  (missing in target"),
+    );
+    // A name twice, a `${var}`, a value its field refuses: the general path's plan or error.
     for (rows, shape) in [
-        (&rows[..], 1),
-        (&rows[..], 2),
-        (&rows[..], 3),
         (&rows[..], 4),
         (&[(7, 0, false)][..], 0),
+        (&[(0, 7, false)][..], 0),
         (&[(8, 0, false)][..], 0),
     ] {
         let (shown, took) = lockstep_case(rows, shape, true, false, 0);
@@ -1266,24 +1289,30 @@ fn the_lockstep_preview_is_taken_in_step_and_gives_the_general_text() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
     /// Any two files, in step or not: the text (or error) of the general path, and the lockstep
-    /// path whenever they are in step with nothing it declines.
+    /// path whenever nothing it declines is there.
     #[test]
     fn the_lockstep_preview_matches_the_general_path(
         rows in proptest::collection::vec(
             (0..LOCKSTEP_VERSIONS.len(), 0..LOCKSTEP_VERSIONS.len(), proptest::bool::ANY),
             0..24,
         ),
-        shape in 0..5u8,
+        shape in 0..9u8,
         force in proptest::bool::ANY,
         tag in proptest::bool::ANY,
         held in proptest::num::u32::ANY,
     ) {
         let (shown, took) = lockstep_case(&rows, shape, force, tag, held);
-        let declined = rows.iter().any(|&(s, t, _)| s == 7 || t == 7)
-            || (shape == 1 && rows.len() > 1)
-            || (shape == 2 && !rows.is_empty())
-            || shape == 3
-            || (shape == 4 && rows.len() > 1);
+        // Shapes 2 and 6 drop the target's last and first line.
+        let kept = match shape {
+            2 => &rows[..rows.len().saturating_sub(1)],
+            6 => rows.get(1..).unwrap_or_default(),
+            _ => &rows[..],
+        };
+        let declined = rows.iter().any(|&(s, _, _)| s == 7)
+            || kept.iter().any(|&(_, t, _)| t == 7)
+            || (shape == 4 && rows.len() > 1)
+            || (shape == 7 && !rows.is_empty())
+            || shape == 8;
         // A value the field refuses declines only where it would be set (a change).
         let refused = rows.iter().any(|&(s, _, _)| s == 8);
         if !refused || declined {

@@ -19,6 +19,12 @@ impl Keyed for String {
     }
 }
 
+impl Keyed for &str {
+    fn key(&self) -> &str {
+        self
+    }
+}
+
 /// Items of a list by a unique key: a lookup first tries the few items after the last one found,
 /// and only the first miss builds the index (once). With unique keys both find the same item; the
 /// inventories' are (`source::read` refuses a name twice, `plan` an id twice). The key is the

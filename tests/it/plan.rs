@@ -1243,11 +1243,11 @@ fn each_component_of_a_file_keeps_its_own_version_rule() {
     assert!(err.contains("an image digest"), "{err}");
 }
 
-/// `promote plan` on two `versions.env` in step decides them line by line (`plan::lockstep`, said
-/// at `PROMOTE_LOG=debug`), read from the working tree; out of step, or with `--pin`, it plans
-/// from the entries. The text is the same either way: the lines of the two runs compared.
+/// `promote plan` on two `versions.env` decides them line by line (`plan::lockstep`, said at
+/// `PROMOTE_LOG=debug`), read from the working tree, in step or out of it (the same text); with a
+/// `${var}` or `--pin` it plans from the entries.
 #[test]
-fn a_plan_of_pins_in_step_is_decided_line_by_line_and_reads_the_same() {
+fn a_plan_of_pins_is_decided_line_by_line_in_step_or_not() {
     let dir = dotenv_pins_config();
     let root = dir.path();
     let write = |rel: &str, text: &str| write_file(root, rel, text);
@@ -1260,10 +1260,7 @@ fn a_plan_of_pins_in_step_is_decided_line_by_line_and_reads_the_same() {
     let debug = [("PROMOTE_LOG", "debug")];
     let (code, in_step, err) = run_in_with(root, &debug, &["plan"]);
     assert_eq!(code, 0, "{in_step}{err}");
-    assert!(
-        err.contains("line by line: one file each, in step"),
-        "{err}"
-    );
+    assert!(err.contains("line by line: one file each"), "{err}");
     for line in [
         "  change     DEX     v2.40.0 -> v2.41.0\n",
         "  change     CILIUM  1.18.6 -> 1.19.0\n",
@@ -1273,7 +1270,8 @@ fn a_plan_of_pins_in_step_is_decided_line_by_line_and_reads_the_same() {
     ] {
         assert!(in_step.contains(line), "{line:?} in\n{in_step}");
     }
-    // Out of step (the last two lines swapped): declined, the same lines in the source's order.
+    // Out of step (the last two lines swapped): still line by line, the same lines in the
+    // source's order.
     let swapped = live.replace(
         "TRIVY=v0.61.0 # ahead\nFLUX=sha-0000000\n",
         "FLUX=sha-0000000\nTRIVY=v0.61.0 # ahead\n",
@@ -1281,8 +1279,23 @@ fn a_plan_of_pins_in_step_is_decided_line_by_line_and_reads_the_same() {
     write("pins/live/versions.env", &swapped);
     let (code, out, err) = run_in_with(root, &debug, &["plan"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(err.contains("not in step"), "{err}");
+    assert!(err.contains("line by line"), "{err}");
     assert_eq!(out, in_step);
+    // A `${var}` in the target: declined, planned from the entries.
+    write(
+        "pins/live/versions.env",
+        &live.replace("FLUX=sha-0000000", "FLUX=${FLUX_TAG}"),
+    );
+    let (code, out, err) = run_in_with(root, &debug, &["plan"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("a `${var}`, a name twice"), "{err}");
+    assert!(!err.contains("line by line"), "{err}");
+    assert!(
+        out.contains(
+            "  held       FLUX    ${FLUX_TAG} -> sha-abc1234  (target sets it through `FLUX_TAG`"
+        ),
+        "{out}"
+    );
     // A pin: declined before the target is read.
     write("pins/live/versions.env", live);
     let (code, out, err) = run_in_with(root, &debug, &["plan", "--pin", "DEX=v2.42.0"]);
