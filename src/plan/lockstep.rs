@@ -259,7 +259,6 @@ fn walk(
     // Out of step from the first target line that is not the source's next: the rest of the
     // target's lines are kept as spans (name, version, rule) and looked up by name after.
     let mut rest: Vec<(Span, Span, source::Rule)> = Vec::new();
-    let lines = memchr::memchr_iter(b'\n', tgt_bytes).count() + 1;
     let mut next = 0;
     let mut fine = true;
     source::read_each_decoded(&loc, &tgt_file.path, target, |t| {
@@ -272,18 +271,16 @@ fn walk(
         }
         if rest.is_empty()
             && let Some(&(name, version)) = pairs.get(next)
-            && same(t.name, strings.get(name))
+            && let name = strings.get(name)
+            && same(t.name, name)
         {
             next += 1;
-            fine = decider.decide(
-                strings.get(name),
-                strings.get(version),
-                Some((t.version, t.rule)),
-            );
+            fine = decider.decide(name, strings.get(version), Some((t.version, t.rule)));
             return;
         }
         if rest.is_empty() {
             // Once: room for the lines left (one component a line at most).
+            let lines = memchr::memchr_iter(b'\n', tgt_bytes).count() + 1;
             rest.reserve(lines.saturating_sub(t.line) + 1);
         }
         rest.push((targets.span(t.name), targets.span(t.version), t.rule));
