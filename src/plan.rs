@@ -1056,7 +1056,8 @@ pub fn preview_text(
     }
     check_groups(config, opts)?;
     let src = gather(config, &promotion.from, source_files)?;
-    // One file a side, in step: decided as the target's lines are read, with no entries made.
+    // One streamed file a side (`versions.env`): decided as the target's lines are read, with no
+    // entries made.
     let gathered = match lockstep::preview(config, promotion, src, target_files, gate, opts) {
         lockstep::Preview::Done(text) => {
             let read = Read {
